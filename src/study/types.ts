@@ -1,0 +1,87 @@
+/**
+ * The typed study model every stage shares: what the reader builds from DICOM, what pre-processing,
+ * analysis and the DICOM writers consume. Built only through validating constructors (src/study/).
+ */
+import type { SeriesInstanceUID, SOPClassUID, SOPInstanceUID, StudyInstanceUID, FrameOfReferenceUID } from '../dicom/uid.js';
+
+export type Vec3 = readonly [number, number, number];
+
+/** Geometry of one image plane, in DICOM patient coordinates (mm). */
+export interface ImagePlane {
+  readonly rows: number;
+  readonly columns: number;
+  /** PixelSpacing as DICOM orders it: [spacing between rows (mm), spacing between columns (mm)]. */
+  readonly pixelSpacing: readonly [number, number];
+  readonly imagePositionPatient: Vec3;
+  /** Row direction cosines then column direction cosines. */
+  readonly imageOrientationPatient: readonly [number, number, number, number, number, number];
+  readonly sliceThickness?: number;
+}
+
+/** One source image (a single-frame instance, or one frame of a multi-frame instance). */
+export interface SourceImage {
+  readonly sopClassUID: SOPClassUID;
+  readonly sopInstanceUID: SOPInstanceUID;
+  readonly seriesInstanceUID: SeriesInstanceUID;
+  /** 1-based frame number within a multi-frame instance; undefined for single-frame instances. */
+  readonly frameNumber?: number;
+  readonly plane: ImagePlane;
+  /** Nominal time after the R wave (ms), when known. */
+  readonly triggerTimeMs?: number;
+  /** Modality LUT applied (RescaleSlope/Intercept), row-major, rows x columns. */
+  readonly pixels: Float32Array;
+}
+
+/**
+ * A cine short-axis stack: images[slice][phase]. Slices are ordered by their position along the
+ * stack normal (ascending projection of ImagePositionPatient on `sliceNormal`), never by
+ * InstanceNumber, SliceLocation or file name; phases by trigger time or temporal index.
+ */
+export interface CineGrid {
+  readonly slices: number;
+  readonly phases: number;
+  readonly images: ReadonlyArray<ReadonlyArray<SourceImage>>;
+  /** Unit normal of the stack (row cosines x column cosines of the first slice). */
+  readonly sliceNormal: Vec3;
+  /** Position of each slice centre along `sliceNormal` (mm), ascending. */
+  readonly slicePositionsMm: readonly number[];
+  /** Trigger time per phase (ms), or phase index x nominal interval when the data lacks it. */
+  readonly phaseTimesMs: readonly number[];
+}
+
+/** Attributes copied into derived objects (SEG, SR): patient, general study and equipment context. */
+export interface StudyContext {
+  readonly studyInstanceUID: StudyInstanceUID;
+  readonly seriesInstanceUID: SeriesInstanceUID;
+  readonly frameOfReferenceUID?: FrameOfReferenceUID;
+  readonly modality: string;
+  /** Height in metres (PatientSize) when present and plausible. */
+  readonly patientSizeM?: number;
+  /** Weight in kg (PatientWeight) when present and plausible. */
+  readonly patientWeightKg?: number;
+  /**
+   * Patient and General Study module attributes, as dcmjs naturalized keywords
+   * (PatientName, PatientID, PatientBirthDate, PatientSex, StudyDate, StudyTime, StudyID,
+   * AccessionNumber, ReferringPhysicianName, StudyDescription, ...). Never logged.
+   */
+  readonly patientStudyAttributes: Readonly<Record<string, unknown>>;
+}
+
+/** Why a series was or was not chosen as the cine short-axis stack. */
+export interface SeriesDecision {
+  readonly seriesInstanceUID: string;
+  readonly chosen: boolean;
+  readonly reason: string;
+}
+
+export interface CineStudy {
+  readonly context: StudyContext;
+  readonly grid: CineGrid;
+  readonly decisions: readonly SeriesDecision[];
+}
+
+/** A label map on one source image's exact grid: rows x columns, values are the manifest's label values. */
+export interface LabelMap {
+  readonly image: SourceImage;
+  readonly labels: Uint8Array;
+}
