@@ -3,8 +3,9 @@
  * model export. Nothing about shapes, labels or groups is hard-coded elsewhere in TypeScript, so a
  * real PULSE export that writes this manifest drops in with no code change.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const CodeSchema = z.object({
@@ -131,3 +132,18 @@ export function loadManifest(path: string): LoadedManifest {
 
 /** Default bundled model. */
 export const DEFAULT_MANIFEST_PATH = new URL('../../../models/pulse-lite/manifest.json', import.meta.url);
+
+/**
+ * Path of the bundled manifest, found by walking up from this module to the project root: works from
+ * src/ (tsx) and from dist/src/ (compiled) alike, unlike a fixed relative URL.
+ */
+export function defaultManifestPath(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'models', 'pulse-lite', 'manifest.json');
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'models'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) return fileURLToPath(DEFAULT_MANIFEST_PATH);
+    dir = parent;
+  }
+}

@@ -1,11 +1,210 @@
+/**
+ * `pulse demo`: the README's main command. Starts a local Orthanc (persistent storage under
+ * .pulse-data/orthanc in the project folder, DICOMweb on, PULSE user metadata declared), stores a
+ * few synthetic cine studies in it, prints where to look, and runs until Ctrl-C.
+ *
+ * The wiring lives in `startDemo()`: each part is one call, so the service joins as one more
+ * `await startService(...)` line whose stop function goes on the `stops` list.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { startOrthanc, type RunningOrthanc } from '../../orthanc/local-orthanc.js';
+import { OrthancRestClient } from '../../orthanc/rest-client.js';
+import { importAcdcPatient } from '../../nifti/index.js';
 
-// Placeholder until its issue's work lands: the command exists so `pulse --help` lists it.
+/** User metadata the service stores on studies (Orthanc 1.10 has no labels): name -> index. */
+export const PULSE_USER_METADATA = {
+  PulseStatus: 1024,
+  PulseDiagnosis: 1025,
+  PulseModel: 1026,
+  PulsePriority: 1027,
+} as const;
+
+export interface DemoOptions {
+  /** Preferred HTTP port; a free one is used when it is taken. @defaultValue 8042 */
+  readonly port: number;
+  /** Preferred DICOM port. @defaultValue 4242 */
+  readonly dicomPort: number;
+  /** Orthanc storage folder. @defaultValue <project>/.pulse-data/orthanc */
+  readonly dataDir: string;
+  /** Number of synthetic studies to generate and store. @defaultValue 3 */
+  readonly studies: number;
+  /** First generator seed. @defaultValue 1 */
+  readonly seed: number;
+  /** ACDC patient folders to import as well (e.g. ../shared/data/acdc/training/patient001). */
+  readonly acdc: readonly string[];
+  /** StableAge in seconds. @defaultValue 5 */
+  readonly stableAge: number;
+}
+
+/** A running demo: its Orthanc and one function that stops everything in reverse order. */
+export interface RunningDemo {
+  readonly orthanc: RunningOrthanc;
+  readonly storedStudies: number;
+  stop(): Promise<void>;
+}
+
+type Log = (line: string) => void;
+
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('(not yet available)')
-    .action(() => {
-      throw new Error('demo is not available yet');
+    .description('start a local Orthanc with DICOMweb, store a few synthetic cine studies, and run until Ctrl-C')
+    .option('--port <port>', 'Orthanc HTTP port (a free one is used when it is taken)', '8042')
+    .option('--dicom-port <port>', 'Orthanc DICOM port (a free one is used when it is taken)', '4242')
+    .option('--data-dir <dir>', 'Orthanc storage folder (kept between runs)', join(projectRoot(), '.pulse-data', 'orthanc'))
+    .option('--studies <n>', 'number of synthetic studies to generate and store', '3')
+    .option('--seed <n>', 'first synthetic study seed', '1')
+    .option('--acdc <folder...>', 'also import these ACDC patient folders')
+    .option('--stable-age <seconds>', 'seconds without new instances before Orthanc calls a study stable', '5')
+    .action(async (raw: Record<string, string | string[] | undefined>) => {
+      const options: DemoOptions = {
+        port: positiveInt(raw.port, '--port'),
+        dicomPort: positiveInt(raw.dicomPort, '--dicom-port'),
+        dataDir: resolve(String(raw.dataDir)),
+        studies: nonNegativeInt(raw.studies, '--studies'),
+        seed: nonNegativeInt(raw.seed, '--seed'),
+        acdc: (raw.acdc as string[] | undefined) ?? [],
+        stableAge: positiveInt(raw.stableAge, '--stable-age'),
+      };
+      const log: Log = (line) => process.stdout.write(`${line}\n`);
+      const demo = await startDemo(options, log);
+      await waitForSignal();
+      log('stopping...');
+      await demo.stop();
+      log('stopped');
     });
+}
+
+/** Starts everything the demo runs; used by the command and by tests. */
+export async function startDemo(options: DemoOptions, log: Log): Promise<RunningDemo> {
+  const stops: Array<() => Promise<void>> = [];
+  const stop = async (): Promise<void> => {
+    for (const s of stops.reverse()) await s();
+  };
+  try {
+    log(`starting Orthanc (storage ${options.dataDir})...`);
+    const orthanc = await startOrthanc({
+      storageDir: options.dataDir,
+      httpPort: options.port,
+      dicomPort: options.dicomPort,
+      aet: 'PULSE',
+      userMetadata: PULSE_USER_METADATA,
+      stableAgeSeconds: options.stableAge,
+    });
+    stops.push(() => orthanc.stop());
+    if (orthanc.httpPort !== options.port) log(`port ${options.port} is taken: Orthanc listens on ${orthanc.httpPort} instead`);
+
+    const client = new OrthancRestClient({ url: orthanc.url });
+    const stored = await seedStudies(client, options, log);
+
+    // The service joins here: `const service = await startService({ orthanc, ... }); stops.push(() => service.stop());`
+
+    log('');
+    log(`Orthanc Explorer:  ${orthanc.url}/app/explorer.html`);
+    log(`DICOMweb root:     ${orthanc.dicomWebUrl}`);
+    log(`DICOM:             AET ${orthanc.aet} on 127.0.0.1:${orthanc.dicomPort}`);
+    log(`studies in Orthanc: ${(await client.listStudies()).length}`);
+    log('press Ctrl-C to stop');
+    return { orthanc, storedStudies: stored, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Generates and stores the synthetic studies (and any ACDC patients asked for); returns how many studies were stored. */
+async function seedStudies(client: OrthancRestClient, options: DemoOptions, log: Log): Promise<number> {
+  let count = 0;
+  const store = async (label: string, files: ReadonlyArray<{ bytes: Uint8Array }>): Promise<void> => {
+    let fresh = 0;
+    for (const file of files) if ((await client.uploadInstance(file.bytes)).Status !== 'AlreadyStored') fresh++;
+    count++;
+    log(`  ${label}: ${files.length} instances${fresh < files.length ? ` (${files.length - fresh} already there)` : ''}`);
+  };
+  if (options.studies > 0) {
+    const generate = await loadGenerator();
+    if (generate === undefined) {
+      log('synthetic studies: the generator (src/synth) is not available in this build; skipping them');
+    } else {
+      log(`storing ${options.studies} synthetic cine studies...`);
+      const groups = ['NOR', 'DCM', 'HCM', 'MINF', 'RV'] as const;
+      for (let n = 0; n < options.studies; n++) {
+        let study: ReturnType<Generate>;
+        try {
+          study = generate({ seed: options.seed + n, group: groups[n % groups.length]! });
+        } catch (error) {
+          // TODO(synth): remove once src/synth/generate.ts is implemented (its placeholder throws this).
+          if (n === 0 && /being implemented/u.test((error as Error).message)) {
+            log('synthetic studies: the generator (src/synth) is not implemented yet; skipping them');
+            break;
+          }
+          throw error;
+        }
+        await store(study.name, study.files);
+      }
+    }
+  }
+  for (const folder of options.acdc) {
+    const acdc = await importAcdcPatient(folder, { labels: false });
+    await store(acdc.info.patientId, acdc.files);
+  }
+  return count;
+}
+
+type Generate = (options: { seed: number; group: string }) => { name: string; files: ReadonlyArray<{ bytes: Uint8Array }> };
+
+/** The synth generator, or undefined when this build has none. */
+async function loadGenerator(): Promise<Generate | undefined> {
+  try {
+    const synth = (await import('../../synth/index.js')) as { generateStudy?: Generate };
+    return typeof synth.generateStudy === 'function' ? synth.generateStudy : undefined;
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((done) => {
+    const handler = (): void => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+      done();
+    };
+    process.on('SIGINT', handler);
+    process.on('SIGTERM', handler);
+  });
+}
+
+/** The project folder (where package.json names pulse-for-orthanc), from this module's location. */
+function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'pulse-for-orthanc') return dir;
+      } catch {
+        // not ours; keep looking
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+}
+
+function positiveInt(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
+  return n;
+}
+
+function nonNegativeInt(value: unknown, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
+  return n;
 }

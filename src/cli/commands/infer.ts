@@ -1,11 +1,66 @@
+/**
+ * `pulse infer <folder> --out <dir>`: the whole pipeline offline on one study's files; writes
+ * result.json (the contract in DESIGN.md) and seg.dcm / sr.dcm (and overlay.dcm on request).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { processStudy } from '../../pipeline/process-study.js';
+import { readInstancesFromFolder } from '../../pipeline/read-folder.js';
 
-// Placeholder until its issue's work lands: the command exists so `pulse --help` lists it.
+export interface InferOptions {
+  out: string;
+  model?: string;
+  threads?: number;
+  allPhases?: boolean;
+  overlay?: boolean;
+  anyOrientation?: boolean;
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer, got '${value}'`);
+  return n;
+}
+
+/** Runs one study folder and writes its outputs; returns the paths written. */
+export async function runInfer(folder: string, options: InferOptions): Promise<string[]> {
+  const instances = await readInstancesFromFolder(folder);
+  const outputs = await processStudy(instances, {
+    ...(options.model ? { manifestPath: options.model } : {}),
+    ...(options.threads ? { threads: options.threads } : {}),
+    segPhases: options.allPhases ? 'all' : 'ed-es',
+    overlay: options.overlay ?? false,
+    ...(options.anyOrientation ? { seriesRules: { orientation: 'any' as const } } : {}),
+    calibration: null,
+  });
+  await mkdir(options.out, { recursive: true });
+  const written: string[] = [];
+  const write = async (name: string, data: string | Uint8Array) => {
+    const path = join(options.out, name);
+    await writeFile(path, data);
+    written.push(path);
+  };
+  await write('result.json', `${JSON.stringify(outputs.result, null, 2)}\n`);
+  if (outputs.seg.length > 0) await write('seg.dcm', outputs.seg);
+  if (outputs.sr.length > 0) await write('sr.dcm', outputs.sr);
+  if (outputs.overlay && outputs.overlay.length > 0) await write('overlay.dcm', outputs.overlay);
+  return written;
+}
+
 export function registerInfer(program: Command): void {
   program
     .command('infer')
-    .description('(not yet available)')
-    .action(() => {
-      throw new Error('infer is not available yet');
+    .description('segment, measure and diagnose one cine study offline; writes result.json, seg.dcm and sr.dcm')
+    .argument('<folder>', 'folder holding the study\'s DICOM files (searched recursively)')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', positiveInteger)
+    .option('--all-phases', 'put every phase in the SEG, not only ED and ES')
+    .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
+    .option('--any-orientation', 'accept a stack in any orientation (e.g. NIfTI imports with no real geometry), not only short-axis-like planes')
+    .action(async (folder: string, options: InferOptions) => {
+      const written = await runInfer(folder, options);
+      process.stdout.write(`${written.join('\n')}\n`);
     });
 }

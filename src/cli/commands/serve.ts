@@ -1,11 +1,105 @@
-import type { Command } from 'commander';
+/**
+ * `pulse serve`: the Orthanc service (discovery, queue, worker, HTTP API). Settings come from
+ * --config (JSON), PULSE_* environment variables, then these flags. SIGTERM/SIGINT stop it
+ * gracefully: running jobs finish or go back to the queue.
+ * `pulse reprocess <studyUID>`: queues a study again for the current model, even when done.
+ */
+import { Command, Option } from 'commander';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { loadConfig } from '../../config/load.js';
+import type { ServiceConfig } from '../../config/schema.js';
+import { SqliteJobStore } from '../../queue/sqlite-job-store.js';
+import { modelKeyOf } from '../../service/marking.js';
+import { createPipelineProcessor } from '../../service/pipeline-processor.js';
+import { startService } from '../../service/service.js';
+import type { StudyProcessor } from '../../service/study-job.js';
 
-// Placeholder until its issue's work lands: the command exists so `pulse --help` lists it.
+interface ServeFlags {
+  config?: string;
+  orthanc?: string;
+  data?: string;
+  port?: string;
+  host?: string;
+  webhookSecret?: string;
+  concurrency?: string;
+  processorModule?: string;
+}
+
+function integer(text: string | undefined, flag: string): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n)) throw new Error(`${flag} must be an integer (got "${text}")`);
+  return n;
+}
+
+/** The configuration from file, environment and flags (flags win). */
+export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
+  return loadConfig({
+    file: flags.config,
+    env,
+    overrides: {
+      orthanc: { url: flags.orthanc },
+      dataDir: flags.data,
+      server: { port: integer(flags.port, '--port'), host: flags.host, webhookSecret: flags.webhookSecret },
+      queue: { concurrency: integer(flags.concurrency, '--concurrency') },
+    },
+  });
+}
+
+/**
+ * The processor: the real pipeline, or (tests and integrations) a module whose `createProcessor(config)`
+ * returns one, named with the hidden --processor-module flag.
+ */
+async function processorFor(config: ServiceConfig, module: string | undefined): Promise<StudyProcessor> {
+  if (module === undefined) return createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration });
+  const loaded = (await import(pathToFileURL(module).href)) as { createProcessor?: (c: ServiceConfig) => StudyProcessor | Promise<StudyProcessor> };
+  if (typeof loaded.createProcessor !== 'function') throw new Error(`${module} does not export createProcessor(config)`);
+  return loaded.createProcessor(config);
+}
+
+function commonOptions(command: Command): Command {
+  return command
+    .option('--config <file>', 'JSON configuration file (see src/config/schema.ts)')
+    .option('--orthanc <url>', 'Orthanc REST root (PULSE_ORTHANC_URL)')
+    .option('--data <dir>', 'data folder for the queue database and cursor (PULSE_DATA_DIR)');
+}
+
 export function registerServe(program: Command): void {
-  program
-    .command('serve')
-    .description('(not yet available)')
-    .action(() => {
-      throw new Error('serve is not available yet');
+  commonOptions(program.command('serve').description('run the Orthanc service: every new cardiac study processed automatically, once'))
+    .option('--port <n>', 'HTTP port of the webhook, API, dashboard and metrics (PULSE_PORT)')
+    .option('--host <address>', 'interface to listen on (PULSE_HOST)')
+    .option('--webhook-secret <secret>', 'shared secret of the Lua webhook (PULSE_WEBHOOK_SECRET)')
+    .option('--concurrency <n>', 'studies processed at the same time (PULSE_CONCURRENCY)')
+    .addOption(new Option('--processor-module <file>', 'module exporting createProcessor(config), instead of the bundled pipeline').hideHelp())
+    .action(async (flags: ServeFlags) => {
+      const config = configFromFlags(flags);
+      const processor = await processorFor(config, flags.processorModule);
+      const service = await startService({ config, processor });
+      process.stdout.write(`pulse serve: listening on ${service.url} (model ${service.modelKey}, Orthanc ${config.orthanc.url})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = (signal: NodeJS.Signals): void => {
+          service.logger.info('signal received', { signal });
+          void service.stop().then(resolve);
+        };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+    });
+
+  commonOptions(program.command('reprocess').description('queue a study again for the current model and calibration, even when already processed'))
+    .argument('<studyInstanceUID>', 'Study Instance UID')
+    .action((studyInstanceUID: string, flags: ServeFlags) => {
+      if (!/^[0-9.]{1,64}$/.test(studyInstanceUID)) throw new Error('the argument must be a Study Instance UID');
+      const config = configFromFlags(flags);
+      const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration });
+      // The job store is shared with a running service (SQLite WAL): it picks the job up at its next poll.
+      const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+      try {
+        const { job } = store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true });
+        process.stdout.write(`job ${job.id} ${job.state}\n`);
+      } finally {
+        store.close();
+      }
     });
 }

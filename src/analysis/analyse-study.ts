@@ -1,0 +1,47 @@
+/**
+ * The analysis stage in one call: measurements -> features -> diagnosis -> narrative. Thin wiring;
+ * each step lives in its own module.
+ */
+import type { AnalysisInput, StudyAnalysis } from './index.js';
+import { diagnose } from './diagnosis.js';
+import { measureStudy } from './measurements.js';
+import { buildNarrative } from './narrative.js';
+import { measurementFlags, patientSexCode } from './normal-ranges.js';
+import { computeStudyFeatures } from './study-features.js';
+
+export async function analyseStudy(input: AnalysisInput): Promise<StudyAnalysis> {
+  const { grid, labelMaps, manifest, context } = input;
+  const measured = measureStudy({ grid, labelMaps, manifest, context, ...(input.knownPhases ? { knownPhases: input.knownPhases } : {}) });
+  const features = computeStudyFeatures(
+    {
+      areasMm2: measured.areasMm2,
+      slabsMm: measured.slabsMm,
+      labels: measured.labels,
+      phases: measured.phases,
+      labelMaps,
+      ...(context.patientSizeM !== undefined ? { patientSizeM: context.patientSizeM } : {}),
+      ...(context.patientWeightKg !== undefined ? { patientWeightKg: context.patientWeightKg } : {}),
+      ...(input.embeddings ? { embeddings: input.embeddings } : {}),
+    },
+    manifest.diagnosis.studyHead,
+  );
+  const diagnosis = await diagnose(features.standardised, manifest.diagnosis, input.runStudyHead);
+  const patientSex = patientSexCode(context.patientStudyAttributes.PatientSex);
+  const narrative = buildNarrative({
+    measurements: measured.measurements,
+    diagnosis,
+    groups: manifest.diagnosis.groups,
+    ...(patientSex ? { patientSex } : {}),
+  });
+  return {
+    phases: measured.phases,
+    volumesMl: measured.volumesMl,
+    measurements: measured.measurements,
+    exactMeasurements: measured.exact,
+    features,
+    diagnosis,
+    narrative,
+    flags: measurementFlags(measured.measurements, patientSex),
+    notes: measured.notes,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * PULSE_* environment variables and the setting each one fills. One table, so the deployment test can
+ * check that docker-compose.yml only names variables the service reads.
+ */
+export type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
+
+export interface EnvVariable {
+  readonly name: string;
+  /** Dotted path into the configuration (src/config/schema.ts). */
+  readonly path: string;
+  readonly kind: EnvKind;
+}
+
+export const ENVIRONMENT: readonly EnvVariable[] = [
+  { name: 'PULSE_ORTHANC_URL', path: 'orthanc.url', kind: 'string' },
+  { name: 'PULSE_ORTHANC_DICOMWEB_ROOT', path: 'orthanc.dicomWebRoot', kind: 'string' },
+  { name: 'PULSE_ORTHANC_USERNAME', path: 'orthanc.username', kind: 'string' },
+  { name: 'PULSE_ORTHANC_PASSWORD', path: 'orthanc.password', kind: 'string' },
+  { name: 'PULSE_ORTHANC_TIMEOUT_MS', path: 'orthanc.timeoutMs', kind: 'int' },
+  { name: 'PULSE_DATA_DIR', path: 'dataDir', kind: 'string' },
+  { name: 'PULSE_PORT', path: 'server.port', kind: 'int' },
+  { name: 'PULSE_HOST', path: 'server.host', kind: 'string' },
+  { name: 'PULSE_WEBHOOK_SECRET', path: 'server.webhookSecret', kind: 'string' },
+  { name: 'PULSE_CHANGES_FEED', path: 'changesFeed.enabled', kind: 'boolean' },
+  { name: 'PULSE_CHANGES_POLL_MS', path: 'changesFeed.pollIntervalMs', kind: 'int' },
+  { name: 'PULSE_CHANGES_START_FROM', path: 'changesFeed.startFrom', kind: 'string' },
+  { name: 'PULSE_CONCURRENCY', path: 'queue.concurrency', kind: 'int' },
+  { name: 'PULSE_LEASE_MS', path: 'queue.leaseMs', kind: 'int' },
+  { name: 'PULSE_MAX_ATTEMPTS', path: 'queue.maxAttempts', kind: 'int' },
+  { name: 'PULSE_QUEUE_POLL_MS', path: 'queue.pollIntervalMs', kind: 'int' },
+  { name: 'PULSE_BACKOFF_BASE_MS', path: 'queue.backoff.baseMs', kind: 'int' },
+  { name: 'PULSE_BACKOFF_MAX_MS', path: 'queue.backoff.maxMs', kind: 'int' },
+  { name: 'PULSE_ROUTING_MODALITIES', path: 'routing.modalities', kind: 'list' },
+  { name: 'PULSE_ROUTING_CALLING_AETS', path: 'routing.callingAETitles', kind: 'list' },
+  { name: 'PULSE_MODEL_MANIFEST', path: 'model.manifest', kind: 'string' },
+  { name: 'PULSE_CALIBRATION', path: 'model.calibration', kind: 'string' },
+  { name: 'PULSE_URGENT_LVEF_BELOW', path: 'marking.urgentLvefBelowPct', kind: 'number' },
+  { name: 'PULSE_FORWARD_MODALITY', path: 'forward.modality', kind: 'string' },
+  { name: 'PULSE_LOG_LEVEL', path: 'logging.level', kind: 'string' },
+];
+
+/** Converts one variable's text; a value that does not parse is an error naming the variable. */
+function convert(variable: EnvVariable, text: string): unknown {
+  switch (variable.kind) {
+    case 'string':
+      return text;
+    case 'list':
+      return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw new Error(`${variable.name} must be true or false`);
+    case 'int':
+    case 'number': {
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isFinite(value) || (variable.kind === 'int' && !Number.isInteger(value))) {
+        throw new Error(`${variable.name} must be ${variable.kind === 'int' ? 'an integer' : 'a number'}`);
+      }
+      return value;
+    }
+  }
+}
+
+/** Sets `value` at a dotted path in a plain object, creating the objects on the way. */
+export function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+/** The part of the configuration the environment gives (empty variables count as unset). */
+export function configFromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const variable of ENVIRONMENT) {
+    const text = env[variable.name];
+    if (text === undefined || text === '') continue;
+    setPath(out, variable.path, convert(variable, text));
+  }
+  return out;
+}

@@ -1,0 +1,336 @@
+/**
+ * Comprehensive 3D SR, TID 1500 Measurement Report builder: study result in, Part 10 bytes out.
+ *
+ * Tree (TID rows in brackets):
+ *   Imaging Measurement Report [1500]
+ *     Language [1204], Device observer [1002/1004], Procedure reported
+ *     Image Library [1600] -> Image Library Group -> IMAGE per source image
+ *     Imaging Measurements
+ *       Measurement Group [1501] "Cardiac function": every number as a plain NUM (viewers that skip
+ *         segment-referencing groups still show them)
+ *       Measurement Group [1501] "Diagnosis": Finding = group code, Certainty of Finding = probability
+ *       Measurement Group [1411] per segment and phase: Referenced Segment (SEG segment + frames),
+ *         source series, Finding, Finding Site, its volume or mass
+ *     Qualitative Evaluations: diagnosis CODE, findings and impression TEXT, the review statement
+ */
+import type { CodeDefinition, SegmentDefinition } from '../../model/manifest.js';
+import type { StudyResult } from '../../pipeline/result.js';
+import type { SourceImage, StudyContext } from '../../study/types.js';
+import { BadInputError } from '../../util/errors.js';
+import * as codes from '../codes.js';
+import { deterministicUid, isValidUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
+import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
+import { MANUFACTURER, algorithmDeviceUid, algorithmLabel, checkAlgorithm, contributingEquipment, equipmentAttributes, type AlgorithmIdentification } from '../modules/equipment.js';
+import { writePart10 } from '../modules/part10.js';
+import { patientStudyAttributes } from '../modules/patient-study.js';
+import { SEGMENTATION_SOP_CLASS_UID } from '../seg/enums.js';
+import { codeContentItem, containerItem, imageItem, numItem, textItem, uidrefItem, type ContentItem } from './content.js';
+import { COMPREHENSIVE_3D_SR_SOP_CLASS_UID } from './enums.js';
+import { VOLUMETRIC_GROUPS, measurementSpecs, type MeasurementSpec } from './measurements.js';
+
+export type { AlgorithmIdentification } from '../modules/equipment.js';
+
+/** The SEG this report's measurement groups point at (segmentationReference(builtSeg) gives it). */
+export interface ReferencedSegmentation {
+  readonly sopInstanceUID: SOPInstanceUID;
+  readonly seriesInstanceUID: SeriesInstanceUID;
+  /** Segment number in the SEG of each manifest segment key ('lv' -> 3, ...). */
+  readonly segmentNumbers: Readonly<Record<string, number>>;
+  /** SEG frame numbers per segment key and phase index; written as ReferencedFrameNumber when given. */
+  readonly frameNumbers?: Readonly<Record<string, Readonly<Record<number, readonly number[]>>>>;
+}
+
+export interface NarrativeParts {
+  readonly findings: string;
+  readonly impression: string;
+  /** That the report was produced automatically and must be reviewed. */
+  readonly disclaimer: string;
+}
+
+export interface MeasurementReportInput {
+  readonly context: StudyContext;
+  /** The numbers, ED/ES, diagnosis and model identity the report states (result.json). */
+  readonly result: StudyResult;
+  /** Narrative split into its parts (analysis's Narrative has exactly these fields). */
+  readonly narrative: NarrativeParts;
+  /** Manifest segments (keys 'lv', 'myo', 'rv' get volumetric ROI groups when present). */
+  readonly segments: readonly SegmentDefinition[];
+  /** Manifest diagnosis groups: name as in result.diagnosis, code as the coded finding. */
+  readonly diagnosisGroups: ReadonlyArray<{ readonly name: string; readonly code: CodeDefinition }>;
+  /** The SEG written for the same study. */
+  readonly segmentation: ReferencedSegmentation;
+  /** Source images the measurements were made on (e.g. the ED and ES phases): image library and evidence. */
+  readonly sourceImages: readonly SourceImage[];
+  readonly algorithm: AlgorithmIdentification;
+  readonly seriesInstanceUID: SeriesInstanceUID;
+  readonly sopInstanceUID: SOPInstanceUID;
+  /** @defaultValue 9002 */
+  readonly seriesNumber?: number;
+  /** @defaultValue 1 */
+  readonly instanceNumber?: number;
+  /** @defaultValue 'PULSE automated measurements (not reviewed)' */
+  readonly seriesDescription?: string;
+  /** Content/series date-time. Pass it for byte-identical rewrites. @defaultValue now */
+  readonly contentDateTime?: Date;
+}
+
+export interface BuiltMeasurementReport {
+  readonly bytes: Uint8Array;
+  readonly sopClassUID: string;
+  readonly sopInstanceUID: SOPInstanceUID;
+  readonly seriesInstanceUID: SeriesInstanceUID;
+  /** result.json keys written as NUM items (unknown keys are left out: no standard code). */
+  readonly writtenMeasurements: readonly string[];
+}
+
+export const DEFAULT_SR_SERIES_DESCRIPTION = 'PULSE automated measurements (not reviewed)';
+export const DEFAULT_SR_SERIES_NUMBER = 9002;
+export const REVIEW_STATEMENT = 'This report was produced automatically by software and has not been reviewed. It must be reviewed by a qualified physician before clinical use.';
+
+/** Deterministic SR UIDs (same rule as the SEG's). */
+export function measurementReportUids(
+  studyInstanceUID: string,
+  sourceSeriesInstanceUID: string,
+  algorithm: AlgorithmIdentification,
+): { seriesInstanceUID: SeriesInstanceUID; sopInstanceUID: SOPInstanceUID } {
+  const parts = [studyInstanceUID, sourceSeriesInstanceUID, algorithm.name, algorithm.version, algorithm.calibration ?? 'uncalibrated', 'sr'];
+  return { seriesInstanceUID: deterministicUid(...parts, 'series'), sopInstanceUID: deterministicUid(...parts, 'instance') };
+}
+
+// ---------------------------------------------------------------- checks
+
+function checkUid(value: string, argument: string): void {
+  if (typeof value !== 'string' || !isValidUid(value)) throw new TypeError(`${argument} is not a valid UID`);
+}
+
+function checkResult(result: StudyResult | undefined, context: StudyContext): StudyResult {
+  if (!result) throw new TypeError('result is required');
+  if (result.studyInstanceUID !== context.studyInstanceUID) throw new TypeError('result.studyInstanceUID differs from context.studyInstanceUID');
+  for (const [key, value] of Object.entries(result.measurements ?? {})) {
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new BadInputError(`result.measurements.${key} is not a finite number`, context.studyInstanceUID);
+  }
+  for (const key of ['lvedv_ml', 'lvesv_ml', 'lvsv_ml', 'lvef_pct', 'lv_mass_g', 'rvedv_ml', 'rvesv_ml', 'rvef_pct']) {
+    if (!(key in (result.measurements ?? {}))) throw new TypeError(`result.measurements.${key} is required`);
+  }
+  if (!result.diagnosis?.label) throw new TypeError('result.diagnosis.label is required');
+  const p = result.diagnosis.probabilities?.[result.diagnosis.label];
+  if (typeof p !== 'number' || p < 0 || p > 1) throw new TypeError(`result.diagnosis.probabilities.${result.diagnosis.label} must be a probability in 0..1`);
+  return result;
+}
+
+function checkNarrative(narrative: NarrativeParts | undefined): NarrativeParts {
+  if (!narrative) throw new TypeError('narrative is required');
+  for (const part of ['findings', 'impression', 'disclaimer'] as const) {
+    if (typeof narrative[part] !== 'string' || narrative[part].trim() === '') throw new TypeError(`narrative.${part} must not be empty`);
+  }
+  return narrative;
+}
+
+function checkSegmentation(segmentation: ReferencedSegmentation | undefined): ReferencedSegmentation {
+  if (!segmentation) throw new TypeError('segmentation is required');
+  checkUid(segmentation.sopInstanceUID, 'segmentation.sopInstanceUID');
+  checkUid(segmentation.seriesInstanceUID, 'segmentation.seriesInstanceUID');
+  for (const [key, n] of Object.entries(segmentation.segmentNumbers ?? {})) {
+    if (!Number.isInteger(n) || n < 1) throw new TypeError(`segmentation.segmentNumbers.${key} must be a positive integer`);
+  }
+  return segmentation;
+}
+
+function checkSourceImages(images: readonly SourceImage[] | undefined): readonly SourceImage[] {
+  if (!images || images.length === 0) throw new TypeError('sourceImages must list at least one image');
+  images.forEach((image, i) => {
+    checkUid(image.sopInstanceUID, `sourceImages[${i}].sopInstanceUID`);
+    checkUid(image.sopClassUID, `sourceImages[${i}].sopClassUID`);
+  });
+  return images;
+}
+
+function diagnosisCode(input: MeasurementReportInput, result: StudyResult): codes.CodedConcept {
+  const group = input.diagnosisGroups?.find((g) => g.name === result.diagnosis.label);
+  if (!group) throw new TypeError(`diagnosisGroups has no group named '${result.diagnosis.label}' (result.diagnosis.label)`);
+  return group.code;
+}
+
+// ---------------------------------------------------------------- content
+
+function measurementNum(spec: MeasurementSpec, value: number): ContentItem {
+  const modifiers: ContentItem[] = [];
+  if (spec.findingSite) modifiers.push(codeContentItem('HAS CONCEPT MOD', codes.FINDING_SITE, spec.findingSite));
+  if (spec.equivalentMeaning) modifiers.push(textItem('HAS CONCEPT MOD', codes.EQUIVALENT_MEANING_OF_CONCEPT_NAME, spec.equivalentMeaning));
+  return numItem('CONTAINS', spec.concept, value, spec.unit, modifiers);
+}
+
+function trackingItems(label: string, uid: string): ContentItem[] {
+  return [textItem('HAS OBS CONTEXT', codes.TRACKING_IDENTIFIER, label), uidrefItem('HAS OBS CONTEXT', codes.TRACKING_UID, uid)];
+}
+
+function observerContext(algorithm: AlgorithmIdentification): ContentItem[] {
+  return [
+    codeContentItem('HAS OBS CONTEXT', codes.OBSERVER_TYPE, codes.DEVICE),
+    uidrefItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_UID, algorithmDeviceUid(algorithm)),
+    textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_NAME, algorithm.name),
+    textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_MANUFACTURER, MANUFACTURER),
+    textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_MODEL_NAME, algorithmLabel(algorithm)),
+  ];
+}
+
+function imageLibrary(images: readonly SourceImage[]): ContentItem {
+  const entries = images.map((image) =>
+    imageItem('CONTAINS', undefined, { sopClassUID: image.sopClassUID, sopInstanceUID: image.sopInstanceUID, ...(image.frameNumber !== undefined ? { frameNumbers: [image.frameNumber] } : {}) }),
+  );
+  return containerItem('CONTAINS', codes.IMAGE_LIBRARY, [containerItem('CONTAINS', codes.IMAGE_LIBRARY_GROUP, entries)]);
+}
+
+/** Evidence: the source images and the SEG, grouped by series (all in the same study). */
+function evidence(study: string, images: readonly SourceImage[], segmentation: ReferencedSegmentation): Record<string, unknown>[] {
+  const bySeries = new Map<string, Map<string, string>>();
+  const add = (series: string, sop: string, sopClass: string): void => {
+    const sops = bySeries.get(series) ?? new Map<string, string>();
+    sops.set(sop, sopClass);
+    bySeries.set(series, sops);
+  };
+  for (const image of images) add(image.seriesInstanceUID, image.sopInstanceUID, image.sopClassUID);
+  add(segmentation.seriesInstanceUID, segmentation.sopInstanceUID, SEGMENTATION_SOP_CLASS_UID);
+  return [
+    {
+      StudyInstanceUID: study,
+      ReferencedSeriesSequence: [...bySeries].map(([series, sops]) => ({
+        SeriesInstanceUID: series,
+        ReferencedSOPSequence: [...sops].map(([sop, sopClass]) => ({ ReferencedSOPClassUID: sopClass, ReferencedSOPInstanceUID: sop })),
+      })),
+    },
+  ];
+}
+
+// ---------------------------------------------------------------- builder
+
+export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeasurementReport {
+  const context = input.context;
+  if (!context) throw new TypeError('context is required');
+  checkUid(context.studyInstanceUID, 'context.studyInstanceUID');
+  const result = checkResult(input.result, context);
+  const narrative = checkNarrative(input.narrative);
+  const segmentation = checkSegmentation(input.segmentation);
+  const images = checkSourceImages(input.sourceImages);
+  const algorithm = checkAlgorithm(input.algorithm);
+  checkUid(input.seriesInstanceUID, 'seriesInstanceUID');
+  checkUid(input.sopInstanceUID, 'sopInstanceUID');
+  if (input.seriesInstanceUID === context.seriesInstanceUID || input.seriesInstanceUID === segmentation.seriesInstanceUID) {
+    throw new TypeError('seriesInstanceUID must be a new series (not the source or SEG series)');
+  }
+  const seriesNumber = input.seriesNumber ?? DEFAULT_SR_SERIES_NUMBER;
+  if (!Number.isInteger(seriesNumber) || seriesNumber < 1) throw new TypeError('seriesNumber must be a positive integer');
+  const instanceNumber = input.instanceNumber ?? 1;
+  if (!Number.isInteger(instanceNumber) || instanceNumber < 1) throw new TypeError('instanceNumber must be a positive integer');
+  const at = checkDate(input.contentDateTime, 'contentDateTime');
+  const diagnosis = diagnosisCode(input, result);
+  const uid = (...parts: Array<string | number>): string => deterministicUid(input.sopInstanceUID, ...parts);
+
+  // Cardiac function group: every known measurement as a plain NUM.
+  const specs = measurementSpecs(context.modality).filter((spec) => typeof result.measurements[spec.key] === 'number');
+  const functionGroup = containerItem(
+    'CONTAINS',
+    codes.MEASUREMENT_GROUP,
+    [...trackingItems('Cardiac function', uid('tracking', 'function')), codeContentItem('CONTAINS', codes.FINDING, codes.HEART), ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!))],
+    { template: '1501' },
+  );
+
+  const probability = result.diagnosis.probabilities[result.diagnosis.label]!;
+  const diagnosisGroup = containerItem(
+    'CONTAINS',
+    codes.MEASUREMENT_GROUP,
+    [
+      ...trackingItems('Diagnosis', uid('tracking', 'diagnosis')),
+      codeContentItem('CONTAINS', codes.FINDING, diagnosis),
+      numItem('CONTAINS', codes.CERTAINTY_OF_FINDING, probability, codes.UNIT_RATIO),
+    ],
+    { template: '1501' },
+  );
+
+  // Volumetric ROI groups: one per (segment, phase), referencing the SEG segment and its frames.
+  const specByKey = new Map(measurementSpecs(context.modality).map((s) => [s.key, s]));
+  const segmentsByKey = new Map((input.segments ?? []).map((s) => [s.key, s]));
+  const volumetric: ContentItem[] = [];
+  for (const group of VOLUMETRIC_GROUPS) {
+    const segment = segmentsByKey.get(group.segmentKey);
+    const segmentNumber = segmentation.segmentNumbers[group.segmentKey];
+    if (!segment || segmentNumber === undefined) continue;
+    const phase = result.phases[group.phase];
+    const frames = segmentation.frameNumbers?.[group.segmentKey]?.[phase] ?? [];
+    const measurements = group.measurementKeys
+      .filter((key) => typeof result.measurements[key] === 'number')
+      .map((key) => numItem('CONTAINS', specByKey.get(key)!.concept, result.measurements[key]!, specByKey.get(key)!.unit));
+    if (measurements.length === 0) continue;
+    volumetric.push(
+      containerItem(
+        'CONTAINS',
+        codes.MEASUREMENT_GROUP,
+        [
+          ...trackingItems(group.label, uid('tracking', group.segmentKey, group.phase)),
+          codeContentItem('CONTAINS', codes.FINDING, segment.type),
+          imageItem('CONTAINS', codes.REFERENCED_SEGMENT, { sopClassUID: SEGMENTATION_SOP_CLASS_UID, sopInstanceUID: segmentation.sopInstanceUID, segmentNumbers: [segmentNumber], frameNumbers: frames }),
+          uidrefItem('CONTAINS', codes.SOURCE_SERIES_FOR_SEGMENTATION, context.seriesInstanceUID),
+          codeContentItem('HAS CONCEPT MOD', codes.FINDING_SITE, group.site),
+          ...measurements,
+        ],
+        { template: '1411' },
+      ),
+    );
+  }
+
+  const qualitative = containerItem('CONTAINS', codes.QUALITATIVE_EVALUATIONS, [
+    codeContentItem('CONTAINS', codes.FINDING, diagnosis),
+    textItem('CONTAINS', codes.FINDING, narrative.findings),
+    textItem('CONTAINS', codes.IMPRESSION, narrative.impression),
+    textItem('CONTAINS', codes.COMMENT, `${narrative.disclaimer} ${REVIEW_STATEMENT}`.trim()),
+  ]);
+
+  const content: ContentItem[] = [
+    codeContentItem('HAS CONCEPT MOD', codes.LANGUAGE_OF_CONTENT, codes.ENGLISH_US),
+    ...observerContext(algorithm),
+    codeContentItem('HAS CONCEPT MOD', codes.PROCEDURE_REPORTED, codes.procedureForModality(context.modality)),
+    imageLibrary(images),
+    containerItem('CONTAINS', codes.IMAGING_MEASUREMENTS, [functionGroup, diagnosisGroup, ...volumetric]),
+    qualitative,
+  ];
+
+  const date = dicomDate(at);
+  const time = dicomTime(at);
+  const dataset: Record<string, unknown> = {
+    SpecificCharacterSet: 'ISO_IR 192',
+    SOPClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS_UID,
+    SOPInstanceUID: input.sopInstanceUID,
+    InstanceCreationDate: date,
+    InstanceCreationTime: time,
+    ...patientStudyAttributes(context),
+    Modality: 'SR',
+    SeriesInstanceUID: input.seriesInstanceUID,
+    SeriesNumber: seriesNumber,
+    SeriesDate: date,
+    SeriesTime: time,
+    SeriesDescription: (input.seriesDescription ?? DEFAULT_SR_SERIES_DESCRIPTION).slice(0, 64),
+    ReferencedPerformedProcedureStepSequence: [],
+    ...equipmentAttributes(),
+    ...contributingEquipment(algorithm),
+    InstanceNumber: instanceNumber,
+    CompletionFlag: 'COMPLETE',
+    VerificationFlag: 'UNVERIFIED',
+    ContentDate: date,
+    ContentTime: time,
+    PerformedProcedureCodeSequence: [],
+    CurrentRequestedProcedureEvidenceSequence: evidence(context.studyInstanceUID, images, segmentation),
+    // Document root (TID 1500).
+    ValueType: 'CONTAINER',
+    ConceptNameCodeSequence: [codes.codeItem(codes.IMAGING_MEASUREMENT_REPORT)],
+    ContinuityOfContent: 'SEPARATE',
+    ContentTemplateSequence: [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }],
+    ContentSequence: content,
+  };
+  return {
+    bytes: writePart10(dataset),
+    sopClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS_UID,
+    sopInstanceUID: input.sopInstanceUID,
+    seriesInstanceUID: input.seriesInstanceUID,
+    writtenMeasurements: specs.map((s) => s.key),
+  };
+}

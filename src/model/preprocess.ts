@@ -1,0 +1,132 @@
+/**
+ * Pre-processing after the manifest: each source image is resampled (bilinear) from its own grid to
+ * the model's pixel spacing and input size, then clipped at the manifest's percentiles and z-scored.
+ *
+ * Cropping is 'image-centre': the model window sits on the centre of the image. We have no heart
+ * locator; cine short-axis acquisitions are planned with the heart near the isocentre, ACDC images are
+ * centred on the heart, and the synthetic generator keeps the heart within the central ~60 % of the
+ * field of view. A model window of at least ~150 mm holds the whole heart in all of them.
+ *
+ * Order, as training does it: resample, pad with zeros where the window leaves the image, then
+ * clip and z-score over the whole window (padding included), so each slice's statistics depend only
+ * on what the network sees.
+ */
+import type { LoadedManifest } from './manifest.js';
+import type { ModelInputShape } from './session.js';
+import { gridMapping, resamplePlane, type GridMapping } from './resample.js';
+import type { SourceImage } from '../study/types.js';
+
+/** The mapping between one source image's grid and the model grid. */
+export function mappingFor(image: SourceImage, shape: ModelInputShape, manifest: LoadedManifest): GridMapping {
+  const { rows, columns, pixelSpacing } = image.plane;
+  return gridMapping(rows, columns, pixelSpacing, shape.rows, shape.columns, manifest.input.pixelSpacingMm);
+}
+
+/**
+ * Quickselect: leaves the k-th smallest value of data[lo..hi] at data[k] (data is reordered).
+ * Hoare partition with a median-of-three pivot; O(n) on average.
+ */
+function selectInPlace(data: Float32Array, k: number, lo = 0, hi = data.length - 1): number {
+  while (hi > lo) {
+    const mid = (lo + hi) >>> 1;
+    let a = data[lo]!, b = data[mid]!, c = data[hi]!;
+    if (a > b) [a, b] = [b, a];
+    if (b > c) [b, c] = [c, b];
+    if (a > b) [a, b] = [b, a];
+    const pivot = b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (data[i]! < pivot) i++;
+      while (data[j]! > pivot) j--;
+      if (i <= j) {
+        const t = data[i]!;
+        data[i] = data[j]!;
+        data[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return data[k]!;
+}
+
+/** Percentile with linear interpolation between order statistics (numpy's default). `scratch` is reordered. */
+export function percentileInPlace(scratch: Float32Array, p: number): number {
+  const n = scratch.length;
+  if (n === 0) return 0;
+  const position = (p / 100) * (n - 1);
+  const k = Math.floor(position);
+  const low = selectInPlace(scratch, k);
+  if (k + 1 >= n || position === k) return low;
+  // After selection everything right of k is >= data[k]: the next order statistic is their minimum.
+  let next = Infinity;
+  for (let i = k + 1; i < n; i++) if (scratch[i]! < next) next = scratch[i]!;
+  return low + (position - k) * (next - low);
+}
+
+/**
+ * Clips `values` at the given percentiles and z-scores them in place. `scratch` (same length) is
+ * working memory. A constant window becomes all zeros.
+ */
+export function clipAndZscore(values: Float32Array, clipPercentiles: readonly [number, number], scratch: Float32Array): void {
+  const n = values.length;
+  scratch.set(values);
+  const lowP = Math.min(clipPercentiles[0], clipPercentiles[1]);
+  const highP = Math.max(clipPercentiles[0], clipPercentiles[1]);
+  const high = percentileInPlace(scratch, highP);
+  // The high selection leaves everything below its rank to the left; search the low one there.
+  const low = percentileInPlace(scratch, lowP);
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i]!;
+    const c = v < low ? low : v > high ? high : v;
+    values[i] = c;
+    sum += c;
+  }
+  const mean = sum / n;
+  let squares = 0;
+  for (let i = 0; i < n; i++) {
+    const d = values[i]! - mean;
+    squares += d * d;
+  }
+  const std = Math.sqrt(squares / n);
+  if (!(std > 1e-6)) {
+    values.fill(0);
+    return;
+  }
+  const inv = 1 / std;
+  for (let i = 0; i < n; i++) values[i] = (values[i]! - mean) * inv;
+}
+
+/**
+ * One normalised model-grid window per source image. `out` (rows x columns of the model) is filled;
+ * `scratch` is working memory of the same length.
+ */
+export function preprocessImage(
+  image: SourceImage,
+  shape: ModelInputShape,
+  manifest: LoadedManifest,
+  out: Float32Array,
+  scratch: Float32Array,
+): void {
+  const mapping = mappingFor(image, shape, manifest);
+  resamplePlane(image.pixels, image.plane.columns, mapping.toModelRows, mapping.toModelColumns, out, 0);
+  clipAndZscore(out, manifest.input.normalization.clipPercentiles, scratch);
+}
+
+/**
+ * Channel sources for slice `s` of a stack of `slices`: the slice itself for 'slice' input (repeated
+ * when the model wants several channels), or its neighbours along the stack normal for
+ * 'adjacent-slices' (s - h .. s + h, in ascending position; beyond the ends the edge slice repeats).
+ */
+export function channelSlices(s: number, slices: number, channels: number, mode: LoadedManifest['input']['channels']): number[] {
+  if (mode === 'slice') return new Array<number>(channels).fill(s);
+  const half = (channels - 1) / 2;
+  const out: number[] = [];
+  for (let d = -half; d <= half; d++) out.push(Math.min(Math.max(s + d, 0), slices - 1));
+  return out;
+}

@@ -1,0 +1,166 @@
+/**
+ * Segments a whole cine stack: pre-process every image once, run the network in batches (channels
+ * assembled from the already normalised neighbours), post-process logits back onto each source grid,
+ * clean up per phase. Returns label maps, per-slice embeddings and, on request, decoder features.
+ */
+import type { CineGrid, LabelMap, SourceImage } from '../study/types.js';
+import type { LoadedManifest } from './manifest.js';
+import type { ModelInputShape, SliceBatchOutputs } from './session.js';
+import { channelSlices, mappingFor, preprocessImage } from './preprocess.js';
+import { labelsFromLogits } from './postprocess.js';
+import { cleanUpPhase } from './components.js';
+
+/** What runs the network: a ModelSession's `run`, bound. */
+export type SliceInference = (input: Float32Array, count: number) => Promise<SliceBatchOutputs>;
+
+export interface SegmentStackOptions {
+  /** Slices per onnxruntime call. @defaultValue 16 */
+  batchSize?: number;
+  /** Keep the decoder features of every image (for site calibration). @defaultValue false */
+  keepFeatures?: boolean;
+  /** Run the clean-up (largest component, hole filling). @defaultValue true */
+  cleanUp?: boolean;
+}
+
+export interface StackSegmentation {
+  /** [slice][phase], on each source image's own grid. */
+  readonly labelMaps: LabelMap[][];
+  /** [slice][phase]: the model's global embedding of that image. */
+  readonly embeddings: Float32Array[][];
+  /** [slice][phase] decoder features ([F, h, w] each), when asked for. */
+  readonly features?: { readonly dims: readonly [number, number, number]; readonly data: Float32Array[][] };
+  readonly timingsMs: { preprocess: number; inference: number; postprocess: number };
+}
+
+/** Label value written for each logit channel: 0 for background, then the manifest's segments in order. */
+export function channelLabelValues(manifest: LoadedManifest): Uint8Array {
+  return Uint8Array.from([0, ...manifest.segments.map((s) => s.labelValue)]);
+}
+
+function checkStackGeometry(grid: CineGrid): void {
+  const first = grid.images[0]?.[0];
+  if (!first) throw new Error('the cine grid holds no images');
+  for (const row of grid.images) {
+    for (const image of row) {
+      if (image.pixels.length !== image.plane.rows * image.plane.columns) {
+        throw new Error(`image ${image.sopInstanceUID}: pixel data holds ${image.pixels.length} values for ${image.plane.rows}x${image.plane.columns}`);
+      }
+    }
+  }
+}
+
+/** True when every image of the stack shares rows and columns (3D clean-up possible). */
+function sharedMatrix(grid: CineGrid): boolean {
+  const { rows, columns } = grid.images[0]![0]!.plane;
+  return grid.images.every((row) => row.every((i) => i.plane.rows === rows && i.plane.columns === columns));
+}
+
+export async function segmentStack(
+  grid: CineGrid,
+  manifest: LoadedManifest,
+  shape: ModelInputShape,
+  infer: SliceInference,
+  options: SegmentStackOptions = {},
+): Promise<StackSegmentation> {
+  checkStackGeometry(grid);
+  const batchSize = options.batchSize ?? 16;
+  const { slices, phases } = grid;
+  const plane = shape.rows * shape.columns;
+  const timingsMs = { preprocess: 0, inference: 0, postprocess: 0 };
+
+  // 1. Every image normalised once, in [phase][slice] order.
+  let t = performance.now();
+  const windows = new Float32Array(slices * phases * plane);
+  const scratch = new Float32Array(plane);
+  for (let p = 0; p < phases; p++) {
+    for (let s = 0; s < slices; s++) {
+      preprocessImage(grid.images[s]![p]!, shape, manifest, windows.subarray((p * slices + s) * plane, (p * slices + s + 1) * plane), scratch);
+    }
+  }
+  const channelsOf = Array.from({ length: slices }, (_, s) => channelSlices(s, slices, shape.channels, manifest.input.channels));
+  timingsMs.preprocess += performance.now() - t;
+
+  const labelValues = channelLabelValues(manifest);
+  const classes = labelValues.length;
+  const labels: Uint8Array[][] = Array.from({ length: slices }, () => new Array<Uint8Array>(phases));
+  const embeddings: Float32Array[][] = Array.from({ length: slices }, () => new Array<Float32Array>(phases));
+  const featureData: Float32Array[][] | undefined = options.keepFeatures ? Array.from({ length: slices }, () => new Array<Float32Array>(phases)) : undefined;
+  let featureDims: readonly [number, number, number] = [0, 0, 0];
+
+  const total = slices * phases;
+  const batch = new Float32Array(Math.min(batchSize, total) * shape.channels * plane);
+  for (let start = 0; start < total; start += batchSize) {
+    const count = Math.min(batchSize, total - start);
+    t = performance.now();
+    for (let b = 0; b < count; b++) {
+      const index = start + b;
+      const p = Math.floor(index / slices);
+      const s = index - p * slices;
+      const sources = channelsOf[s]!;
+      for (let ch = 0; ch < sources.length; ch++) {
+        const from = (p * slices + sources[ch]!) * plane;
+        batch.set(windows.subarray(from, from + plane), (b * shape.channels + ch) * plane);
+      }
+    }
+    timingsMs.preprocess += performance.now() - t;
+
+    t = performance.now();
+    const out = await infer(batch, count);
+    timingsMs.inference += performance.now() - t;
+
+    t = performance.now();
+    const outPlane = classes * plane;
+    if (out.logits.length !== count * outPlane) {
+      throw new Error(`model ${manifest.name}: segmentation output holds ${out.logits.length} values, expected ${count} x ${classes} x ${shape.rows} x ${shape.columns}`);
+    }
+    const d = out.embedding.length / count;
+    const f = out.featureDims[0] * out.featureDims[1] * out.featureDims[2];
+    featureDims = out.featureDims;
+    for (let b = 0; b < count; b++) {
+      const index = start + b;
+      const p = Math.floor(index / slices);
+      const s = index - p * slices;
+      const image = grid.images[s]![p]!;
+      const map = new Uint8Array(image.plane.rows * image.plane.columns);
+      labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest), labelValues, map);
+      labels[s]![p] = map;
+      embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
+      if (featureData) featureData[s]![p] = out.features.slice(b * f, (b + 1) * f);
+    }
+    timingsMs.postprocess += performance.now() - t;
+  }
+
+  t = performance.now();
+  if (options.cleanUp ?? true) cleanUp(grid, labels);
+  const labelMaps = labels.map((row, s) => row.map((map, p): LabelMap => ({ image: grid.images[s]![p]! as SourceImage, labels: map })));
+  timingsMs.postprocess += performance.now() - t;
+
+  return {
+    labelMaps,
+    embeddings,
+    ...(featureData ? { features: { dims: featureDims, data: featureData } } : {}),
+    timingsMs,
+  };
+}
+
+/** Clean-up per phase: in 3D over the stack when its images share a matrix, else slice by slice. */
+function cleanUp(grid: CineGrid, labels: Uint8Array[][]): void {
+  const { slices, phases } = grid;
+  if (sharedMatrix(grid)) {
+    const { rows, columns } = grid.images[0]![0]!.plane;
+    const size = rows * columns;
+    const volume = new Uint8Array(slices * size);
+    for (let p = 0; p < phases; p++) {
+      for (let s = 0; s < slices; s++) volume.set(labels[s]![p]!, s * size);
+      cleanUpPhase(volume, slices, rows, columns);
+      for (let s = 0; s < slices; s++) labels[s]![p]!.set(volume.subarray(s * size, (s + 1) * size));
+    }
+    return;
+  }
+  for (let s = 0; s < slices; s++) {
+    for (let p = 0; p < phases; p++) {
+      const { rows, columns } = grid.images[s]![p]!.plane;
+      cleanUpPhase(labels[s]![p]!, 1, rows, columns);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The ONNX edge: one onnxruntime-node session for the per-slice network and one for the study head,
+ * created once per (manifest, threads) and reused. Everything else in src/model/ is pure.
+ */
+import { resolve } from 'node:path';
+import ort from 'onnxruntime-node';
+import type { LoadedManifest } from './manifest.js';
+
+export interface ModelSessionOptions {
+  /** onnxruntime intra-op threads. @defaultValue 2 */
+  threads?: number;
+}
+
+/** Outputs of one batch, flat row-major as onnxruntime returns them. */
+export interface SliceBatchOutputs {
+  readonly count: number;
+  /** [N, K, H, W] segmentation logits. */
+  readonly logits: Float32Array;
+  /** [N, D] global embedding. */
+  readonly embedding: Float32Array;
+  /** [N, F, h, w] decoder features. */
+  readonly features: Float32Array;
+  readonly featureDims: readonly [number, number, number];
+}
+
+/** Shape of the model input after the manifest: channels, rows, columns. */
+export interface ModelInputShape {
+  readonly channels: number;
+  readonly rows: number;
+  readonly columns: number;
+}
+
+export function inputShape(manifest: LoadedManifest): ModelInputShape {
+  const [, channels, rows, columns] = manifest.input.shape;
+  if (manifest.input.shape.length !== 4 || !(channels! > 0 && rows! > 0 && columns! > 0)) {
+    throw new Error(`model manifest ${manifest.name}: input.shape must be [N, C, H, W] with fixed C, H, W`);
+  }
+  if (manifest.input.channels === 'adjacent-slices' && channels! % 2 !== 1) {
+    throw new Error(`model manifest ${manifest.name}: 'adjacent-slices' needs an odd channel count, got ${channels}`);
+  }
+  return { channels: channels!, rows: rows!, columns: columns! };
+}
+
+export class ModelSession {
+  private constructor(
+    readonly manifest: LoadedManifest,
+    readonly shape: ModelInputShape,
+    private readonly slice: ort.InferenceSession,
+    private readonly head: ort.InferenceSession,
+  ) {}
+
+  static async create(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
+    const threads = options.threads ?? 2;
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+    const sessionOptions: ort.InferenceSession.SessionOptions = {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+    };
+    const shape = inputShape(manifest);
+    const slice = await ort.InferenceSession.create(resolve(manifest.directory, manifest.model.file), sessionOptions);
+    const head = await ort.InferenceSession.create(resolve(manifest.directory, manifest.diagnosis.studyHead.file), {
+      ...sessionOptions,
+      intraOpNumThreads: 1,
+    });
+    for (const name of [manifest.outputs.segmentation.name, manifest.outputs.embedding.name, manifest.outputs.features.name]) {
+      if (!slice.outputNames.includes(name)) throw new Error(`model ${manifest.name}: output '${name}' named in the manifest is not in ${manifest.model.file}`);
+    }
+    if (!slice.inputNames.includes(manifest.input.name)) throw new Error(`model ${manifest.name}: input '${manifest.input.name}' is not in ${manifest.model.file}`);
+    return new ModelSession(manifest, shape, slice, head);
+  }
+
+  /** Runs `count` slices stored contiguously in `input` ([count, C, H, W]). */
+  async run(input: Float32Array, count: number): Promise<SliceBatchOutputs> {
+    const { channels, rows, columns } = this.shape;
+    if (input.length < count * channels * rows * columns) throw new Error(`model input holds ${input.length} values, ${count} slices need ${count * channels * rows * columns}`);
+    const data = input.length === count * channels * rows * columns ? input : input.subarray(0, count * channels * rows * columns);
+    const tensor = new ort.Tensor('float32', data, [count, channels, rows, columns]);
+    const { segmentation, embedding, features } = this.manifest.outputs;
+    const out = await this.slice.run({ [this.manifest.input.name]: tensor }, [segmentation.name, embedding.name, features.name]);
+    const featureTensor = out[features.name]!;
+    const [, f, h, w] = featureTensor.dims as number[];
+    return {
+      count,
+      logits: out[segmentation.name]!.data as Float32Array,
+      embedding: out[embedding.name]!.data as Float32Array,
+      features: featureTensor.data as Float32Array,
+      featureDims: [f!, h!, w!],
+    };
+  }
+
+  /** The study head: one standardised feature vector in, group logits out. */
+  async runStudyHead(features: Float32Array, dims: readonly number[] = [1, features.length]): Promise<Float32Array> {
+    const head = this.manifest.diagnosis.studyHead;
+    const out = await this.head.run({ [head.input]: new ort.Tensor('float32', features, [...dims]) }, [head.output]);
+    return out[head.output]!.data as Float32Array;
+  }
+
+  async release(): Promise<void> {
+    await this.slice.release();
+    await this.head.release();
+  }
+}
+
+const cache = new Map<string, Promise<ModelSession>>();
+
+/** A shared session per (manifest, threads): creating one costs far more than a study's inference. */
+export function sharedModelSession(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
+  const key = `${manifest.directory}\u0000${manifest.name}\u0000${manifest.version}\u0000${options.threads ?? 2}`;
+  let session = cache.get(key);
+  if (!session) {
+    session = ModelSession.create(manifest, options);
+    cache.set(key, session);
+    session.catch(() => cache.delete(key));
+  }
+  return session;
+}

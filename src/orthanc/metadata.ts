@@ -1,0 +1,118 @@
+/**
+ * Study facts, user metadata and labels over Orthanc's REST API. User metadata works on 1.10;
+ * labels only from 1.12, detected from /system.
+ */
+import { OrthancRequestError, type OrthancRestClient, type OrthancSystem } from './rest-client.js';
+import type { InstanceFacts, SeriesFacts, StudyFacts } from '../service/study-facts.js';
+
+interface StudyResource {
+  ID: string;
+  LastUpdate?: string;
+  MainDicomTags: Record<string, string>;
+  Series: string[];
+}
+
+interface SeriesResource {
+  ID: string;
+  MainDicomTags: Record<string, string>;
+  Instances: string[];
+}
+
+interface InstanceResource {
+  ID: string;
+  ParentSeries: string;
+  MainDicomTags: Record<string, string>;
+}
+
+export interface OrthancFeatures {
+  readonly version: string;
+  readonly labels: boolean;
+}
+
+/** What this Orthanc offers, from `GET /system` (labels from 1.12.0). */
+export function featuresOf(system: OrthancSystem): OrthancFeatures {
+  const [major = 0, minor = 0] = String(system.Version).split('.').map((p) => Number.parseInt(p, 10));
+  // "mainline" and other non-numeric builds are newer than any release.
+  const labels = Number.isNaN(major) || major > 1 || (major === 1 && minor >= 12);
+  return { version: String(system.Version), labels };
+}
+
+/** Orthanc's id of a study, or undefined when Orthanc does not hold it. */
+export async function findStudyId(client: OrthancRestClient, studyInstanceUID: string): Promise<string | undefined> {
+  const found = (await client.request('POST', '/tools/lookup', studyInstanceUID, 'text/plain')) as Array<{ Type: string; ID: string }>;
+  return found.find((f) => f.Type === 'Study')?.ID;
+}
+
+/** Orthanc's id of an instance by SOP Instance UID, or undefined when absent. */
+export async function findInstanceId(client: OrthancRestClient, sopInstanceUID: string): Promise<string | undefined> {
+  const found = (await client.request('POST', '/tools/lookup', sopInstanceUID, 'text/plain')) as Array<{ Type: string; ID: string }>;
+  return found.find((f) => f.Type === 'Instance')?.ID;
+}
+
+/** StudyInstanceUID and LastUpdate of a study by Orthanc id; undefined when it is gone (deleted). */
+export async function studyIdentity(client: OrthancRestClient, orthancId: string): Promise<{ studyInstanceUID: string; lastUpdate?: string } | undefined> {
+  try {
+    const study = await client.getJson<StudyResource>(`/studies/${encodeURIComponent(orthancId)}`);
+    return { studyInstanceUID: study.MainDicomTags.StudyInstanceUID ?? '', lastUpdate: study.LastUpdate };
+  } catch (error) {
+    if (error instanceof OrthancRequestError && error.status === 404) return undefined;
+    throw error;
+  }
+}
+
+/** The study's user metadata, expanded (name -> value). */
+export async function studyMetadata(client: OrthancRestClient, orthancId: string): Promise<Record<string, string>> {
+  return client.getJson<Record<string, string>>(`/studies/${encodeURIComponent(orthancId)}/metadata?expand`);
+}
+
+export async function setStudyMetadata(client: OrthancRestClient, orthancId: string, name: string, value: string): Promise<void> {
+  await client.request('PUT', `/studies/${encodeURIComponent(orthancId)}/metadata/${encodeURIComponent(name)}`, value, 'text/plain');
+}
+
+export async function addStudyLabel(client: OrthancRestClient, orthancId: string, label: string): Promise<void> {
+  await client.request('PUT', `/studies/${encodeURIComponent(orthancId)}/labels/${encodeURIComponent(label)}`, '', 'text/plain');
+}
+
+/** Everything routing needs: series tags, one instance's metadata per series, instance positions. */
+export async function gatherStudyFacts(client: OrthancRestClient, orthancId: string): Promise<StudyFacts> {
+  const id = encodeURIComponent(orthancId);
+  const [study, seriesList, instances, metadata] = await Promise.all([
+    client.getJson<StudyResource>(`/studies/${id}`),
+    client.getJson<SeriesResource[]>(`/studies/${id}/series`),
+    client.getJson<InstanceResource[]>(`/studies/${id}/instances`),
+    studyMetadata(client, orthancId),
+  ]);
+  const series: SeriesFacts[] = [];
+  for (const s of seriesList) {
+    const tags = s.MainDicomTags;
+    const first = s.Instances[0];
+    const instanceMeta = first === undefined ? {} : await client.getJson<Record<string, string>>(`/instances/${encodeURIComponent(first)}/metadata?expand`);
+    const own: InstanceFacts[] = instances
+      .filter((i) => i.ParentSeries === s.ID)
+      .map((i) => ({
+        orthancId: i.ID,
+        imagePositionPatient: i.MainDicomTags.ImagePositionPatient,
+        imageOrientationPatient: i.MainDicomTags.ImageOrientationPatient,
+        numberOfFrames: i.MainDicomTags.NumberOfFrames === undefined ? undefined : Number(i.MainDicomTags.NumberOfFrames),
+      }));
+    series.push({
+      orthancId: s.ID,
+      seriesInstanceUID: tags.SeriesInstanceUID ?? '',
+      modality: tags.Modality ?? '',
+      seriesDescription: tags.SeriesDescription ?? '',
+      bodyPartExamined: tags.BodyPartExamined ?? '',
+      manufacturer: tags.Manufacturer ?? '',
+      sopClassUID: instanceMeta.SopClassUid,
+      remoteAET: instanceMeta.RemoteAET,
+      instances: own,
+    });
+  }
+  return {
+    orthancId,
+    studyInstanceUID: study.MainDicomTags.StudyInstanceUID ?? '',
+    studyDescription: study.MainDicomTags.StudyDescription ?? '',
+    lastUpdate: study.LastUpdate,
+    series,
+    metadata,
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The pipeline's steps, each with typed input and output and a thin body that hands off to the core
+ * module doing the work. process-study.ts wires them; `pulse eval` and the benchmark reuse the same
+ * steps so that what they measure is what runs in production.
+ */
+import { analyseStudy, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
+import { defaultManifestPath, loadManifest, type LoadedManifest } from '../model/manifest.js';
+import { segmentStack, type StackSegmentation } from '../model/segment-stack.js';
+import { sharedModelSession, type ModelSession } from '../model/session.js';
+import { readStudy } from '../study/read-study.js';
+import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
+import type { CineStudy } from '../study/types.js';
+import { resolve } from 'node:path';
+import type { StudyResult } from './result.js';
+
+export interface StudyInstance {
+  readonly source: string;
+  readonly bytes: Uint8Array;
+}
+
+/** The model a study runs through: its manifest and a shared onnxruntime session. */
+export interface LoadedModel {
+  readonly manifest: LoadedManifest;
+  readonly session: ModelSession;
+}
+
+const manifests = new Map<string, LoadedManifest>();
+
+/** Loads (once per path and thread count) the manifest and its sessions. */
+export async function loadModel(manifestPath?: string, threads?: number): Promise<LoadedModel> {
+  const path = resolve(manifestPath ?? defaultManifestPath());
+  let manifest = manifests.get(path);
+  if (!manifest) {
+    manifest = loadManifest(path);
+    manifests.set(path, manifest);
+  }
+  const session = await sharedModelSession(manifest, threads === undefined ? {} : { threads });
+  return { manifest, session };
+}
+
+/** Stage timings (ms) as result.json's timings_ms names them. */
+export interface StageTimings {
+  read: number;
+  preprocess: number;
+  inference: number;
+  postprocess: number;
+  analysis: number;
+  dicom: number;
+}
+
+export function emptyTimings(): StageTimings {
+  return { read: 0, preprocess: 0, inference: 0, postprocess: 0, analysis: 0, dicom: 0 };
+}
+
+/** Step 1: DICOM instances -> the cine study (series choice, geometry, slice x phase grid). */
+export function readStep(instances: ReadonlyArray<StudyInstance>, timings: StageTimings, rules?: SeriesSelectionRulesInput): CineStudy {
+  const t = performance.now();
+  const study = readStudy(instances, rules);
+  timings.read += performance.now() - t;
+  return study;
+}
+
+/** Step 2: the stack through the network -> label maps on the source grids, embeddings, features. */
+export async function segmentStep(
+  study: CineStudy,
+  model: LoadedModel,
+  timings: StageTimings,
+  options: { keepFeatures?: boolean } = {},
+): Promise<StackSegmentation> {
+  const session = model.session;
+  const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count) => session.run(input, count), options);
+  timings.preprocess += segmentation.timingsMs.preprocess;
+  timings.inference += segmentation.timingsMs.inference;
+  timings.postprocess += segmentation.timingsMs.postprocess;
+  return segmentation;
+}
+
+/** Step 3: label maps -> measurements, ED/ES, features, diagnosis, narrative. */
+export async function analyseStep(
+  study: CineStudy,
+  segmentation: StackSegmentation,
+  model: LoadedModel,
+  timings: StageTimings,
+  knownPhases?: CardiacPhases,
+): Promise<StudyAnalysis> {
+  const t = performance.now();
+  const analysis = await analyseStudy({
+    grid: study.grid,
+    labelMaps: segmentation.labelMaps,
+    manifest: model.manifest,
+    context: study.context,
+    embeddings: segmentation.embeddings,
+    runStudyHead: (input, dims) => model.session.runStudyHead(input, dims),
+    ...(knownPhases ? { knownPhases } : {}),
+  });
+  timings.analysis += performance.now() - t;
+  return analysis;
+}
+
+/** result.json from the analysis (the contract in DESIGN.md and result.ts). */
+export function buildResult(study: CineStudy, analysis: StudyAnalysis, model: LoadedModel, timings: StageTimings, calibration: string | null): StudyResult {
+  const timingsMs: Record<string, number> = {};
+  let total = 0;
+  for (const [stage, ms] of Object.entries(timings)) {
+    timingsMs[stage] = Math.round(ms * 10) / 10;
+    total += ms;
+  }
+  timingsMs.total = Math.round(total * 10) / 10;
+  return {
+    studyInstanceUID: study.context.studyInstanceUID,
+    seriesInstanceUID: study.context.seriesInstanceUID,
+    grid: { slices: study.grid.slices, phases: study.grid.phases },
+    phases: { ed: analysis.phases.ed, es: analysis.phases.es },
+    measurements: { ...analysis.measurements },
+    diagnosis: { label: analysis.diagnosis.label, probabilities: { ...analysis.diagnosis.probabilities } },
+    narrative: analysis.narrative.text,
+    model: { name: model.manifest.name, version: model.manifest.version, calibration },
+    timings_ms: timingsMs,
+  };
+}
+
+/** Everything one study yields before the DICOM writers: what `pulse eval` scores. */
+export interface StudyRun {
+  readonly study: CineStudy;
+  readonly segmentation: StackSegmentation;
+  readonly analysis: StudyAnalysis;
+  readonly timings: StageTimings;
+  readonly model: LoadedModel;
+}
+
+export interface RunStudyOptions {
+  /** Series selection rules for the reader (e.g. orientation 'any' for NIfTI imports). */
+  seriesRules?: SeriesSelectionRulesInput;
+  /** ED/ES known from outside the images (ACDC's labelled frames), given the study as read. */
+  knownPhases?: (study: CineStudy) => CardiacPhases | undefined;
+  /** Keep the decoder features of every image (site calibration). */
+  keepFeatures?: boolean;
+}
+
+/** Steps 1-3 wired: instances -> study -> segmentation -> analysis. */
+export async function runStudy(
+  instances: ReadonlyArray<StudyInstance>,
+  modelOrLoader: LoadedModel | (() => Promise<LoadedModel>),
+  options: RunStudyOptions = {},
+): Promise<StudyRun> {
+  const timings = emptyTimings();
+  const study = readStep(instances, timings, options.seriesRules);
+  // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
+  const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
+  const segmentation = await segmentStep(study, model, timings, options.keepFeatures ? { keepFeatures: true } : {});
+  const analysis = await analyseStep(study, segmentation, model, timings, options.knownPhases?.(study));
+  return { study, segmentation, analysis, timings, model };
+}

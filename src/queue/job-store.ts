@@ -1,0 +1,103 @@
+/**
+ * The durable queue's interface: the worker, listener and server talk to this, never to a database.
+ * The embedded default is SQLite (sqlite-job-store.ts); a PostgreSQL backend implements the same.
+ */
+
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'skipped';
+export const JOB_STATES: readonly JobState[] = ['queued', 'running', 'done', 'failed', 'skipped'];
+
+/** Where a job came from. */
+export type JobSource = 'changes' | 'webhook' | 'api' | 'cli';
+
+/** What the worker records about a finished study (no patient data). */
+export interface JobOutcome {
+  diagnosis?: string;
+  lvefPct?: number;
+  urgent?: boolean;
+  segSOPInstanceUID?: string;
+  srSOPInstanceUID?: string;
+  forwarded?: boolean;
+}
+
+export interface Job {
+  readonly id: number;
+  readonly studyInstanceUID: string;
+  /** Model name, version and calibration this job runs for: one job per study and model key. */
+  readonly modelKey: string;
+  /** Orthanc's id of the study, when known. */
+  readonly orthancStudyId: string | null;
+  readonly state: JobState;
+  /** Times the job was claimed by a worker. */
+  readonly attempts: number;
+  /** Not claimed before this time (ms since epoch): backoff. */
+  readonly notBefore: number;
+  readonly leaseOwner: string | null;
+  readonly leaseUntil: number | null;
+  /** Why the job was skipped or failed, or why it is waiting for a retry. */
+  readonly reason: string | null;
+  /** Set when the job was asked for again: routing does not skip it as already processed. */
+  readonly forced: boolean;
+  readonly source: JobSource;
+  /** Orthanc's LastUpdate of the study when the job was queued: a changed study may be looked at again. */
+  readonly triggerVersion: string | null;
+  readonly createdAt: number;
+  /** When the job last entered the queue (or, for a retry, when it became due): queue wait starts here. */
+  readonly queuedAt: number;
+  readonly updatedAt: number;
+  /** When the current or last attempt started. */
+  readonly startedAt: number | null;
+  readonly finishedAt: number | null;
+  /** Per-stage durations of the last attempt (ms): queue_wait, route, retrieve, pipeline stages, store, mark. */
+  readonly timings: Readonly<Record<string, number>>;
+  readonly outcome: JobOutcome | null;
+}
+
+export interface EnqueueRequest {
+  studyInstanceUID: string;
+  modelKey: string;
+  orthancStudyId?: string;
+  source: JobSource;
+  triggerVersion?: string;
+  /** Reprocess even when already done (a user asked). */
+  force?: boolean;
+}
+
+export interface EnqueueResult {
+  job: Job;
+  /** False when an existing job already covers the request (idempotent enqueue). */
+  created: boolean;
+}
+
+export interface ListOptions {
+  state?: JobState;
+  limit?: number;
+}
+
+export interface JobStore {
+  /**
+   * Idempotent: a study already queued or running is left as is; one done is left unless `force`;
+   * one skipped or failed is queued again only when the study changed (`triggerVersion`) or `force`.
+   */
+  enqueue(request: EnqueueRequest): EnqueueResult;
+  /** Takes the next due job (queued, notBefore <= now) and leases it to `owner` until now + leaseMs. */
+  claim(owner: string, leaseMs: number, now?: number): Job | undefined;
+  /** Extends the lease of a job this owner runs; false when the job is no longer ours. */
+  renewLease(id: number, owner: string, leaseMs: number, now?: number): boolean;
+  complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): boolean;
+  skip(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
+  fail(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
+  /** Queues the job again, due at `notBefore`, keeping the reason it waits. */
+  retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): boolean;
+  /** Running jobs whose lease ran out go back to the queue (or fail when out of attempts); returns how many. */
+  recoverExpiredLeases(maxAttempts: number, now?: number): number;
+  /** Gives back this owner's running jobs at once (graceful shutdown): they are queued again, the attempt not counted. */
+  releaseOwner(owner: string): number;
+  get(id: number): Job | undefined;
+  findByStudy(studyInstanceUID: string, modelKey?: string): Job[];
+  list(options?: ListOptions): Job[];
+  countByState(): Record<JobState, number>;
+  /** Small persistent key-value store (the changes-feed cursor). */
+  getValue(key: string): string | undefined;
+  setValue(key: string, value: string): void;
+  close(): void;
+}

@@ -1,0 +1,269 @@
+/**
+ * The embedded job store: one SQLite file in WAL mode. Every state change is one statement guarded
+ * by the lease owner, so a worker that lost its lease cannot overwrite what another one did.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { JOB_STATES, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobSource, type JobState, type JobStore, type ListOptions } from './job-store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  study_uid TEXT NOT NULL,
+  model_key TEXT NOT NULL,
+  orthanc_id TEXT,
+  state TEXT NOT NULL CHECK (state IN ('queued','running','done','failed','skipped')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  not_before INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT,
+  lease_until INTEGER,
+  reason TEXT,
+  forced INTEGER NOT NULL DEFAULT 0,
+  source TEXT NOT NULL,
+  trigger_version TEXT,
+  created_at INTEGER NOT NULL,
+  queued_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER,
+  timings TEXT NOT NULL DEFAULT '{}',
+  outcome TEXT,
+  UNIQUE (study_uid, model_key)
+);
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, not_before, id);
+CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+`;
+
+interface Row {
+  id: number;
+  study_uid: string;
+  model_key: string;
+  orthanc_id: string | null;
+  state: JobState;
+  attempts: number;
+  not_before: number;
+  lease_owner: string | null;
+  lease_until: number | null;
+  reason: string | null;
+  forced: number;
+  source: JobSource;
+  trigger_version: string | null;
+  created_at: number;
+  queued_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  timings: string;
+  outcome: string | null;
+}
+
+function toJob(row: Row): Job {
+  return {
+    id: row.id,
+    studyInstanceUID: row.study_uid,
+    modelKey: row.model_key,
+    orthancStudyId: row.orthanc_id,
+    state: row.state,
+    attempts: row.attempts,
+    notBefore: row.not_before,
+    leaseOwner: row.lease_owner,
+    leaseUntil: row.lease_until,
+    reason: row.reason,
+    forced: row.forced === 1,
+    source: row.source,
+    triggerVersion: row.trigger_version,
+    createdAt: row.created_at,
+    queuedAt: row.queued_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    timings: JSON.parse(row.timings) as Record<string, number>,
+    outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as JobOutcome),
+  };
+}
+
+export class SqliteJobStore implements JobStore {
+  private readonly db: Database.Database;
+
+  /** Opens (creating when missing) the database file; ':memory:' for a throw-away store. */
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commits).
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  enqueue(request: EnqueueRequest): EnqueueResult {
+    const now = Date.now();
+    const run = this.db.transaction((): EnqueueResult => {
+      const existing = this.db
+        .prepare('SELECT * FROM jobs WHERE study_uid = ? AND model_key = ?')
+        .get(request.studyInstanceUID, request.modelKey) as Row | undefined;
+      if (!existing) {
+        const row = this.db
+          .prepare(
+            `INSERT INTO jobs (study_uid, model_key, orthanc_id, state, source, trigger_version, forced, created_at, queued_at, updated_at, not_before)
+             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, 0) RETURNING *`,
+          )
+          .get(request.studyInstanceUID, request.modelKey, request.orthancStudyId ?? null, request.source, request.triggerVersion ?? null, request.force ? 1 : 0, now, now, now) as Row;
+        return { job: toJob(row), created: true };
+      }
+      const finished = existing.state === 'done' || existing.state === 'failed' || existing.state === 'skipped';
+      const changed =
+        (existing.state === 'failed' || existing.state === 'skipped') &&
+        request.triggerVersion !== undefined &&
+        request.triggerVersion !== existing.trigger_version;
+      if (!finished || !(request.force || changed)) {
+        if (request.force && existing.state === 'queued' && existing.forced === 0) {
+          const row = this.db.prepare('UPDATE jobs SET forced = 1, updated_at = ? WHERE id = ? RETURNING *').get(now, existing.id) as Row;
+          return { job: toJob(row), created: false };
+        }
+        return { job: toJob(existing), created: false };
+      }
+      const row = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'queued', attempts = 0, not_before = 0, lease_owner = NULL, lease_until = NULL,
+             reason = NULL, forced = ?, source = ?, trigger_version = COALESCE(?, trigger_version),
+             orthanc_id = COALESCE(?, orthanc_id), updated_at = ?, queued_at = ?, started_at = NULL, finished_at = NULL,
+             timings = '{}', outcome = NULL
+           WHERE id = ? RETURNING *`,
+        )
+        .get(request.force ? 1 : 0, request.source, request.triggerVersion ?? null, request.orthancStudyId ?? null, now, now, existing.id) as Row;
+      return { job: toJob(row), created: true };
+    });
+    return run.immediate();
+  }
+
+  claim(owner: string, leaseMs: number, now = Date.now()): Job | undefined {
+    const row = this.db
+      .prepare(
+        `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1,
+           started_at = ?, updated_at = ?
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT 1)
+         RETURNING *`,
+      )
+      .get(owner, now + leaseMs, now, now, now) as Row | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  renewLease(id: number, owner: string, leaseMs: number, now = Date.now()): boolean {
+    return this.db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`).run(now + leaseMs, id, owner).changes === 1;
+  }
+
+  private finish(id: number, owner: string, state: JobState, reason: string | null, outcome: JobOutcome | null, timings: Record<string, number>): boolean {
+    const now = Date.now();
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = ?, reason = ?, outcome = ?, timings = ?, finished_at = ?, updated_at = ?,
+             lease_owner = NULL, lease_until = NULL
+           WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        )
+        .run(state, reason, outcome === null ? null : JSON.stringify(outcome), JSON.stringify(timings), now, now, id, owner).changes === 1
+    );
+  }
+
+  complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): boolean {
+    return this.finish(id, owner, 'done', null, outcome, timings);
+  }
+
+  skip(id: number, owner: string, reason: string, timings: Record<string, number>): boolean {
+    return this.finish(id, owner, 'skipped', reason, null, timings);
+  }
+
+  fail(id: number, owner: string, reason: string, timings: Record<string, number>): boolean {
+    return this.finish(id, owner, 'failed', reason, null, timings);
+  }
+
+  retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): boolean {
+    return (
+      this.db
+        .prepare(
+          `UPDATE jobs SET state = 'queued', reason = ?, not_before = ?, queued_at = ?, timings = ?, updated_at = ?,
+             lease_owner = NULL, lease_until = NULL
+           WHERE id = ? AND state = 'running' AND lease_owner = ?`,
+        )
+        .run(reason, notBefore, notBefore, JSON.stringify(timings), Date.now(), id, owner).changes === 1
+    );
+  }
+
+  recoverExpiredLeases(maxAttempts: number, now = Date.now()): number {
+    const run = this.db.transaction(() => {
+      const failed = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'failed', reason = 'the worker running it stopped (lease expired) ' || attempts || ' times',
+             finished_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+           WHERE state = 'running' AND lease_until < ? AND attempts >= ?`,
+        )
+        .run(now, now, now, maxAttempts).changes;
+      const requeued = this.db
+        .prepare(
+          `UPDATE jobs SET state = 'queued', reason = 'requeued: the worker running it stopped (lease expired)',
+             not_before = 0, queued_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+           WHERE state = 'running' AND lease_until < ?`,
+        )
+        .run(now, now, now).changes;
+      return failed + requeued;
+    });
+    return run.immediate();
+  }
+
+  releaseOwner(owner: string): number {
+    return this.db
+      .prepare(
+        `UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), reason = 'requeued at shutdown',
+           not_before = 0, queued_at = ?, updated_at = ?, lease_owner = NULL, lease_until = NULL
+         WHERE state = 'running' AND lease_owner = ?`,
+      )
+      .run(Date.now(), Date.now(), owner).changes;
+  }
+
+  get(id: number): Job | undefined {
+    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
+    return row ? toJob(row) : undefined;
+  }
+
+  findByStudy(studyInstanceUID: string, modelKey?: string): Job[] {
+    const rows = (
+      modelKey === undefined
+        ? this.db.prepare('SELECT * FROM jobs WHERE study_uid = ? ORDER BY id').all(studyInstanceUID)
+        : this.db.prepare('SELECT * FROM jobs WHERE study_uid = ? AND model_key = ? ORDER BY id').all(studyInstanceUID, modelKey)
+    ) as Row[];
+    return rows.map(toJob);
+  }
+
+  list(options: ListOptions = {}): Job[] {
+    const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
+    const rows = (
+      options.state === undefined
+        ? this.db.prepare('SELECT * FROM jobs ORDER BY updated_at DESC, id DESC LIMIT ?').all(limit)
+        : this.db.prepare('SELECT * FROM jobs WHERE state = ? ORDER BY updated_at DESC, id DESC LIMIT ?').all(options.state, limit)
+    ) as Row[];
+    return rows.map(toJob);
+  }
+
+  countByState(): Record<JobState, number> {
+    const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
+    for (const row of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) {
+      counts[row.state] = row.n;
+    }
+    return counts;
+  }
+
+  getValue(key: string): string | undefined {
+    const row = this.db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  setValue(key: string, value: string): void {
+    this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The changes-feed path of discovery: a persisted cursor over Orthanc's /changes. The cursor moves
+ * only after every StableStudy of a page is queued, so nothing is missed while the service is down
+ * or Orthanc is unreachable; at worst a study is announced twice (enqueue is idempotent).
+ */
+import type { OrthancRestClient } from '../orthanc/rest-client.js';
+import { lastChangeSeq, readChanges, stableStudyIds } from '../orthanc/changes.js';
+import type { JobStore } from '../queue/job-store.js';
+import type { Discovery } from './discovery.js';
+import type { Logger } from './logger.js';
+
+export interface ChangesListenerOptions {
+  readonly pollIntervalMs: number;
+  readonly batchSize: number;
+  readonly startFrom: 'beginning' | 'now';
+}
+
+export class ChangesListener {
+  private readonly cursorKey: string;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private unreachableSince: number | undefined;
+
+  constructor(
+    private readonly client: OrthancRestClient,
+    private readonly store: JobStore,
+    private readonly discovery: Discovery,
+    private readonly options: ChangesListenerOptions,
+    private readonly logger: Logger,
+  ) {
+    // One cursor per Orthanc: pointing the service at another Orthanc does not reuse a foreign position.
+    this.cursorKey = `changes.cursor ${client.url}`;
+  }
+
+  /** The last change sequence number fully handled, when any. */
+  get cursor(): number | undefined {
+    const text = this.store.getValue(this.cursorKey);
+    return text === undefined ? undefined : Number(text);
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wakeUp?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Reads the feed until it is drained; returns the number of StableStudy changes handled. */
+  async drain(): Promise<number> {
+    let cursor = this.cursor;
+    if (cursor === undefined) {
+      cursor = this.options.startFrom === 'now' ? await lastChangeSeq(this.client) : 0;
+      this.store.setValue(this.cursorKey, String(cursor));
+    }
+    let handled = 0;
+    for (;;) {
+      const page = await readChanges(this.client, cursor, this.options.batchSize);
+      if (page.Changes.length === 0 && page.Last < cursor) {
+        // Orthanc's index was replaced (its sequence restarted): read the new one from the start.
+        this.logger.warn('Orthanc changes sequence went back; reading its feed from the start', { cursor, last: page.Last });
+        cursor = 0;
+        this.store.setValue(this.cursorKey, '0');
+        continue;
+      }
+      for (const id of stableStudyIds(page.Changes)) {
+        await this.discovery.studyStable(id, 'changes');
+        handled++;
+      }
+      const last = page.Changes.length > 0 ? page.Changes[page.Changes.length - 1]!.Seq : page.Last;
+      if (last > cursor) {
+        cursor = last;
+        this.store.setValue(this.cursorKey, String(cursor));
+      }
+      if (page.Done || page.Changes.length === 0 || this.stopping) return handled;
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        await this.drain();
+        if (this.unreachableSince !== undefined) {
+          this.logger.info('Orthanc changes feed reachable again', { downMs: Date.now() - this.unreachableSince });
+          this.unreachableSince = undefined;
+        }
+      } catch (error) {
+        // Orthanc down or answering badly: the cursor has not moved; try again after the interval.
+        if (this.unreachableSince === undefined) {
+          this.unreachableSince = Date.now();
+          this.logger.warn('cannot read Orthanc changes feed; will keep trying', { error: (error as Error).message });
+        }
+      }
+      if (this.stopping) break;
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, this.options.pollIntervalMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+}

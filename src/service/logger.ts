@@ -1,0 +1,17 @@
+/**
+ * Structured logs (winston, JSON lines). Only job ids, study UIDs and our own wording go in:
+ * never names, patient IDs, birth dates or accession numbers.
+ */
+import winston from 'winston';
+
+export type Logger = winston.Logger;
+
+export function createLogger(level: string, options: { silent?: boolean } = {}): Logger {
+  return winston.createLogger({
+    level,
+    silent: options.silent ?? false,
+    format: winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json()),
+    defaultMeta: { service: 'pulse' },
+    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'debug'] })],
+  });
+}

@@ -1,0 +1,24 @@
+/** The real StudyProcessor: the model manifest names the model; processStudy does the work. */
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_MANIFEST_PATH, loadManifest } from '../model/manifest.js';
+import { processStudy } from '../pipeline/process-study.js';
+import type { StudyProcessor } from './study-job.js';
+
+export interface PipelineProcessorOptions {
+  /** Model manifest. @defaultValue the bundled PULSE-lite */
+  readonly manifestPath?: string;
+  /** Calibration id; the pipeline runs the bare model until calibration artifacts exist. */
+  readonly calibration?: string | null;
+  /** onnxruntime intra-op threads. @defaultValue 2 */
+  readonly threads?: number;
+}
+
+export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
+  const manifestPath = options.manifestPath ?? fileURLToPath(DEFAULT_MANIFEST_PATH);
+  const manifest = loadManifest(manifestPath);
+  if (options.calibration) throw new Error(`calibration ${options.calibration} cannot be applied yet: the pipeline runs the bare model only`);
+  return {
+    model: { name: manifest.name, version: manifest.version, calibration: null },
+    process: (instances) => processStudy(instances, { manifestPath, threads: options.threads ?? 2, calibration: null }),
+  };
+}

@@ -1,0 +1,131 @@
+/**
+ * Routing: which studies the service processes. Pure: facts and rules in, a decision with its reason
+ * out. Our own outputs (SEG, SR, overlay) and studies already processed for this model never qualify.
+ */
+import type { ServiceConfig } from '../config/schema.js';
+import type { SeriesFacts, StudyFacts } from './study-facts.js';
+import { METADATA } from './marking.js';
+
+export type RoutingRules = ServiceConfig['routing'];
+export type OwnOutputRules = ServiceConfig['ownOutputs'];
+
+/** SOP classes of derived objects we may write: SEG, SR (basic, enhanced, comprehensive, 3D), Secondary Capture. */
+export const DERIVED_SOP_CLASSES: ReadonlySet<string> = new Set([
+  '1.2.840.10008.5.1.4.1.1.66.4',
+  '1.2.840.10008.5.1.4.1.1.88.11',
+  '1.2.840.10008.5.1.4.1.1.88.22',
+  '1.2.840.10008.5.1.4.1.1.88.33',
+  '1.2.840.10008.5.1.4.1.1.88.34',
+  '1.2.840.10008.5.1.4.1.1.7',
+]);
+const DERIVED_MODALITIES: ReadonlySet<string> = new Set(['SEG', 'SR', 'OT']);
+
+export type RouteDecision =
+  | { readonly action: 'process'; readonly series: readonly SeriesFacts[]; readonly reason: string }
+  | { readonly action: 'skip'; readonly reason: string };
+
+export interface RouteOptions {
+  readonly rules: RoutingRules;
+  readonly ownOutputs: OwnOutputRules;
+  /** Model name, version and calibration this service runs (the PulseModel value it writes). */
+  readonly modelKey: string;
+  /** A user asked for this study again: do not skip it as already processed. */
+  readonly forced?: boolean;
+}
+
+/** True when a series is one the service wrote (our Manufacturer, or our SeriesDescription on a derived object). */
+export function isOwnOutput(series: SeriesFacts, own: OwnOutputRules): boolean {
+  const manufacturer = new RegExp(own.manufacturer, 'i');
+  const description = new RegExp(own.seriesDescription, 'i');
+  const derived = DERIVED_MODALITIES.has(series.modality.toUpperCase()) || (series.sopClassUID !== undefined && DERIVED_SOP_CLASSES.has(series.sopClassUID));
+  if (series.manufacturer !== '' && manufacturer.test(series.manufacturer) && derived) return true;
+  return derived && series.seriesDescription !== '' && description.test(series.seriesDescription);
+}
+
+/** Why a series is not a candidate, or undefined when it is one. */
+export function seriesRejection(series: SeriesFacts, rules: RoutingRules): string | undefined {
+  const modalities = rules.modalities.map((m) => m.toUpperCase());
+  if (!modalities.includes(series.modality.toUpperCase())) return `modality ${series.modality || '(none)'} not in [${modalities.join(', ')}]`;
+  if (series.sopClassUID !== undefined && !rules.sopClasses.includes(series.sopClassUID)) return `SOP class ${series.sopClassUID} not accepted`;
+  if (rules.seriesDescription !== undefined && !new RegExp(rules.seriesDescription, 'i').test(series.seriesDescription)) {
+    return `SeriesDescription does not match /${rules.seriesDescription}/`;
+  }
+  if (rules.bodyParts !== undefined && series.bodyPartExamined !== '') {
+    const parts = rules.bodyParts.map((p) => p.toUpperCase());
+    if (!parts.includes(series.bodyPartExamined.toUpperCase())) return `BodyPartExamined ${series.bodyPartExamined} not in [${parts.join(', ')}]`;
+  }
+  return undefined;
+}
+
+/** Slices and phases of the cine stack a series holds, from instance positions and frame counts. */
+export function cineShape(series: SeriesFacts): { slices: number; phases: number } {
+  const multiFrame = series.instances.filter((i) => (i.numberOfFrames ?? 1) > 1);
+  if (multiFrame.length > 0) {
+    // An enhanced multi-frame cine keeps its geometry in functional groups that Orthanc does not index:
+    // count frames as slices x phases, with at least one slice per instance.
+    const frames = multiFrame.reduce((n, i) => n + (i.numberOfFrames ?? 1), 0);
+    const slices = Math.max(multiFrame.length, 1);
+    return { slices, phases: Math.floor(frames / slices) };
+  }
+  const byPosition = new Map<string, number>();
+  for (const instance of series.instances) {
+    const key = positionKey(instance.imagePositionPatient);
+    if (key === undefined) continue;
+    byPosition.set(key, (byPosition.get(key) ?? 0) + 1);
+  }
+  if (byPosition.size === 0) return { slices: 0, phases: 0 };
+  const counts = [...byPosition.values()].sort((a, b) => b - a);
+  // Phases: the count most positions share (a slice with a missing phase does not lower it for all).
+  const phases = counts[Math.floor(counts.length / 2)]!;
+  const slices = counts.filter((c) => c >= Math.min(phases, 2)).length;
+  return { slices, phases };
+}
+
+function positionKey(text: string | undefined): string | undefined {
+  if (text === undefined || text === '') return undefined;
+  const values = text.split('\\').map(Number);
+  if (values.length !== 3 || values.some((v) => !Number.isFinite(v))) return undefined;
+  // 0.1 mm: positions written with different precision still group together.
+  return values.map((v) => Math.round(v * 10)).join(',');
+}
+
+/** The routing decision for one study. Every skip carries a reason a PACS administrator can act on. */
+export function routeStudy(facts: StudyFacts, options: RouteOptions): RouteDecision {
+  const { rules } = options;
+  const own = facts.series.filter((s) => isOwnOutput(s, options.ownOutputs));
+  const others = facts.series.filter((s) => !own.includes(s));
+  if (others.length === 0) {
+    return { action: 'skip', reason: own.length > 0 ? 'the study holds only PULSE outputs' : 'the study has no series' };
+  }
+  if (!options.forced && facts.metadata[METADATA.model] === options.modelKey && facts.metadata[METADATA.status] === 'done') {
+    return { action: 'skip', reason: `already processed for ${options.modelKey} (study metadata ${METADATA.model})` };
+  }
+  if (rules.studyDescription !== undefined && !new RegExp(rules.studyDescription, 'i').test(facts.studyDescription)) {
+    return { action: 'skip', reason: `StudyDescription does not match /${rules.studyDescription}/` };
+  }
+  if (rules.callingAETitles !== undefined) {
+    const accepted = rules.callingAETitles.map((a) => a.trim().toUpperCase());
+    const callers = [...new Set(others.map((s) => (s.remoteAET ?? '').trim()))];
+    if (!callers.some((c) => accepted.includes(c.toUpperCase()))) {
+      return { action: 'skip', reason: `calling AE title ${callers.map((c) => c || '(none: not received over DICOM)').join(', ')} not in [${accepted.join(', ')}]` };
+    }
+  }
+  const rejections: string[] = [];
+  const candidates = others.filter((s) => {
+    const why = seriesRejection(s, rules);
+    if (why !== undefined) rejections.push(`series ${s.seriesInstanceUID}: ${why}`);
+    return why === undefined;
+  });
+  if (candidates.length === 0) return { action: 'skip', reason: `no series qualifies (${rejections.join('; ')})` };
+  if (!rules.requireCine) return { action: 'process', series: candidates, reason: `${candidates.length} candidate series` };
+  const shapes = candidates.map((s) => ({ series: s, ...cineShape(s) }));
+  const cine = shapes.filter((s) => s.slices >= rules.minSlices && s.phases >= rules.minPhases);
+  if (cine.length === 0) {
+    const best = shapes.sort((a, b) => b.slices * b.phases - a.slices * a.phases)[0]!;
+    return {
+      action: 'skip',
+      reason: `no cine stack: the best candidate series has ${best.slices} slices x ${best.phases} phases (need at least ${rules.minSlices} x ${rules.minPhases})`,
+    };
+  }
+  return { action: 'process', series: cine.map((s) => s.series), reason: cine.map((s) => `cine series ${s.series.seriesInstanceUID}: ${s.slices} x ${s.phases}`).join('; ') };
+}

@@ -1,0 +1,126 @@
+/**
+ * Wiring of the service (one place): job store, Orthanc client, discovery (changes feed + webhook),
+ * worker, HTTP server. `startService` resolves once the server listens; `stop` shuts down gracefully.
+ */
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { ServiceConfig } from '../config/schema.js';
+import { featuresOf, type OrthancFeatures } from '../orthanc/metadata.js';
+import { OrthancRestClient } from '../orthanc/rest-client.js';
+import type { JobStore } from '../queue/job-store.js';
+import { SqliteJobStore } from '../queue/sqlite-job-store.js';
+import { createApp } from '../server/app.js';
+import { createMetrics } from '../server/metrics.js';
+import { ChangesListener } from './changes-listener.js';
+import { createDiscovery } from './discovery.js';
+import { createLogger, type Logger } from './logger.js';
+import { modelKeyOf } from './marking.js';
+import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
+import { Worker } from './worker.js';
+
+export interface ServiceOptions {
+  readonly config: ServiceConfig;
+  readonly processor: StudyProcessor;
+  readonly logger?: Logger;
+}
+
+export interface RunningService {
+  /** The HTTP root, e.g. http://127.0.0.1:8088 */
+  readonly url: string;
+  readonly port: number;
+  readonly modelKey: string;
+  readonly store: JobStore;
+  readonly worker: Worker;
+  readonly listener: ChangesListener | undefined;
+  readonly logger: Logger;
+  /** Graceful stop: no new jobs; running ones finish within `graceMs` or go back to the queue. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config, processor } = options;
+  const logger = options.logger ?? createLogger(config.logging.level);
+  const modelKey = modelKeyOf(processor.model);
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+  const client = new OrthancRestClient(config.orthanc);
+  const healthClient = new OrthancRestClient({ ...config.orthanc, timeoutMs: 3000 });
+
+  let features: OrthancFeatures | undefined;
+  const getFeatures = async (): Promise<OrthancFeatures> => (features ??= featuresOf(await client.system()));
+
+  const metrics = createMetrics(store);
+  const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger });
+  const worker = new Worker(store, handler, { ...config.queue }, logger, metrics);
+  const discovery = createDiscovery(client, store, modelKey, logger, () => worker.notify());
+  const listener = config.changesFeed.enabled ? new ChangesListener(client, store, discovery, config.changesFeed, logger) : undefined;
+
+  const app = createApp({
+    store,
+    discovery,
+    metrics,
+    logger,
+    modelKey,
+    webhookSecret: config.server.webhookSecret,
+    onQueued: () => worker.notify(),
+    health: async () => {
+      try {
+        const system = await healthClient.system();
+        return { ok: true, orthanc: { reachable: true, version: system.Version }, busy: worker.busy };
+      } catch {
+        // The service itself is up; Orthanc being away only delays jobs.
+        return { ok: true, orthanc: { reachable: false }, busy: worker.busy };
+      }
+    },
+  });
+
+  let server: Server;
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = app.listen(config.server.port, config.server.host, (error?: Error) => (error ? reject(error) : resolve(s)));
+      s.once('error', reject);
+    });
+  } catch (error) {
+    store.close();
+    throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
+  }
+  const port = (server.address() as AddressInfo).port;
+
+  worker.start();
+  listener?.start();
+  logger.info('PULSE service started', {
+    port,
+    model: modelKey,
+    orthanc: config.orthanc.url,
+    changesFeed: listener !== undefined,
+    webhook: config.server.webhookSecret !== undefined,
+    concurrency: config.queue.concurrency,
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    url: `http://${config.server.host === '0.0.0.0' ? '127.0.0.1' : config.server.host}:${port}`,
+    port,
+    modelKey,
+    store,
+    worker,
+    listener,
+    logger,
+    stop(graceMs = 30_000) {
+      stopped ??= (async () => {
+        logger.info('PULSE service stopping');
+        await listener?.stop();
+        await worker.stop(graceMs);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        store.close();
+        logger.info('PULSE service stopped');
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,34 @@
+/** What routing needs to know about a study, as read from Orthanc's index (no pixel data). */
+
+export interface InstanceFacts {
+  readonly orthancId: string;
+  /** ImagePositionPatient as Orthanc stores it ("x\\y\\z"), when present. */
+  readonly imagePositionPatient?: string;
+  readonly imageOrientationPatient?: string;
+  readonly numberOfFrames?: number;
+}
+
+export interface SeriesFacts {
+  readonly orthancId: string;
+  readonly seriesInstanceUID: string;
+  readonly modality: string;
+  readonly seriesDescription: string;
+  readonly bodyPartExamined: string;
+  readonly manufacturer: string;
+  /** SOP Class UID of the series' first instance (Orthanc metadata SopClassUid). */
+  readonly sopClassUID?: string;
+  /** Calling AE title that sent the series' first instance (Orthanc metadata RemoteAET). */
+  readonly remoteAET?: string;
+  readonly instances: readonly InstanceFacts[];
+}
+
+export interface StudyFacts {
+  readonly orthancId: string;
+  readonly studyInstanceUID: string;
+  readonly studyDescription: string;
+  /** Orthanc's LastUpdate: changes whenever the study receives instances. */
+  readonly lastUpdate?: string;
+  readonly series: readonly SeriesFacts[];
+  /** The study's user metadata (PulseStatus, PulseModel, ...). */
+  readonly metadata: Readonly<Record<string, string>>;
+}

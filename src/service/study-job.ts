@@ -1,0 +1,123 @@
+/**
+ * One study job, start to end: route -> retrieve (WADO-RS) -> pipeline -> store (STOW-RS, only what
+ * Orthanc lacks) -> mark -> forward. Every write is idempotent (deterministic SOP Instance UIDs,
+ * metadata overwrite), so running it again after a crash at any point leaves no duplicates.
+ */
+import type { ServiceConfig } from '../config/schema.js';
+import type { OrthancRestClient } from '../orthanc/rest-client.js';
+import { addStudyLabel, findInstanceId, findStudyId, gatherStudyFacts, setStudyMetadata, studyIdentity, type OrthancFeatures } from '../orthanc/metadata.js';
+import { storeToModality } from '../orthanc/modalities.js';
+import type { StudyInstance } from '../pipeline/process-study.js';
+import type { StudyOutputs } from '../pipeline/result.js';
+import { UnsupportedEncodingError } from '../util/errors.js';
+import type { Logger } from './logger.js';
+import { modelKeyOf, priorityOf, studyLabels, studyMarks, type ModelIdentity } from './marking.js';
+import { outputIdentity } from './output-identity.js';
+import { routeStudy } from './router.js';
+import { retrieveSeries, retrieveSeriesTranscoded, storeInstances } from './study-io.js';
+import type { JobHandler, JobResult } from './worker.js';
+import type { SeriesFacts } from './study-facts.js';
+
+/** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
+export interface StudyProcessor {
+  readonly model: ModelIdentity;
+  process(instances: readonly StudyInstance[]): Promise<StudyOutputs>;
+}
+
+export interface StudyJobDependencies {
+  readonly client: OrthancRestClient;
+  readonly config: ServiceConfig;
+  readonly processor: StudyProcessor;
+  /** Orthanc's features (labels), read once from /system. */
+  readonly features: () => Promise<OrthancFeatures>;
+  readonly logger: Logger;
+}
+
+export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
+  const { client, config, processor, logger } = deps;
+  const modelKey = modelKeyOf(processor.model);
+  const dicomWebRoot = config.orthanc.dicomWebRoot;
+
+  return async ({ job, timings }): Promise<JobResult> => {
+    const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID };
+
+    // Route on what Orthanc holds now (the study may have changed or gone since it was queued).
+    const route = await timings.time('route', async () => {
+      let orthancId = job.orthancStudyId ?? undefined;
+      if (orthancId === undefined || (await studyIdentity(client, orthancId)) === undefined) orthancId = await findStudyId(client, job.studyInstanceUID);
+      if (orthancId === undefined) return { orthancId, decision: { action: 'skip' as const, reason: 'the study is no longer in Orthanc' } };
+      const facts = await gatherStudyFacts(client, orthancId);
+      return { orthancId, decision: routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey, forced: job.forced }) };
+    });
+    const { decision } = route;
+    if (decision.action === 'skip' || route.orthancId === undefined) return { state: 'skipped', reason: decision.reason };
+    const orthancId = route.orthancId;
+    logger.debug('study qualifies', { ...log, reason: decision.reason });
+
+    const instances = await timings.time('retrieve', () => retrieveAll(decision.series, (s) => retrieveSeries(client, dicomWebRoot, job.studyInstanceUID, s.seriesInstanceUID)));
+
+    let outputs: StudyOutputs;
+    try {
+      outputs = await timings.time('pipeline', () => processor.process(instances));
+    } catch (error) {
+      if (!(error instanceof UnsupportedEncodingError)) throw error;
+      // The reader cannot decode this transfer syntax: ask Orthanc to transcode, then try once more.
+      logger.info('retrieving again, transcoded by Orthanc', { ...log, transferSyntaxUID: error.transferSyntaxUID });
+      const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(decision.series, (s) => retrieveSeriesTranscoded(client, s.orthancId)));
+      outputs = await timings.time('pipeline', () => processor.process(transcoded));
+    }
+    for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
+
+    const objects = [outputs.seg, outputs.sr, ...(outputs.overlay ? [outputs.overlay] : [])];
+    const identities = objects.map(outputIdentity);
+    for (const identity of identities) {
+      if (identity.studyInstanceUID !== job.studyInstanceUID) {
+        throw new Error(`the pipeline wrote an object (SOP class ${identity.sopClassUID}) into study ${identity.studyInstanceUID}, not ${job.studyInstanceUID}`);
+      }
+    }
+
+    const storedIds = await timings.time('store', async () => {
+      // Check first: a previous attempt may have stored some or all of them before it stopped.
+      const existing = await Promise.all(identities.map((i) => findInstanceId(client, i.sopInstanceUID)));
+      const missing = objects.filter((_, k) => existing[k] === undefined);
+      await storeInstances(client, dicomWebRoot, job.studyInstanceUID, missing);
+      if (missing.length < objects.length) logger.info('outputs already in Orthanc were not stored again', { ...log, alreadyStored: objects.length - missing.length });
+      const ids = await Promise.all(identities.map((i) => findInstanceId(client, i.sopInstanceUID)));
+      if (ids.some((id) => id === undefined)) throw new Error(`study ${job.studyInstanceUID}: an output is missing from Orthanc after STOW-RS`);
+      return ids as string[];
+    });
+
+    const threshold = config.marking.urgentLvefBelowPct;
+    await timings.time('mark', async () => {
+      for (const [name, value] of Object.entries(studyMarks(outputs.result, modelKey, threshold))) await setStudyMetadata(client, orthancId, name, value);
+      if (config.marking.labels && (await deps.features()).labels) {
+        for (const label of studyLabels(outputs.result, threshold)) await addStudyLabel(client, orthancId, label);
+      }
+    });
+
+    let forwarded = false;
+    if (config.forward.modality !== undefined) {
+      const modality = config.forward.modality;
+      await timings.time('forward', () => storeToModality(client, modality, storedIds));
+      forwarded = true;
+    }
+
+    return {
+      state: 'done',
+      outcome: {
+        diagnosis: outputs.result.diagnosis.label,
+        lvefPct: outputs.result.measurements.lvef_pct,
+        urgent: priorityOf(outputs.result, threshold) === 'urgent',
+        segSOPInstanceUID: identities[0]!.sopInstanceUID,
+        srSOPInstanceUID: identities[1]!.sopInstanceUID,
+        forwarded,
+      },
+    };
+  };
+}
+
+async function retrieveAll(series: readonly SeriesFacts[], retrieve: (s: SeriesFacts) => Promise<StudyInstance[]>): Promise<StudyInstance[]> {
+  const all: StudyInstance[] = [];
+  for (const s of series) all.push(...(await retrieve(s)));
+  return all;
+}

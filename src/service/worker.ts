@@ -1,0 +1,184 @@
+/**
+ * The worker: claims due jobs with a lease, runs them with bounded concurrency, and maps errors to
+ * outcomes: UpstreamUnavailableError -> retry with backoff (until maxAttempts), BadInputError ->
+ * failed with its reason, anything else -> failed loudly (logged with its stack), never retried.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { backoffDelayMs, type BackoffOptions } from '../queue/backoff.js';
+import type { Job, JobOutcome, JobStore } from '../queue/job-store.js';
+import { BadInputError, isTransient } from '../util/errors.js';
+import type { Logger } from './logger.js';
+import { StageTimer } from './stage-timer.js';
+import type { ServiceMetrics } from '../server/metrics.js';
+
+export type JobResult = { readonly state: 'done'; readonly outcome: JobOutcome } | { readonly state: 'skipped'; readonly reason: string };
+
+export interface JobContext {
+  readonly job: Job;
+  readonly timings: StageTimer;
+  /** Aborted when the worker stops and gives the job back. */
+  readonly signal: AbortSignal;
+}
+
+export type JobHandler = (context: JobContext) => Promise<JobResult>;
+
+export interface WorkerOptions {
+  readonly concurrency: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number;
+  readonly pollIntervalMs: number;
+  readonly backoff: BackoffOptions;
+  /** Lease owner name; unique per process. @defaultValue hostname:pid:random */
+  readonly owner?: string;
+  readonly random?: () => number;
+}
+
+export class Worker {
+  readonly owner: string;
+  private readonly inFlight = new Map<number, { done: Promise<void>; abort: AbortController }>();
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly handler: JobHandler,
+    private readonly options: WorkerOptions,
+    private readonly logger: Logger,
+    private readonly metrics?: ServiceMetrics,
+  ) {
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  }
+
+  /** Number of jobs this worker runs now. */
+  get busy(): number {
+    return this.inFlight.size;
+  }
+
+  start(): void {
+    if (this.loop) return;
+    this.stopping = false;
+    this.loop = this.run();
+  }
+
+  /** Wakes the loop now (a job was queued). */
+  notify(): void {
+    this.wakeUp?.();
+  }
+
+  /**
+   * Stops claiming, waits up to `graceMs` for running jobs to finish, then gives the rest back to
+   * the queue (their attempt not counted) so a restart runs them again.
+   */
+  async stop(graceMs = 30_000): Promise<void> {
+    this.stopping = true;
+    this.notify();
+    await this.loop;
+    this.loop = undefined;
+    const pending = [...this.inFlight.values()];
+    if (pending.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((done) => (timer = setTimeout(done, graceMs)));
+      await Promise.race([Promise.all(pending.map((p) => p.done)), timeout]);
+      clearTimeout(timer);
+      for (const p of this.inFlight.values()) p.abort.abort();
+    }
+    const released = this.store.releaseOwner(this.owner);
+    if (released > 0) this.logger.warn('jobs requeued at shutdown', { released });
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        const recovered = this.store.recoverExpiredLeases(this.options.maxAttempts);
+        if (recovered > 0) this.logger.warn('jobs whose worker stopped were requeued or failed', { recovered });
+        while (!this.stopping && this.inFlight.size < this.options.concurrency) {
+          const job = this.store.claim(this.owner, this.options.leaseMs);
+          if (!job) break;
+          this.launch(job);
+        }
+      } catch (error) {
+        // The job store itself failed (disk full, locked): keep the service up and try again.
+        this.logger.error('job store error', { error: describeError(error), stack: (error as Error).stack });
+      }
+      await new Promise<void>((done) => {
+        const timer = setTimeout(done, this.options.pollIntervalMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          done();
+        };
+      });
+      this.wakeUp = undefined;
+    }
+  }
+
+  private launch(job: Job): void {
+    const abort = new AbortController();
+    const done = this.execute(job, abort.signal).finally(() => {
+      this.inFlight.delete(job.id);
+      this.notify();
+    });
+    this.inFlight.set(job.id, { done, abort });
+  }
+
+  private async execute(job: Job, signal: AbortSignal): Promise<void> {
+    const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID, attempt: job.attempts };
+    const timings = new StageTimer();
+    timings.record('queue_wait', Math.max(0, (job.startedAt ?? Date.now()) - job.queuedAt));
+    const heartbeat = setInterval(() => {
+      if (!this.store.renewLease(job.id, this.owner, this.options.leaseMs)) this.logger.warn('lease lost', log);
+    }, Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    const started = performance.now();
+    this.logger.info('job started', log);
+    try {
+      const result = await this.handler({ job, timings, signal });
+      timings.record('total', performance.now() - started);
+      const stages = timings.snapshot();
+      if (result.state === 'done') {
+        this.settle(this.store.complete(job.id, this.owner, result.outcome, stages), log);
+        this.logger.info('job done', { ...log, timings_ms: stages, diagnosis: result.outcome.diagnosis, urgent: result.outcome.urgent });
+      } else {
+        this.settle(this.store.skip(job.id, this.owner, result.reason, stages), log);
+        this.logger.info('job skipped', { ...log, reason: result.reason });
+      }
+      this.metrics?.observeJob(result.state, stages);
+    } catch (error) {
+      timings.record('total', performance.now() - started);
+      const stages = timings.snapshot();
+      const message = describeError(error);
+      if (isTransient(error)) {
+        if (job.attempts >= this.options.maxAttempts) {
+          this.settle(this.store.fail(job.id, this.owner, `gave up after ${job.attempts} attempts: ${message}`, stages), log);
+          this.logger.error('job failed: upstream still unavailable', { ...log, error: message });
+          this.metrics?.observeJob('failed', stages);
+        } else {
+          const delay = backoffDelayMs(job.attempts, this.options.backoff, this.options.random);
+          this.settle(this.store.retry(job.id, this.owner, `retry ${job.attempts + 1} in ${delay} ms: ${message}`, Date.now() + delay, stages), log);
+          this.logger.warn('job will be retried', { ...log, delayMs: delay, error: message });
+          this.metrics?.observeJob('retry', stages);
+        }
+      } else if (error instanceof BadInputError) {
+        this.settle(this.store.fail(job.id, this.owner, message, stages), log);
+        this.logger.warn('job failed: bad input', { ...log, error: message });
+        this.metrics?.observeJob('failed', stages);
+      } else {
+        this.settle(this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
+        this.logger.error('job failed: internal error', { ...log, error: message, stack: error instanceof Error ? error.stack : undefined });
+        this.metrics?.observeJob('failed', stages);
+      }
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private settle(written: boolean, log: Record<string, unknown>): void {
+    // Another worker took the job after our lease ran out: its outcome stands, ours is dropped.
+    if (!written) this.logger.warn('job outcome not recorded: the lease was lost', log);
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
+  return String(error);
+}

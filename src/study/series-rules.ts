@@ -1,0 +1,59 @@
+/**
+ * Which series of a study is the cine short-axis stack: validated configuration, not code
+ * (after MONAI Deploy's series selector). Each rule that rejects a series says why in a SeriesDecision.
+ */
+import { z } from 'zod';
+
+const regex = z.string().refine((s) => {
+  try {
+    new RegExp(s, 'iu');
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+export const SeriesSelectionRulesSchema = z
+  .object({
+    /** Accepted Modality values. @defaultValue ['MR'] */
+    modalities: z.array(z.string().min(1)).min(1).default(['MR']),
+    /** Accepted SOP Class UIDs. @defaultValue MR Image Storage and Enhanced MR Image Storage */
+    sopClassUIDs: z.array(z.string().min(1)).min(1).default(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1']),
+    /** SeriesDescription must match one of these (case-insensitive) when the list is not empty. @defaultValue [] */
+    seriesDescriptionInclude: z.array(regex).default([]),
+    /** SeriesDescription must match none of these (case-insensitive). @defaultValue localizers, scouts, LGE, T1/T2 maps, our own outputs */
+    seriesDescriptionExclude: z
+      .array(regex)
+      .default(['localizer|locali[sz]er|scout|survey|tri-?pilot', '\\bLGE\\b|late gad|\\bPSIR\\b|\\bMOLLI\\b|\\bT1 ?map|\\bT2 ?map', '\\bPULSE\\b|\\bAUTOMATED\\b']),
+    /**
+     * Required orientation: 'short-axis' accepts any oblique plane, i.e. one whose normal is more than
+     * `maxAxisAlignmentDeg` away from every patient axis (cardiac short axis is double-oblique, but
+     * need not be axis-aligned in any way); 'any' also accepts axial, coronal and sagittal stacks.
+     * @defaultValue 'short-axis'
+     */
+    orientation: z.enum(['short-axis', 'any']).default('short-axis'),
+    /** A normal within this angle (degrees) of a patient axis counts as an axial/coronal/sagittal plane. @defaultValue 10 */
+    maxAxisAlignmentDeg: z.number().min(0).max(45).default(10),
+    /** Largest angle (degrees) between slice normals within one stack. @defaultValue 2 */
+    orientationToleranceDeg: z.number().min(0).max(20).default(2),
+    /** Fewest phases (time points) a cine stack must have. @defaultValue 2 */
+    minPhases: z.number().int().min(1).default(2),
+    /** Fewest slices a stack must have. @defaultValue 2 */
+    minSlices: z.number().int().min(2).default(2),
+    /** Trigger times closer than this (ms) belong to the same phase. @defaultValue 5 */
+    triggerTimeToleranceMs: z.number().min(0).default(5),
+    /** Slice positions closer than this (mm) along the normal are the same slice. @defaultValue 0.5 */
+    slicePositionToleranceMm: z.number().positive().default(0.5),
+  })
+  .strict();
+
+export type SeriesSelectionRules = z.infer<typeof SeriesSelectionRulesSchema>;
+export type SeriesSelectionRulesInput = z.input<typeof SeriesSelectionRulesSchema>;
+
+/** The defaults, validated. */
+export const defaultSeriesSelectionRules: SeriesSelectionRules = SeriesSelectionRulesSchema.parse({});
+
+/** Validates partial rules over the defaults; throws a ZodError naming the bad field. */
+export function parseSeriesSelectionRules(input: unknown = {}): SeriesSelectionRules {
+  return SeriesSelectionRulesSchema.parse(input ?? {});
+}

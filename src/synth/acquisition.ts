@@ -1,0 +1,148 @@
+/**
+ * Acquisition geometry of a synthetic cine stack: slice planes, matrix, pixel spacing, oblique
+ * short-axis orientation and the in-plane placement of the heart, in DICOM patient coordinates (LPS).
+ */
+import type { Vec3 } from '../study/types.js';
+import type { Random } from './random.js';
+
+export interface Acquisition {
+  readonly slices: number;
+  readonly phases: number;
+  readonly rows: number;
+  readonly columns: number;
+  /** [row spacing, column spacing] (mm), DICOM order. */
+  readonly pixelSpacing: readonly [number, number];
+  readonly sliceThicknessMm: number;
+  readonly spacingBetweenSlicesMm: number;
+  /** Heart-frame z (mm from the ED LV base towards the apex) of each plane, by ascending slice index. */
+  readonly planesZ: readonly number[];
+  /** +1 when slice index grows towards the apex, -1 when it grows towards the base. */
+  readonly apexward: 1 | -1;
+  /** Row direction (columns increase) and column direction (rows increase), unit vectors in LPS. */
+  readonly rowCosines: Vec3;
+  readonly columnCosines: Vec3;
+  readonly normal: Vec3;
+  /** Patient position (mm) of the image centre of slice 0. */
+  readonly origin: Vec3;
+  /** Image-plane offset (mm) of the heart-frame origin from the image centre (before rotation back). */
+  readonly shift: readonly [number, number];
+  /** In-plane rotation of the scene (rad): heart-plane axes -> image axes. */
+  readonly rotation: number;
+  readonly heartRateBpm: number;
+  readonly rrMs: number;
+  readonly triggerTimesMs: readonly number[];
+}
+
+function cross(a: Vec3, b: Vec3): Vec3 {
+  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
+}
+function normalize(a: Vec3): Vec3 {
+  const n = Math.hypot(a[0], a[1], a[2]);
+  return [a[0] / n, a[1] / n, a[2] / n];
+}
+function scaleAdd(a: Vec3, b: Vec3, s: number): Vec3 {
+  return [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
+}
+
+/** Cosines rounded to 6 decimals (what DICOM DS holds), then re-orthonormalised exactly enough for readers. */
+function roundVec(v: Vec3): Vec3 {
+  return [Number(v[0].toFixed(6)), Number(v[1].toFixed(6)), Number(v[2].toFixed(6))];
+}
+
+/**
+ * A short-axis orientation: the stack normal points roughly from base to apex (left, anterior,
+ * inferior in LPS: +x, -y, -z) with a per-subject jitter, rotated in plane by a random angle.
+ * Never axis-aligned: every cosine is kept below 0.97 in magnitude.
+ */
+function drawOrientation(rng: Random): { row: Vec3; col: Vec3; normal: Vec3 } {
+  for (;;) {
+    const n = normalize([0.62 + rng.gaussian(0, 0.12), -0.55 + rng.gaussian(0, 0.12), -0.55 + rng.gaussian(0, 0.12)]);
+    const helper: Vec3 = [0, 0, 1];
+    const e1 = normalize(cross(helper, n));
+    const e2 = cross(n, e1);
+    const psi = rng.uniform(-0.6, 0.6) + Math.PI / 2;
+    const row = roundVec(normalize(scaleAdd([e1[0] * Math.cos(psi), e1[1] * Math.cos(psi), e1[2] * Math.cos(psi)], e2, Math.sin(psi))));
+    // Column cosines exactly orthogonal to the rounded row cosines, then rounded.
+    const colRaw = normalize(cross(n, row));
+    const colOrth = normalize(scaleAdd(colRaw, row, -(colRaw[0] * row[0] + colRaw[1] * row[1] + colRaw[2] * row[2])));
+    const col = roundVec(colOrth);
+    const all = [...row, ...col];
+    if (all.every((c) => Math.abs(c) < 0.97)) return { row, col, normal: normalize(cross(row, col)) };
+  }
+}
+
+export interface AcquisitionRequest {
+  readonly slices?: number;
+  readonly phases?: number;
+  /** Heart-frame extent to cover along z: from the ED base (0) to the epicardial apex (mm). */
+  readonly heartLengthMm: number;
+  readonly heartRateBpm: number;
+}
+
+export function drawAcquisition(rng: Random, req: AcquisitionRequest): Omit<Acquisition, 'shift' | 'rows' | 'columns' | 'pixelSpacing'> & { fovMm: number; aspect: number; pixelMm: number; anisotropy: number } {
+  let thickness = rng.pick([5, 6, 6.5, 7, 8, 8, 10, 10]);
+  let gap = rng.pick([0, 0, 0, 1, 1.5, 2, 2.5, 3, 4]);
+  // Cover from a little above the base to around the apex.
+  const start = rng.uniform(-4, 6);
+  const end = req.heartLengthMm + rng.uniform(-6, 4);
+  const coverage = end - start;
+  const slices = req.slices ?? Math.min(12, Math.max(8, Math.round(coverage / (thickness + gap)) + 1));
+  const spacing = Math.round((coverage / Math.max(1, slices - 1)) * 100) / 100;
+  if (spacing < thickness) {
+    thickness = spacing;
+    gap = 0;
+  } else {
+    gap = Math.round((spacing - thickness) * 100) / 100;
+  }
+  const phases = req.phases ?? rng.int(20, 30);
+  const apexward = rng.chance(0.5) ? 1 : -1;
+  const planesBaseToApex = Array.from({ length: slices }, (_, i) => start + i * spacing);
+  const planesZ = apexward === 1 ? planesBaseToApex : [...planesBaseToApex].reverse();
+  const { row, col, normal } = drawOrientation(rng);
+  const rrMs = 60000 / req.heartRateBpm;
+  const triggerTimesMs = Array.from({ length: phases }, (_, i) => Math.round(((i * rrMs) / phases) * 10) / 10);
+  const fovMm = rng.uniform(300, 400);
+  const aspect = rng.pick([0.75, 0.8, 0.8125, 0.84375, 0.875, 0.9, 1]);
+  const pixelMm = rng.uniform(1.35, 2.0);
+  const anisotropy = rng.chance(0.2) ? rng.uniform(0.9, 1.1) : 1;
+  const origin: Vec3 = [rng.uniform(-30, 30), rng.uniform(-40, 20), rng.uniform(-80, 80)];
+  return {
+    slices,
+    phases,
+    sliceThicknessMm: thickness,
+    spacingBetweenSlicesMm: spacing,
+    planesZ,
+    apexward,
+    rowCosines: row,
+    columnCosines: col,
+    normal,
+    origin,
+    rotation: rng.uniform(-0.45, 0.45),
+    heartRateBpm: req.heartRateBpm,
+    rrMs,
+    triggerTimesMs,
+    fovMm,
+    aspect,
+    pixelMm,
+    anisotropy,
+  };
+}
+
+/** Matrix and pixel spacing from the drawn field of view (columns along the longer side). */
+export function drawMatrix(fovMm: number, aspect: number, pixelMm: number, anisotropy: number): { rows: number; columns: number; pixelSpacing: [number, number] } {
+  const colSpacing = Math.round(pixelMm * 10000) / 10000;
+  const rowSpacing = Math.round(pixelMm * anisotropy * 10000) / 10000;
+  const columns = 2 * Math.round(fovMm / colSpacing / 2);
+  const rows = 2 * Math.round((fovMm * aspect) / rowSpacing / 2);
+  return { rows, columns, pixelSpacing: [rowSpacing, colSpacing] };
+}
+
+/** Patient position of the top-left pixel centre of slice `index`. */
+export function imagePositionPatient(acq: Acquisition, index: number): Vec3 {
+  const [dr, dc] = acq.pixelSpacing;
+  const along = index * acq.spacingBetweenSlicesMm;
+  const centre = scaleAdd(acq.origin, acq.normal, along);
+  const halfW = ((acq.columns - 1) / 2) * dc;
+  const halfH = ((acq.rows - 1) / 2) * dr;
+  return scaleAdd(scaleAdd(centre, acq.rowCosines, -halfW), acq.columnCosines, -halfH);
+}

@@ -1,0 +1,393 @@
+/**
+ * generateStudy: seed -> subject (demographics, physiology, heart shape, thorax) -> acquisition ->
+ * label maps and tissue maps per slice and phase -> domain appearance -> DICOM + truth.
+ * Random streams: the subject and acquisition depend on (seed, group) only, the appearance on
+ * (seed, group, domain), so every domain of a subject has the same grid and the same truth.
+ */
+import { deterministicUid, type SOPInstanceUID } from '../dicom/uid.js';
+import type { Vec3 } from '../study/types.js';
+import { BadInputError } from '../util/errors.js';
+import { calibrateShape, drawHeartShape, filling, section, type HeartShape } from './anatomy.js';
+import { drawAcquisition, drawMatrix, imagePositionPatient, type Acquisition } from './acquisition.js';
+import { drawStyle, renderImage, smoothField, textureField, type DomainStyle, type HeartBox } from './appearance.js';
+import { ds, SOP_CLASS, writePart10 } from './dicom-writer.js';
+import { drawDemographics, drawPhysiology, type Demographics, type Physiology } from './physiology.js';
+import { Random } from './random.js';
+import { drawThorax, planeCoordinates, rasterise, thoraxMap } from './scene.js';
+import { measure, volumeCurves } from './truth.js';
+import { SYNTH_DOMAINS, SYNTH_GROUPS, type SynthDomain, type SynthFile, type SynthGroup, type SynthLabelEntry, type SynthOptions, type SynthStudy, type SynthTruth } from './types.js';
+
+export const GENERATOR_VERSION = '1.0.0';
+const STREAM = 'pulse-synth/1';
+
+function checkOptions(options: SynthOptions): void {
+  if (!Number.isSafeInteger(options.seed) || options.seed < 0) throw new BadInputError(`seed must be a non-negative integer, got ${String(options.seed)}`);
+  if (options.group !== undefined && !SYNTH_GROUPS.includes(options.group)) throw new BadInputError(`group must be one of ${SYNTH_GROUPS.join(', ')}, got ${String(options.group)}`);
+  if (options.domain !== undefined && !SYNTH_DOMAINS.includes(options.domain)) throw new BadInputError(`domain must be one of ${SYNTH_DOMAINS.join(', ')}, got ${String(options.domain)}`);
+  if (options.slices !== undefined && (!Number.isInteger(options.slices) || options.slices < 2 || options.slices > 30)) throw new BadInputError(`slices must be an integer from 2 to 30, got ${String(options.slices)}`);
+  if (options.phases !== undefined && (!Number.isInteger(options.phases) || options.phases < 2 || options.phases > 60)) throw new BadInputError(`phases must be an integer from 2 to 60, got ${String(options.phases)}`);
+}
+
+/** The group a seed gets when none is asked for. */
+export function defaultGroup(seed: number): SynthGroup {
+  return Random.from(STREAM, seed, 'group').pick(SYNTH_GROUPS);
+}
+
+interface Subject {
+  demographics: Demographics;
+  physiology: Physiology;
+  shape: HeartShape;
+  acquisition: Acquisition;
+  zMid: number;
+  heartBoxMm: { minX: number; maxX: number; minY: number; maxY: number };
+}
+
+/** Heart outline points (heart-plane mm) at ED over all planes: LV epicardium and RV outer wall. */
+function heartOutline(shape: HeartShape, planesZ: readonly number[], zMid: number): Array<[number, number]> {
+  const pts: Array<[number, number]> = [];
+  for (const z of planesZ) {
+    const sec = section(shape, z, 1, zMid);
+    if (sec.lvPresent) {
+      for (let j = 0; j < sec.re.length; j += 12) {
+        const theta = -Math.PI + ((j + 0.5) * 2 * Math.PI) / sec.re.length;
+        const r = (sec.re[j] as number) + 6;
+        pts.push([sec.cx + r * Math.cos(theta), sec.cy + r * Math.sin(theta)]);
+      }
+    }
+    if (sec.rv) {
+      const { ex, ey, ux, uy, a, b } = sec.rv;
+      for (let k = 0; k < 48; k++) {
+        const t = (k * 2 * Math.PI) / 48;
+        const pa = (a + shape.rvWallMm + 4) * Math.cos(t);
+        const pb = (b + shape.rvWallMm + 4) * Math.sin(t);
+        pts.push([ex + pa * ux - pb * uy, ey + pa * uy + pb * ux]);
+      }
+    }
+  }
+  return pts;
+}
+
+function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Subject {
+  const rng = Random.from(STREAM, seed, group);
+  const demographics = drawDemographics(rng.fork('demographics'));
+  const physiology = drawPhysiology(group, rng.fork('physiology'));
+  const shape = drawHeartShape(rng.fork('shape'), physiology, demographics.bsaM2);
+  const acqRng = rng.fork('acquisition');
+  const drawn = drawAcquisition(acqRng, {
+    ...(options.slices !== undefined ? { slices: options.slices } : {}),
+    ...(options.phases !== undefined ? { phases: options.phases } : {}),
+    heartLengthMm: shape.Lc + shape.Tapex,
+    heartRateBpm: physiology.heartRateBpm,
+  });
+  const zMid = drawn.planesZ.reduce((a, b) => a + b, 0) / drawn.planesZ.length;
+  calibrateShape(shape, physiology, demographics.bsaM2, drawn.planesZ, drawn.spacingBetweenSlicesMm, zMid);
+  const matrix = drawMatrix(drawn.fovMm, drawn.aspect, drawn.pixelMm, drawn.anisotropy);
+  // Place the heart so its outline stays inside the central 60 % of the field of view.
+  const c = Math.cos(drawn.rotation);
+  const s = Math.sin(drawn.rotation);
+  let minX = Infinity;
+  let maxX = -Infinity;
+  let minY = Infinity;
+  let maxY = -Infinity;
+  for (const [x, y] of heartOutline(shape, drawn.planesZ, zMid)) {
+    const px = c * x - s * y;
+    const py = s * x + c * y;
+    minX = Math.min(minX, px);
+    maxX = Math.max(maxX, px);
+    minY = Math.min(minY, py);
+    maxY = Math.max(maxY, py);
+  }
+  const hx = 0.3 * matrix.columns * matrix.pixelSpacing[1];
+  const hy = 0.3 * matrix.rows * matrix.pixelSpacing[0];
+  const place = (lo: number, hi: number): number => (lo <= hi ? acqRng.uniform(lo, hi) : (lo + hi) / 2);
+  const shift: [number, number] = [place(-hx - minX, hx - maxX), place(-hy - minY, hy - maxY)];
+  const acquisition: Acquisition = { ...drawn, ...matrix, shift };
+  return {
+    demographics,
+    physiology,
+    shape,
+    acquisition,
+    zMid,
+    heartBoxMm: { minX: minX + shift[0], maxX: maxX + shift[0], minY: minY + shift[1], maxY: maxY + shift[1] },
+  };
+}
+
+const STUDY_DESCRIPTION: Record<SynthDomain, string> = {
+  'cine-mri': 'Cardiac MRI cine (synthetic)',
+  'vendor-shifted-mri': 'Cardiac MRI cine (synthetic)',
+  'echo-like': 'Cardiac echo-like cine (synthetic)',
+  'ct-like': 'Cardiac CT cine (synthetic)',
+};
+
+function dateFromSeed(seed: number): { date: string; year: number } {
+  const day = new Date(Date.UTC(2021, 0, 1) + ((seed * 7919) % 1400) * 86400000);
+  const iso = day.toISOString();
+  return { date: iso.slice(0, 10).replaceAll('-', ''), year: day.getUTCFullYear() };
+}
+
+function domainAttributes(domain: SynthDomain, style: DomainStyle, acq: Acquisition, phys: Physiology): Record<string, unknown> {
+  switch (domain) {
+    case 'cine-mri':
+    case 'vendor-shifted-mri': {
+      const vendorB = domain === 'vendor-shifted-mri';
+      return {
+        SOPClassUID: SOP_CLASS.MRImage,
+        Modality: 'MR',
+        ImageType: ['ORIGINAL', 'PRIMARY', 'M', 'NONE'],
+        Manufacturer: vendorB ? 'PULSE Synthetic B' : 'PULSE Synthetic',
+        ManufacturerModelName: vendorB ? 'pulse synth vendor-shifted-mri' : 'pulse synth cine-mri',
+        ScanningSequence: 'GR',
+        SequenceVariant: vendorB ? 'SP' : 'SS',
+        ScanOptions: 'CG',
+        MRAcquisitionType: '2D',
+        SequenceName: vendorB ? 'synth_fgre_cine' : 'synth_bssfp_cine',
+        AngioFlag: 'N',
+        RepetitionTime: vendorB ? '5.6' : '3.2',
+        EchoTime: vendorB ? '2.4' : '1.6',
+        EchoTrainLength: '1',
+        NumberOfAverages: '1',
+        ImagingFrequency: vendorB ? '127.7' : '63.9',
+        ImagedNucleus: '1H',
+        MagneticFieldStrength: vendorB ? '3' : '1.5',
+        FlipAngle: vendorB ? '12' : '60',
+        HeartRate: String(Math.round(phys.heartRateBpm)),
+        NominalInterval: ds(acq.rrMs, 1),
+        CardiacNumberOfImages: acq.phases,
+        PixelRepresentation: 0,
+      };
+    }
+    case 'ct-like':
+      return {
+        SOPClassUID: SOP_CLASS.CTImage,
+        Modality: 'CT',
+        ImageType: ['ORIGINAL', 'PRIMARY', 'AXIAL'],
+        Manufacturer: 'PULSE Synthetic',
+        ManufacturerModelName: 'pulse synth ct-like',
+        KVP: '100',
+        ConvolutionKernel: 'SYNTH_SOFT',
+        RescaleIntercept: String(style.rescaleIntercept),
+        RescaleSlope: '1',
+        RescaleType: 'HU',
+        HeartRate: String(Math.round(phys.heartRateBpm)),
+        NominalInterval: ds(acq.rrMs, 1),
+        CardiacNumberOfImages: acq.phases,
+        PixelRepresentation: 0,
+      };
+    case 'echo-like':
+      return {
+        SOPClassUID: SOP_CLASS.SecondaryCapture,
+        Modality: 'US',
+        ImageType: ['DERIVED', 'SECONDARY'],
+        ConversionType: 'SYN',
+        Manufacturer: 'PULSE Synthetic',
+        ManufacturerModelName: 'pulse synth echo-like',
+        HeartRate: String(Math.round(phys.heartRateBpm)),
+        NominalInterval: ds(acq.rrMs, 1),
+        CardiacNumberOfImages: acq.phases,
+        PixelRepresentation: 0,
+      };
+  }
+}
+
+function percentile(values: ArrayLike<number>, p: number): number {
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+/** Generates one synthetic study; deterministic in its options (same options -> identical bytes). */
+export function generateStudy(options: SynthOptions): SynthStudy {
+  checkOptions(options);
+  const seed = options.seed;
+  const group = options.group ?? defaultGroup(seed);
+  const domain = options.domain ?? 'cine-mri';
+  const subject = drawSubject(seed, group, options);
+  const { shape, acquisition: acq, demographics: demo, physiology: phys, zMid } = subject;
+  const thorax = drawThorax(Random.from(STREAM, seed, group, 'thorax'), shape.Rc + shape.T0);
+  const appRng = Random.from(STREAM, seed, group, domain, 'appearance');
+  const [dr, dc] = acq.pixelSpacing;
+  const box: HeartBox = {
+    minX: subject.heartBoxMm.minX / dc + (acq.columns - 1) / 2,
+    maxX: subject.heartBoxMm.maxX / dc + (acq.columns - 1) / 2,
+    minY: subject.heartBoxMm.minY / dr + (acq.rows - 1) / 2,
+    maxY: subject.heartBoxMm.maxY / dr + (acq.rows - 1) / 2,
+  };
+  const style = drawStyle(domain, appRng.fork('style'), acq.rows, acq.columns, box);
+  const bias = smoothField(style, acq.rows, acq.columns);
+  const coords = planeCoordinates(acq);
+
+  const uidKey = [STREAM, seed, group, domain] as const;
+  const studyInstanceUID = deterministicUid<'StudyInstanceUID'>(...uidKey, 'study');
+  const seriesInstanceUID = deterministicUid<'SeriesInstanceUID'>(...uidKey, 'series');
+  const frameOfReferenceUID = deterministicUid<'FrameOfReferenceUID'>(...uidKey, 'frame-of-reference');
+  const { date: studyDate, year } = dateFromSeed(seed);
+  const birthYear = year - demo.ageYears;
+  const patientTag = deterministicUid(STREAM, seed, group, 'patient').slice(5, 13);
+  const common: Record<string, unknown> = {
+    SpecificCharacterSet: 'ISO_IR 100',
+    ...domainAttributes(domain, style, acq, phys),
+    SoftwareVersions: `pulse synth ${GENERATOR_VERSION}`,
+    StudyDate: studyDate,
+    SeriesDate: studyDate,
+    ContentDate: studyDate,
+    AcquisitionDate: studyDate,
+    StudyTime: '093000',
+    SeriesTime: '093500',
+    AccessionNumber: `SYN${patientTag}`,
+    ReferringPhysicianName: '',
+    StudyDescription: STUDY_DESCRIPTION[domain],
+    SeriesDescription: domain === 'cine-mri' ? 'SA cine' : `SA cine ${domain}`,
+    PatientName: `SYNTH^${String(seed).padStart(4, '0')}`,
+    PatientID: `SYNTH-${patientTag}`,
+    PatientBirthDate: `${birthYear}0101`,
+    PatientSex: demo.sex,
+    PatientAge: `${String(demo.ageYears).padStart(3, '0')}Y`,
+    PatientSize: ds(demo.sizeM, 2),
+    PatientWeight: ds(demo.weightKg, 1),
+    BodyPartExamined: 'HEART',
+    PatientPosition: 'HFS',
+    StudyInstanceUID: studyInstanceUID,
+    SeriesInstanceUID: seriesInstanceUID,
+    StudyID: '1',
+    SeriesNumber: 1,
+    AcquisitionNumber: 1,
+    FrameOfReferenceUID: frameOfReferenceUID,
+    PositionReferenceIndicator: '',
+    ImageOrientationPatient: [...acq.rowCosines, ...acq.columnCosines].map((v) => ds(v, 6)),
+    PixelSpacing: [ds(dr, 4), ds(dc, 4)],
+    SliceThickness: ds(acq.sliceThicknessMm, 2),
+    SpacingBetweenSlices: ds(acq.spacingBetweenSlicesMm, 2),
+    SamplesPerPixel: 1,
+    PhotometricInterpretation: 'MONOCHROME2',
+    Rows: acq.rows,
+    Columns: acq.columns,
+    BitsAllocated: style.bitsAllocated,
+    BitsStored: style.bitsStored,
+    HighBit: style.bitsStored - 1,
+    BurnedInAnnotation: 'NO',
+  };
+
+  const frameBytes = acq.rows * acq.columns;
+  const labelsBin = new Uint8Array(acq.slices * acq.phases * frameBytes);
+  const labelGrid: Uint8Array[][] = [];
+  const entries: SynthLabelEntry[] = [];
+  const labels = new Map<SOPInstanceUID, Uint8Array>();
+  const files: SynthFile[] = [];
+  const slicePositionsMm: number[] = [];
+  let window: { center: number; width: number } | null = null;
+
+  for (let s = 0; s < acq.slices; s++) {
+    const z = acq.planesZ[s] as number;
+    const ipp: Vec3 = imagePositionPatient(acq, s);
+    const ippDs = ipp.map((v) => ds(v, 4));
+    const position = ipp[0] * acq.normal[0] + ipp[1] * acq.normal[1] + ipp[2] * acq.normal[2];
+    slicePositionsMm.push(position);
+    const texture = textureField(appRng.fork(`texture-${s}`), acq.rows, acq.columns);
+    const background = thoraxMap(thorax, coords, z);
+    const row: Uint8Array[] = [];
+    for (let t = 0; t < acq.phases; t++) {
+      const f = filling((acq.triggerTimesMs[t] as number) / acq.rrMs, phys.esFraction);
+      const sec = section(shape, z, f, zMid);
+      const { labels: map, tissues } = rasterise(shape, thorax, sec, coords, background, f);
+      const offset = (s * acq.phases + t) * frameBytes;
+      labelsBin.set(map, offset);
+      const view = labelsBin.subarray(offset, offset + frameBytes);
+      row.push(view);
+      const pixels = renderImage(style, tissues, acq.rows, acq.columns, bias, texture, appRng.fork(`noise-${s}-${t}`));
+      if (!window) {
+        // One window for the whole series, from the first image: readers show the series consistently.
+        const lo = percentile(pixels, 0.01);
+        const hi = percentile(pixels, 0.995);
+        window = { center: (lo + hi) / 2, width: Math.max(1, hi - lo) };
+      }
+      const sopInstanceUID = deterministicUid<'SOPInstanceUID'>(...uidKey, 'instance', s, t);
+      const name = `s${String(s).padStart(2, '0')}-p${String(t).padStart(2, '0')}.dcm`;
+      const attributes: Record<string, unknown> = {
+        ...common,
+        SOPInstanceUID: sopInstanceUID,
+        InstanceNumber: s * acq.phases + t + 1,
+        ContentTime: `0935${String(t).padStart(2, '0')}`,
+        ImagePositionPatient: ippDs,
+        SliceLocation: ds(position, 4),
+        TriggerTime: ds(acq.triggerTimesMs[t] as number, 1),
+        // CT: a cardiac window in HU (the VOI LUT applies after the rescale).
+        WindowCenter: domain === 'ct-like' ? '100' : ds(window.center, 1),
+        WindowWidth: domain === 'ct-like' ? '700' : ds(window.width, 1),
+      };
+      files.push({ name, bytes: writePart10({ attributes, pixels }) });
+      labels.set(sopInstanceUID, view);
+      entries.push({ sopInstanceUID, file: name, slice: s, phase: t, offset, rows: acq.rows, columns: acq.columns });
+    }
+    labelGrid.push(row);
+  }
+
+  const grid = { slices: acq.slices, phases: acq.phases, rows: acq.rows, columns: acq.columns, pixelSpacing: acq.pixelSpacing, slicePositionsMm, labels: labelGrid };
+  const curves = volumeCurves(grid, acq.spacingBetweenSlicesMm);
+  const { ed, es, measurements } = measure(grid, curves, demo.bsaM2);
+  const truth: SynthTruth = {
+    format: 'pulse-synth-truth',
+    version: 1,
+    generator: { name: 'pulse synth', version: GENERATOR_VERSION },
+    seed,
+    group,
+    domain,
+    studyInstanceUID,
+    seriesInstanceUID,
+    sopClassUID: common.SOPClassUID as string,
+    dicomFolder: 'dicom',
+    grid: {
+      slices: acq.slices,
+      phases: acq.phases,
+      rows: acq.rows,
+      columns: acq.columns,
+      pixelSpacing: [acq.pixelSpacing[0], acq.pixelSpacing[1]],
+      sliceThicknessMm: acq.sliceThicknessMm,
+      spacingBetweenSlicesMm: acq.spacingBetweenSlicesMm,
+      imageOrientationPatient: [...acq.rowCosines, ...acq.columnCosines] as unknown as SynthTruth['grid']['imageOrientationPatient'],
+      sliceNormal: acq.normal,
+      slicePositionsMm,
+      phaseTimesMs: acq.triggerTimesMs,
+    },
+    patient: { sizeM: demo.sizeM, weightKg: demo.weightKg, bsaM2: demo.bsaM2, sex: demo.sex, ageYears: demo.ageYears },
+    labelValues: { background: 0, RV: 1, MYO: 2, LV: 3 },
+    phases: { ed, es },
+    volumes: { lv_ml: curves.lv, rv_ml: curves.rv, myo_ml: curves.myo },
+    measurements,
+    parameters: {
+      targets: {
+        lvedvi_ml_m2: phys.lvedvi,
+        lvef_pct: phys.lvef,
+        rvedvi_ml_m2: phys.rvedvi,
+        rvef_pct: phys.rvef,
+        lv_mass_i_g_m2: phys.lvMassI,
+      },
+      heartRateBpm: phys.heartRateBpm,
+      esFractionOfRR: phys.esFraction,
+      longAxisShortening: phys.longAxisShortening,
+      hypertrophyPeakMm: phys.hypertrophyPeakMm,
+      infarct: phys.infarct,
+      shape: {
+        cavityRadiusMm: shape.Rc,
+        cavityLengthMm: shape.Lc,
+        wallThicknessMm: shape.T0,
+        apicalCapMm: shape.Tapex,
+        radialShorteningLv: shape.kLv,
+        rvReachMm: shape.W,
+        radialShorteningRv: shape.kRv,
+      },
+      acquisition: {
+        apexward: acq.apexward,
+        inPlaneRotationRad: acq.rotation,
+        heartShiftMm: acq.shift,
+        planesZMm: acq.planesZ,
+      },
+      appearance: {
+        psfSigmaPx: style.psfSigmaPx,
+        noiseSigma: style.noiseSigma,
+        bitsStored: style.bitsStored,
+      },
+    },
+    labels: { file: 'labels.bin', encoding: 'uint8-row-major', instances: entries },
+  };
+  const name = `synth-${String(seed).padStart(4, '0')}-${group}-${domain}`;
+  return { name, files, truth, labelsBin, labels };
+}

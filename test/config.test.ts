@@ -1,0 +1,73 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config/load.js';
+import { configFromEnvironment, ENVIRONMENT } from '../src/config/environment.js';
+import { ConfigSchema } from '../src/config/schema.js';
+import { configFromFlags } from '../src/cli/commands/serve.js';
+
+test('with nothing configured the service polls the changes feed of a local Orthanc', () => {
+  const config = loadConfig();
+  assert.equal(config.orthanc.url, 'http://127.0.0.1:8042');
+  assert.equal(config.changesFeed.enabled, true);
+  assert.equal(config.server.webhookSecret, undefined);
+  assert.equal(config.queue.backend, 'sqlite');
+  assert.equal(config.marking.urgentLvefBelowPct, 35);
+  assert.deepEqual(config.routing.modalities, ['MR']);
+});
+
+test('file, then environment, then flags: the later source wins, setting by setting', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-config-'));
+  try {
+    const file = join(dir, 'pulse.json');
+    writeFileSync(file, JSON.stringify({ orthanc: { url: 'http://file:8042', username: 'pulse' }, server: { port: 9000 }, dataDir: '/file', routing: { minPhases: 10 } }));
+    const config = configFromFlags({ config: file, port: '9100' }, { PULSE_ORTHANC_URL: 'http://env:8042', PULSE_DATA_DIR: '/env', PULSE_PORT: '9050' });
+    assert.equal(config.orthanc.url, 'http://env:8042');
+    assert.equal(config.orthanc.username, 'pulse', 'a setting only the file gives survives');
+    assert.equal(config.dataDir, '/env');
+    assert.equal(config.server.port, 9100);
+    assert.equal(config.routing.minPhases, 10);
+    assert.equal(config.routing.minSlices, 3, 'defaults fill the rest of a partly given section');
+    const fromFlags = configFromFlags({ config: file, orthanc: 'http://flag:8042', data: '/flag' }, { PULSE_ORTHANC_URL: 'http://env:8042' });
+    assert.equal(fromFlags.orthanc.url, 'http://flag:8042');
+    assert.equal(fromFlags.dataDir, '/flag');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('environment values are converted and a wrong one names its variable', () => {
+  assert.deepEqual(configFromEnvironment({ PULSE_CHANGES_FEED: 'false', PULSE_ROUTING_MODALITIES: 'MR, CT', PULSE_URGENT_LVEF_BELOW: '40.5' }), {
+    changesFeed: { enabled: false },
+    routing: { modalities: ['MR', 'CT'] },
+    marking: { urgentLvefBelowPct: 40.5 },
+  });
+  assert.throws(() => configFromEnvironment({ PULSE_PORT: 'eighty' }), /PULSE_PORT must be an integer/);
+  assert.throws(() => configFromEnvironment({ PULSE_CHANGES_FEED: 'maybe' }), /PULSE_CHANGES_FEED/);
+});
+
+test('an invalid setting is refused with its path', () => {
+  assert.throws(() => loadConfig({ overrides: { routing: { studyDescription: '(' } } }), /routing\.studyDescription: not a valid regular expression/);
+  assert.throws(() => loadConfig({ overrides: { server: { port: 70000 } } }), /server\.port/);
+  assert.throws(() => loadConfig({ env: { PULSE_WEBHOOK_SECRET: 'short' } }), /server\.webhookSecret/);
+  assert.throws(() => loadConfig({ file: '/nonexistent/pulse.json' }), /configuration file \/nonexistent\/pulse\.json cannot be read/);
+});
+
+test('every environment variable sets the setting it names', () => {
+  const samples: Record<string, string> = {
+    PULSE_ORTHANC_URL: 'http://orthanc:8042', PULSE_WEBHOOK_SECRET: 'a-long-secret', PULSE_LOG_LEVEL: 'debug',
+    PULSE_CHANGES_START_FROM: 'now', PULSE_CHANGES_FEED: 'false', PULSE_CONCURRENCY: '3', PULSE_PORT: '8099',
+    PULSE_LEASE_MS: '5000', PULSE_MAX_ATTEMPTS: '4', PULSE_ROUTING_MODALITIES: 'MR,CT', PULSE_ROUTING_CALLING_AETS: 'SCANNER1',
+    PULSE_URGENT_LVEF_BELOW: '40', PULSE_ORTHANC_TIMEOUT_MS: '1000', PULSE_CHANGES_POLL_MS: '250', PULSE_QUEUE_POLL_MS: '250',
+    PULSE_BACKOFF_BASE_MS: '100', PULSE_BACKOFF_MAX_MS: '1000',
+  };
+  for (const variable of ENVIRONMENT) {
+    const text = samples[variable.name] ?? 'value-x';
+    const config = loadConfig({ env: { [variable.name]: text } }) as unknown as Record<string, unknown>;
+    const value = variable.path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config);
+    const expected = variable.kind === 'list' ? text.split(',') : variable.kind === 'boolean' ? text === 'true' : variable.kind === 'string' ? text : Number(text);
+    assert.deepEqual(value, expected, `${variable.name} -> ${variable.path}`);
+  }
+});

@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
+import { Worker, type JobHandler, type WorkerOptions } from '../src/service/worker.js';
+import { createLogger } from '../src/service/logger.js';
+import { BadInputError, UpstreamUnavailableError } from '../src/util/errors.js';
+import { waitFor } from './service-support.js';
+
+const MODEL = 'm@1';
+const logger = createLogger('error', { silent: true });
+const fast: WorkerOptions = { concurrency: 1, leaseMs: 2000, maxAttempts: 4, pollIntervalMs: 20, backoff: { baseMs: 20, factor: 2, maxMs: 100, jitter: 0.5 } };
+
+async function withWorker(handler: JobHandler, options: Partial<WorkerOptions>, fn: (store: SqliteJobStore, worker: Worker) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-worker-'));
+  const store = new SqliteJobStore(join(dir, 'queue.sqlite'));
+  const worker = new Worker(store, handler, { ...fast, ...options }, logger);
+  try {
+    worker.start();
+    await fn(store, worker);
+  } finally {
+    await worker.stop(100);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('retries a job whose upstream is unavailable, with backoff, until it succeeds', async () => {
+  let calls = 0;
+  await withWorker(async ({ timings }) => {
+    calls++;
+    await timings.time('retrieve', async () => {
+      if (calls < 3) throw new UpstreamUnavailableError('Orthanc at http://127.0.0.1:1 is unreachable');
+    });
+    return { state: 'done', outcome: { diagnosis: 'NOR' } };
+  }, {}, async (store, worker) => {
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    worker.notify();
+    const done = await waitFor('job done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 5000, 20);
+    assert.equal(done.attempts, 3);
+    assert.equal(done.outcome?.diagnosis, 'NOR');
+    assert.ok('retrieve' in done.timings && 'queue_wait' in done.timings && 'total' in done.timings, JSON.stringify(done.timings));
+  });
+});
+
+test('gives up on a transient failure after maxAttempts, with the reason', async () => {
+  await withWorker(async () => {
+    throw new UpstreamUnavailableError('Orthanc answered 503 to GET /studies/x');
+  }, { maxAttempts: 3 }, async (store) => {
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const failed = await waitFor('job failed', () => store.get(job.id)?.state === 'failed' && store.get(job.id), 5000, 20);
+    assert.equal(failed.attempts, 3);
+    assert.match(failed.reason!, /^gave up after 3 attempts: UpstreamUnavailableError: Orthanc answered 503/);
+  });
+});
+
+test('bad input fails at once with its reason, and the next study is processed', async () => {
+  await withWorker(async ({ job }) => {
+    if (job.studyInstanceUID === '1.1') throw new BadInputError('no cine short-axis series', job.studyInstanceUID);
+    return { state: 'done', outcome: {} };
+  }, {}, async (store) => {
+    const bad = store.enqueue({ studyInstanceUID: '1.1', modelKey: MODEL, source: 'changes' }).job;
+    const good = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' }).job;
+    await waitFor('both finished', () => store.get(good.id)?.state === 'done' && store.get(bad.id)?.state === 'failed', 5000, 20);
+    assert.equal(store.get(bad.id)!.attempts, 1);
+    assert.equal(store.get(bad.id)!.reason, 'BadInputError: no cine short-axis series (study 1.1)');
+  });
+});
+
+test('an unknown error (our bug) fails loudly without retry', async () => {
+  await withWorker(async () => {
+    throw new TypeError("Cannot read properties of undefined (reading 'x')");
+  }, {}, async (store) => {
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const failed = await waitFor('failed', () => store.get(job.id)?.state === 'failed' && store.get(job.id), 5000, 20);
+    assert.equal(failed.attempts, 1);
+    assert.match(failed.reason!, /^internal error: TypeError: Cannot read properties/);
+  });
+});
+
+test('a skip records its reason', async () => {
+  await withWorker(async () => ({ state: 'skipped', reason: 'no cine stack' }), {}, async (store) => {
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const skipped = await waitFor('skipped', () => store.get(job.id)?.state === 'skipped' && store.get(job.id), 5000, 20);
+    assert.equal(skipped.reason, 'no cine stack');
+  });
+});
+
+test('concurrency is bounded', async () => {
+  let running = 0;
+  let most = 0;
+  await withWorker(async () => {
+    running++;
+    most = Math.max(most, running);
+    await new Promise((r) => setTimeout(r, 30));
+    running--;
+    return { state: 'done', outcome: {} };
+  }, { concurrency: 2 }, async (store) => {
+    for (let i = 0; i < 7; i++) store.enqueue({ studyInstanceUID: `1.${i}`, modelKey: MODEL, source: 'changes' });
+    await waitFor('all done', () => store.countByState().done === 7, 5000, 20);
+    assert.equal(most, 2);
+  });
+});
+
+test('stopping gives a job that does not finish in the grace period back to the queue', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-worker-'));
+  const store = new SqliteJobStore(join(dir, 'queue.sqlite'));
+  try {
+    const worker = new Worker(store, () => new Promise(() => undefined), fast, logger);
+    worker.start();
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    worker.notify();
+    await waitFor('running', () => store.get(job.id)?.state === 'running', 5000, 20);
+    await worker.stop(50);
+    const back = store.get(job.id)!;
+    assert.equal(back.state, 'queued');
+    assert.equal(back.attempts, 0);
+    assert.equal(back.reason, 'requeued at shutdown');
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

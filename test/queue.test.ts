@@ -1,0 +1,134 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { backoffDelayMs } from '../src/queue/backoff.js';
+import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
+
+const MODEL = 'pulse-lite@1.0.0';
+
+function withStore(fn: (store: SqliteJobStore, path: string) => void | Promise<void>): () => Promise<void> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-queue-'));
+    const store = new SqliteJobStore(join(dir, 'queue.sqlite'));
+    try {
+      await fn(store, join(dir, 'queue.sqlite'));
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+}
+
+test('backoff grows exponentially up to the ceiling, jitter stays within its share', () => {
+  const options = { baseMs: 1000, factor: 2, maxMs: 10_000, jitter: 0 };
+  assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelayMs(n, options)), [1000, 2000, 4000, 8000, 10_000, 10_000]);
+  assert.equal(backoffDelayMs(3, { ...options, jitter: 0.5 }, () => 0), 2000);
+  assert.equal(backoffDelayMs(3, { ...options, jitter: 0.5 }, () => 0.999999), 4000);
+  assert.throws(() => backoffDelayMs(0, options), /attempt must be a positive integer/);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, noNaN: true }), fc.double({ min: 0, max: 0.999999, noNaN: true }), (attempt, jitter, r) => {
+      const o = { baseMs: 500, factor: 2, maxMs: 60_000, jitter };
+      const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** (attempt - 1));
+      const d = backoffDelayMs(attempt, o, () => r);
+      return d >= Math.floor(ceiling * (1 - jitter)) && d <= ceiling;
+    }),
+  );
+});
+
+test('enqueue is idempotent: a study queued twice is one job', withStore((store) => {
+  const first = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
+  const second = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'webhook', triggerVersion: 'v1' });
+  assert.equal(first.created, true);
+  assert.equal(second.created, false);
+  assert.equal(second.job.id, first.job.id);
+  assert.equal(store.list().length, 1);
+  // Another model version is another job.
+  assert.equal(store.enqueue({ studyInstanceUID: '1.2.3', modelKey: 'pulse-lite@2.0.0', source: 'changes' }).created, true);
+}));
+
+test('a done study is not queued again unless forced; a skipped one is when the study changed', withStore((store) => {
+  const { job } = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
+  const claimed = store.claim('w1', 10_000)!;
+  assert.equal(claimed.id, job.id);
+  assert.ok(store.complete(job.id, 'w1', { diagnosis: 'NOR' }, { total: 5 }));
+  assert.equal(store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v2' }).created, false, 'our own outputs change the study: still done');
+  const forced = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'api', force: true });
+  assert.equal(forced.created, true);
+  assert.equal(forced.job.state, 'queued');
+  assert.equal(forced.job.forced, true);
+  assert.equal(forced.job.attempts, 0);
+
+  store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'a' });
+  const ids = [store.claim('w1', 10_000)!, store.claim('w1', 10_000)!];
+  const skippedJob = ids.find((j) => j.studyInstanceUID === '9.9')!;
+  assert.ok(store.skip(skippedJob.id, 'w1', 'no cine stack', {}));
+  assert.equal(store.get(skippedJob.id)!.reason, 'no cine stack');
+  assert.equal(store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'webhook', triggerVersion: 'a' }).created, false, 'the same announcement twice');
+  assert.equal(store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'b' }).created, true, 'new instances arrived');
+}));
+
+test('claims are exclusive, ordered, and respect notBefore', withStore((store) => {
+  for (const uid of ['1', '2', '3']) store.enqueue({ studyInstanceUID: uid, modelKey: MODEL, source: 'changes' });
+  const a = store.claim('w1', 10_000)!;
+  const b = store.claim('w2', 10_000)!;
+  assert.deepEqual([a.studyInstanceUID, b.studyInstanceUID], ['1', '2']);
+  assert.equal(a.attempts, 1);
+  assert.equal(a.state, 'running');
+  assert.equal(store.complete(a.id, 'w2', {}, {}), false, 'only the lease owner may finish a job');
+  const now = Date.now();
+  assert.ok(store.retry(a.id, 'w1', 'Orthanc down', now + 60_000, { retrieve: 3 }));
+  const c = store.claim('w1', 10_000)!;
+  assert.equal(c.studyInstanceUID, '3', 'a job in backoff waits');
+  assert.equal(store.claim('w1', 10_000), undefined);
+  const later = store.claim('w1', 10_000, now + 61_000)!;
+  assert.equal(later.id, a.id);
+  assert.equal(later.attempts, 2);
+}));
+
+test('a running job whose lease expired is requeued, or failed once out of attempts', withStore((store) => {
+  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = store.claim('dead-worker', 1000)!;
+  assert.equal(store.recoverExpiredLeases(3, Date.now()), 0, 'lease still valid');
+  assert.ok(store.renewLease(job.id, 'dead-worker', 1000));
+  assert.equal(store.renewLease(job.id, 'other', 1000), false);
+  assert.equal(store.recoverExpiredLeases(3, Date.now() + 5000), 1);
+  assert.equal(store.get(job.id)!.state, 'queued');
+  assert.match(store.get(job.id)!.reason!, /lease expired/);
+  for (let i = 0; i < 2; i++) {
+    store.claim('dead-worker', 1000);
+    store.recoverExpiredLeases(3, Date.now() + 5000);
+  }
+  const failed = store.get(job.id)!;
+  assert.equal(failed.state, 'failed');
+  assert.equal(failed.attempts, 3);
+  assert.match(failed.reason!, /lease expired\) 3 times/);
+}));
+
+test('a graceful shutdown gives running jobs back without counting the attempt', withStore((store) => {
+  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = store.claim('w1', 60_000)!;
+  assert.equal(store.releaseOwner('w1'), 1);
+  const back = store.get(job.id)!;
+  assert.equal(back.state, 'queued');
+  assert.equal(back.attempts, 0);
+}));
+
+test('the store survives reopening: jobs, states and the cursor are on disk', withStore((store, path) => {
+  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = store.claim('w1', 60_000)!;
+  store.fail(job.id, 'w1', 'no cine series (study 1)', { total: 1 });
+  store.setValue('changes.cursor', '42');
+  const again = new SqliteJobStore(path);
+  try {
+    assert.equal(again.get(job.id)!.state, 'failed');
+    assert.equal(again.get(job.id)!.reason, 'no cine series (study 1)');
+    assert.equal(again.getValue('changes.cursor'), '42');
+    assert.deepEqual(again.countByState(), { queued: 0, running: 0, done: 0, failed: 1, skipped: 0 });
+    assert.deepEqual(again.list({ state: 'failed' }).map((j) => j.id), [job.id]);
+  } finally {
+    again.close();
+  }
+}));

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigSchema } from '../src/config/schema.js';
+import { cineShape, isOwnOutput, routeStudy } from '../src/service/router.js';
+import type { SeriesFacts, StudyFacts } from '../src/service/study-facts.js';
+
+const config = ConfigSchema.parse({});
+const MODEL = 'pulse-lite@1.0.0';
+const options = { rules: config.routing, ownOutputs: config.ownOutputs, modelKey: MODEL };
+
+function cineSeries(slices: number, phases: number, overrides: Partial<SeriesFacts> = {}): SeriesFacts {
+  const instances = [];
+  for (let s = 0; s < slices; s++) for (let p = 0; p < phases; p++) instances.push({ orthancId: `i${s}-${p}`, imagePositionPatient: `-100.0\\-80.5\\${(s * 8.0004).toFixed(4)}` });
+  return { orthancId: 'se1', seriesInstanceUID: '1.2.3.1', modality: 'MR', seriesDescription: 'cine SAX', bodyPartExamined: 'HEART', manufacturer: 'Siemens', sopClassUID: '1.2.840.10008.5.1.4.1.1.4', remoteAET: 'MRI1', instances, ...overrides };
+}
+
+function study(series: SeriesFacts[], extra: Partial<StudyFacts> = {}): StudyFacts {
+  return { orthancId: 'st1', studyInstanceUID: '1.2.3', studyDescription: 'Cardiac MRI', series, metadata: {}, ...extra };
+}
+
+const pulseSeg: SeriesFacts = { orthancId: 'seg', seriesInstanceUID: '1.2.3.9', modality: 'SEG', seriesDescription: 'PULSE segmentation (automated)', bodyPartExamined: '', manufacturer: 'PULSE for Orthanc', sopClassUID: '1.2.840.10008.5.1.4.1.1.66.4', instances: [{ orthancId: 'x' }] };
+const pulseSr: SeriesFacts = { ...pulseSeg, orthancId: 'sr', seriesInstanceUID: '1.2.3.10', modality: 'SR', sopClassUID: '1.2.840.10008.5.1.4.1.1.88.34' };
+
+test('a cine short-axis MR study qualifies, with the cine series chosen', () => {
+  const decision = routeStudy(study([cineSeries(6, 8), { ...cineSeries(1, 1), seriesInstanceUID: '1.2.3.2', seriesDescription: 'localizer' }]), options);
+  assert.equal(decision.action, 'process');
+  assert.deepEqual(decision.action === 'process' && decision.series.map((s) => s.seriesInstanceUID), ['1.2.3.1']);
+});
+
+test('cine shape counts slice positions and phases, tolerating a missing phase and rounding', () => {
+  assert.deepEqual(cineShape(cineSeries(6, 8)), { slices: 6, phases: 8 });
+  const gappy = cineSeries(5, 10);
+  assert.deepEqual(cineShape({ ...gappy, instances: gappy.instances.slice(1) }), { slices: 5, phases: 10 });
+  assert.deepEqual(cineShape({ ...gappy, instances: [{ orthancId: 'm', numberOfFrames: 200 }] }), { slices: 1, phases: 200 });
+  assert.deepEqual(cineShape({ ...gappy, instances: [{ orthancId: 'n' }] }), { slices: 0, phases: 0 });
+});
+
+test('every skipped study has a reason an administrator can act on', () => {
+  const cases: Array<[StudyFacts, RegExp]> = [
+    [study([{ ...cineSeries(1, 1), modality: 'CT', sopClassUID: '1.2.840.10008.5.1.4.1.1.2' }]), /no series qualifies \(series 1\.2\.3\.1: modality CT not in \[MR\]\)/],
+    [study([cineSeries(1, 1)]), /no cine stack: the best candidate series has 1 slices x 1 phases \(need at least 3 x 5\)/],
+    [study([cineSeries(6, 3)]), /6 slices x 3 phases/],
+    [study([cineSeries(6, 8, { sopClassUID: '1.2.840.10008.5.1.4.1.1.7' })]), /SOP class 1\.2\.840\.10008\.5\.1\.4\.1\.1\.7 not accepted/],
+    [study([]), /the study has no series/],
+  ];
+  for (const [facts, reason] of cases) {
+    const decision = routeStudy(facts, options);
+    assert.equal(decision.action, 'skip');
+    assert.match(decision.reason, reason);
+  }
+});
+
+test('description, body part and calling AE title rules apply when configured', () => {
+  const rules = ConfigSchema.parse({ routing: { studyDescription: 'card|heart', seriesDescription: 'sax|short', bodyParts: ['HEART', 'CHEST'], callingAETitles: ['MRI1'] } }).routing;
+  const o = { ...options, rules };
+  assert.equal(routeStudy(study([cineSeries(6, 8)]), o).action, 'process');
+  assert.match(routeStudy(study([cineSeries(6, 8)], { studyDescription: 'Brain' }), o).reason, /StudyDescription does not match \/card\|heart\//);
+  assert.match(routeStudy(study([cineSeries(6, 8, { seriesDescription: '2CH' })]), o).reason, /SeriesDescription does not match/);
+  assert.match(routeStudy(study([cineSeries(6, 8, { bodyPartExamined: 'HEAD' })]), o).reason, /BodyPartExamined HEAD not in \[HEART, CHEST\]/);
+  assert.equal(routeStudy(study([cineSeries(6, 8, { bodyPartExamined: '' })]), o).action, 'process', 'a missing BodyPartExamined passes');
+  assert.match(routeStudy(study([cineSeries(6, 8, { remoteAET: 'CT7' })]), o).reason, /calling AE title CT7 not in \[MRI1\]/);
+  assert.match(routeStudy(study([cineSeries(6, 8, { remoteAET: '' })]), o).reason, /not received over DICOM/);
+});
+
+test('our own SEG, SR and overlay are recognised and never trigger processing', () => {
+  assert.equal(isOwnOutput(pulseSeg, config.ownOutputs), true);
+  assert.equal(isOwnOutput(pulseSr, config.ownOutputs), true);
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: 'Other', seriesDescription: 'PULSE overlay', modality: 'OT', sopClassUID: '1.2.840.10008.5.1.4.1.1.7' }, config.ownOutputs), true);
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: 'dcmqi', seriesDescription: 'Manual segmentation' }, config.ownOutputs), false, "another tool's SEG is not ours");
+  assert.equal(isOwnOutput(cineSeries(6, 8, { seriesDescription: 'PULSE sequence' }), config.ownOutputs), false, 'an MR image is never our output');
+  const decision = routeStudy(study([pulseSeg, pulseSr]), options);
+  assert.deepEqual(decision, { action: 'skip', reason: 'the study holds only PULSE outputs' });
+});
+
+test('a study already processed for this model is skipped unless asked again; another model version processes it', () => {
+  const processed = study([cineSeries(6, 8), pulseSeg, pulseSr], { metadata: { PulseStatus: 'done', PulseModel: MODEL } });
+  const decision = routeStudy(processed, options);
+  assert.equal(decision.action, 'skip');
+  assert.match(decision.reason, /already processed for pulse-lite@1\.0\.0/);
+  assert.equal(routeStudy(processed, { ...options, forced: true }).action, 'process');
+  const next = routeStudy(processed, { ...options, modelKey: 'pulse-lite@1.1.0' });
+  assert.equal(next.action, 'process');
+  assert.deepEqual(next.action === 'process' && next.series.map((s) => s.modality), ['MR'], 'our outputs are not handed to the pipeline');
+});

@@ -1,0 +1,208 @@
+"""Self-supervised pre-training then supervised training, with resumable checkpoints.
+
+    /usr/bin/python3 -m training.pulse_lite.train [--out training/runs/main] [--device cpu|cuda]
+    /usr/bin/python3 -m training.pulse_lite.train --smoke      # one tiny step each stage, synthetic data
+
+Writes <out>/ckpt.pt every CHECKPOINT_EVERY steps (an interrupted run resumes from it), <out>/best.pt
+(highest validation Dice) and <out>/log.jsonl.
+"""
+import argparse
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import config as C
+from .augment import centre_window, intensity, spatial
+from .geometry import normalise
+from .losses import composite
+from .model import PulseLite
+
+
+def load_cache(path):
+    z = np.load(path)
+    patients = json.loads(str(z['patients']))
+    val_ids = set(json.loads(str(z['validation'])))
+    meta = z['meta'].astype(np.int64)
+    is_val = np.array([patients[p]['id'] in val_ids for p in meta[:, 0]])
+    return z['image'], z['label'], meta, is_val
+
+
+def synthetic_cache(n=24, canvas=72, seed=0):
+    """Ellipse phantoms for the smoke test (no ACDC needed)."""
+    g = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:canvas, :canvas] - canvas / 2
+    img = np.zeros((n, canvas, canvas), np.uint8)
+    lab = np.zeros((n, canvas, canvas), np.uint8)
+    for i in range(n):
+        r = g.uniform(6, 10)
+        d = np.hypot(yy, xx)
+        lab[i][(d < r + 4)] = 2
+        lab[i][(d < r)] = 3
+        lab[i][(np.hypot(yy, xx + r + 8) < r * 0.8) & (lab[i] == 0)] = 1
+        img[i] = np.clip(60 + 120 * (lab[i] == 3) + 100 * (lab[i] == 1) + g.normal(0, 10, lab[i].shape), 0, 255)
+    meta = np.stack([np.arange(n) // 4, (np.arange(n) // 2) % 2, np.arange(n) % 2, np.full(n, 2), (np.arange(n) // 4) % 5], 1)
+    return img, lab, meta, (np.arange(n) // 4) >= 5
+
+
+def lr_at(step, total, base):
+    if step < C.WARMUP:
+        return base * (step + 1) / C.WARMUP
+    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * (step - C.WARMUP) / max(total - C.WARMUP, 1)))
+
+
+@torch.no_grad()
+def validate(model, img, lab, meta, size, device):
+    """Mean 3D Dice (RV, MYO, LV) per patient and phase on the model grid (selection proxy)."""
+    model.eval()
+    inter = {}
+    for s in range(0, len(img), 64):
+        x = normalise(centre_window(img[s:s + 64].float()[:, None], size))
+        pred = model(x.to(device))[0].argmax(1).cpu()
+        y = centre_window(lab[s:s + 64], size)
+        for k in range(len(x)):
+            key = (int(meta[s + k, 0]), int(meta[s + k, 1]))
+            acc = inter.setdefault(key, np.zeros((3, 3)))
+            for c in range(1, 4):
+                p, t = pred[k] == c, y[k] == c
+                acc[c - 1] += [float((p & t).sum()), float(p.sum()), float(t.sum())]
+    dices = np.array([[2 * a[c, 0] / max(a[c, 1] + a[c, 2], 1) for c in range(3)] for a in inter.values()])
+    model.train()
+    return dices.mean(0)   # RV, MYO, LV
+
+
+def load_checkpoint(path, device='cpu'):
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except TypeError:   # older torch without weights_only
+        return torch.load(path, map_location=device)
+
+
+def save_atomic(obj, path):
+    tmp = str(path) + '.tmp'
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', default=str(C.RUNS / 'main'))
+    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    ap.add_argument('--cache', default=str(C.CACHE))
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--smoke', action='store_true', help='one tiny step per stage on synthetic phantoms')
+    ap.add_argument('--max-seconds', type=float, default=0, help='stop (with a checkpoint) after this long')
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(a.device)
+    if a.smoke:
+        img, lab, meta, is_val = synthetic_cache()
+        size, canvas, batch, pre_steps, steps = 64, 72, 4, 1, 1
+    else:
+        img, lab, meta, is_val = load_cache(a.cache)
+        size, canvas, batch, pre_steps, steps = C.SIZE, C.CANVAS, C.BATCH, C.PRETRAIN_STEPS, C.TRAIN_STEPS
+    tr = np.where(~is_val)[0]
+    va = np.where(is_val)[0]
+    timg = torch.from_numpy(img[tr]).to(dev)
+    tlab = torch.from_numpy(lab[tr]).to(dev)
+    tgroup = torch.from_numpy(meta[tr, 4]).long().to(dev)
+    vimg, vlab, vmeta = torch.from_numpy(img[va]), torch.from_numpy(lab[va]).long(), meta[va]
+
+    torch.manual_seed(C.SEED)
+    model = PulseLite().to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+    state = {'stage': 'pretrain', 'step': 0, 'best': -1.0, 'elapsed': 0.0}
+    ck = out / 'ckpt.pt'
+    if ck.exists():
+        saved = load_checkpoint(ck, dev)
+        model.load_state_dict(saved['model'])
+        opt.load_state_dict(saved['opt'])
+        state = saved['state']
+        torch.set_rng_state(saved['rng'].cpu())
+        print(f"resumed {state['stage']} at step {state['step']}", flush=True)
+    log = open(out / 'log.jsonl', 'a')
+    t_start = time.time()
+    elapsed0 = state['elapsed']
+
+    def checkpoint():
+        state['elapsed'] = elapsed0 + time.time() - t_start
+        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'state': state,
+                     'rng': torch.get_rng_state()}, ck)
+
+    def batch_of(n):
+        idx = torch.randint(0, len(timg), (n,), device=dev)
+        x, y = spatial(timg[idx].float()[:, None], tlab[idx].long(), size, canvas, C.SPACING_MM)
+        return intensity(x), y, tgroup[idx]
+
+    model.train()
+    t_last = time.time()
+    while state['stage'] != 'done':
+        stage = state['stage']
+        total = pre_steps if stage == 'pretrain' else steps
+        if state['step'] >= total:
+            state['stage'] = 'train' if stage == 'pretrain' else 'done'
+            state['step'] = 0
+            if state['stage'] == 'train':   # fresh optimiser for the supervised stage
+                opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+            checkpoint()
+            continue
+        step = state['step']
+        for gp in opt.param_groups:
+            gp['lr'] = lr_at(step, total, C.LR)
+        x, y, g = batch_of(batch)
+        if stage == 'pretrain':
+            # masked-token reconstruction: hide half of the 16x16 token cells, reconstruct them
+            cells = size // 16
+            keep = (torch.rand(len(x), 1, cells, cells, device=dev) > 0.5).float()
+            keep = F.interpolate(keep, size=x.shape[-2:], mode='nearest')
+            rec = model.reconstruct(x * keep)
+            hidden = 1 - keep
+            loss = ((rec - x) ** 2 * hidden).sum() / hidden.sum().clamp_min(1) + 0.1 * F.mse_loss(rec, x)
+            parts = {'recon': float(loss)}
+        else:
+            logits, _, _, diag = model(x)
+            loss, parts = composite(logits, diag, y, g)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        state['step'] += 1
+        if state['step'] % 50 == 0 or a.smoke:
+            now = time.time()
+            rec = {'stage': stage, 'step': state['step'], 'loss': float(loss), **parts,
+                   'sec_per_step': (now - t_last) / (1 if a.smoke else 50), 'elapsed': elapsed0 + now - t_start}
+            t_last = now
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + '\n')
+            log.flush()
+        if stage == 'train' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
+            d = validate(model, vimg, vlab, vmeta, size, dev)
+            score = float(d.mean())
+            rec = {'stage': 'val', 'step': state['step'], 'dice_rv': float(d[0]), 'dice_myo': float(d[1]), 'dice_lv': float(d[2]), 'mean': score}
+            print(json.dumps(rec), flush=True)
+            log.write(json.dumps(rec) + '\n')
+            if score > state['best']:
+                state['best'] = score
+                save_atomic({'model': model.state_dict(), 'step': state['step'], 'val': rec}, out / 'best.pt')
+        if state['step'] % C.CHECKPOINT_EVERY == 0:
+            checkpoint()
+        if a.max_seconds and time.time() - t_start > a.max_seconds:
+            checkpoint()
+            print('stopping on --max-seconds; rerun to resume', flush=True)
+            return 2
+    if a.smoke and not (out / 'best.pt').exists():
+        save_atomic({'model': model.state_dict(), 'step': 0, 'val': {}}, out / 'best.pt')
+    checkpoint()
+    print(json.dumps({'done': True, 'best': state['best'], 'elapsed': state['elapsed']}), flush=True)
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
