@@ -3,10 +3,13 @@
  * on a 10-slice x 25-phase synthetic study, and the end-to-end time as a ratio to the pure ONNX
  * inference time of the same slices, measured in the same run. Writes bench/results.json.
  *
- *   node dist/bench/run.js [--model manifest.json] [--threads 2] [--runs 3] [--out bench/results.json]
+ *   node dist/bench/run.js [--model manifest.json] [--threads 2] [--runs 5] [--out bench/results.json]
+ *
+ * Both measurements alternate within one process, so background load affects them alike; the
+ * reported figures are medians.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { generateStudy } from '../src/synth/index.js';
 import { processStudy } from '../src/pipeline/process-study.js';
@@ -26,7 +29,7 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const manifestPath = argument('model');
   const threads = Number(argument('threads') ?? 2);
-  const runs = Number(argument('runs') ?? 3);
+  const runs = Number(argument('runs') ?? 5);
   const out = resolve(argument('out') ?? 'bench/results.json');
 
   const study = generateStudy({ seed: 1, group: 'NOR', slices: 10, phases: 25 });
@@ -84,7 +87,8 @@ async function main(): Promise<void> {
   const e2eMs = median(endToEnd);
   const results = {
     date: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+    // Other processes inflate every stage; the load average says how busy the machine was.
+    machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: Math.round(loadavg()[0]! * 100) / 100 },
     model: { name: model.manifest.name, version: model.manifest.version, input: model.manifest.input.shape },
     study: { slices, phases, rows: cine.grid.images[0]![0]!.plane.rows, columns: cine.grid.images[0]![0]!.plane.columns, images: slices * phases },
     threads,

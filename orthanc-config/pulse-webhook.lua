@@ -17,7 +17,14 @@ function OnStableStudy(studyId, tags, metadata)
   if webhook == nil then
     return
   end
-  local body = '{"orthancStudyId":"' .. studyId .. '"}'
+  -- The body carries what the service needs to queue the study without calling Orthanc back: Orthanc
+  -- 1.10 does not answer REST calls about the study while this callback waits for the answer.
+  local lastUpdate = ''
+  if metadata ~= nil and metadata['LastUpdate'] ~= nil then
+    lastUpdate = metadata['LastUpdate']
+  end
+  local body = '{"orthancStudyId":"' .. studyId .. '","studyInstanceUID":"' .. (tags['StudyInstanceUID'] or '') ..
+    '","lastUpdate":"' .. lastUpdate .. '"}'
   local headers = {
     ['Content-Type'] = 'application/json',
     ['X-Pulse-Secret'] = webhook['Secret'] or ''

@@ -4,7 +4,9 @@
  * every PackBits case.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { readInstance } from '../src/dicom/read/read-instance.js';
@@ -68,6 +70,56 @@ describe('lossless decoders give the pixels of the uncompressed twin', () => {
     const single = read('pydicom/liver_1frame.dcm').frames[0]!;
     assert.ok(deflated.some((frame) => frame.every((v, i) => v === single[i])), 'one deflated frame is the single-frame SEG');
     assert.ok(deflated.every((frame) => frame.every((v) => v === 0 || v === 1)), 'binary segmentation');
+  });
+});
+
+describe('twins encoded by DCMTK decode to the original pixels', () => {
+  const source = join(corpus, 'pydicom/MR_small.dcm');
+  const original = read('pydicom/MR_small.dcm').frames;
+  const lossless: Array<[string, string, string[]]> = [
+    ['JPEG lossless SV1 (dcmcjpeg)', 'dcmcjpeg', ['--encode-lossless-sv1']],
+    ['JPEG lossless process 14, predictor 6 (dcmcjpeg)', 'dcmcjpeg', ['--encode-lossless', '--selection-value', '6']],
+    ['RLE lossless (dcmcrle)', 'dcmcrle', []],
+    ['JPEG-LS lossless (dcmcjpls)', 'dcmcjpls', ['--encode-lossless']],
+  ];
+  for (const [name, tool, args] of lossless) {
+    it(name, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'pulse-codec-'));
+      try {
+        const out = join(dir, 'twin.dcm');
+        execFileSync(tool, [...args, source, out]);
+        const twin = readInstance(name, new Uint8Array(readFileSync(out)));
+        assert.notEqual(twin.transferSyntaxUID, '1.2.840.10008.1.2.1');
+        assertSameFrames(original, twin.frames, name);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  it('JPEG baseline 8-bit (dcmcjpeg, lossy) stays close to the original', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulse-codec-'));
+    try {
+      const out = join(dir, 'baseline.dcm');
+      // 8-bit input for the baseline process: dcmcjpeg rescales 16-bit data, so compare correlation.
+      execFileSync('dcmcjpeg', ['--encode-baseline', source, out]);
+      const twin = readInstance('baseline', new Uint8Array(readFileSync(out)));
+      assert.equal(twin.transferSyntaxUID, '1.2.840.10008.1.2.4.50');
+      const a = original[0]!;
+      const b = twin.frames[0]!;
+      const mean = (x: Float32Array): number => x.reduce((s, v) => s + v, 0) / x.length;
+      const ma = mean(a);
+      const mb = mean(b);
+      let sab = 0, saa = 0, sbb = 0;
+      for (let i = 0; i < a.length; i++) {
+        sab += (a[i]! - ma) * (b[i]! - mb);
+        saa += (a[i]! - ma) ** 2;
+        sbb += (b[i]! - mb) ** 2;
+      }
+      assert.ok(sab / Math.sqrt(saa * sbb) > 0.98, 'correlation with the original');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -3,12 +3,14 @@
  * frames or a typed, one-line error: never a crash, a hang or an untyped exception.
  */
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { readInstance } from '../src/dicom/read/read-instance.js';
 import { readStudy } from '../src/study/read-study.js';
 import { BadInputError, UnsupportedEncodingError } from '../src/util/errors.js';
+import { cineInstances, enhancedCineInstance } from './study-fixtures.js';
 import { sharedData } from './support/paths.js';
 
 const corpus = join(sharedData, 'dicom-corpus');
@@ -108,3 +110,39 @@ describe('every corpus file gives frames or a typed error', () => {
     });
   }
 });
+
+describe('corrupted files give typed errors too', () => {
+  it('random byte changes and truncations of real and synthetic files never escape as untyped errors', () => {
+    const seeds: Uint8Array[] = [
+      'pydicom/MR_small_RLE.dcm',
+      'pydicom-data/emri_small_jpeg_2k_lossless.dcm',
+      'pydicom-data/emri_small_jpeg_ls_lossless.dcm',
+      'pydicom-data/JPEG-LL.dcm',
+      'pydicom/SC_rgb_jpeg_dcmtk.dcm',
+    ].map((p) => new Uint8Array(readFileSync(join(corpus, p))));
+    seeds.push(enhancedCineInstance().bytes, cineInstances()[0]!.bytes);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: seeds.length - 1 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }),
+        fc.option(fc.nat()),
+        (which, changes, cut) => {
+          const original = seeds[which]!;
+          let bytes = original.slice();
+          // Mostly in the header, where the parser's decisions are made.
+          for (const [at, value] of changes) bytes[at % Math.min(bytes.length, 1600)] = value;
+          if (cut !== null) bytes = bytes.subarray(0, cut % bytes.length);
+          for (const read of [() => readInstance('fuzz.dcm', bytes), () => readStudy([{ source: 'fuzz.dcm', bytes }])]) {
+            try {
+              read();
+            } catch (error) {
+              assert.ok(error instanceof BadInputError, `untyped ${String(error)}`);
+            }
+          }
+        },
+      ),
+      { numRuns: 300, seed: 20260101 },
+    );
+  });
+});
+

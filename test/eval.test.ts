@@ -5,11 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEval } from '../src/cli/commands/eval.js';
+import { generateStudy, writeStudy } from '../src/synth/index.js';
 import { bundledManifest, projectRoot, sharedData } from './support/paths.js';
 
 const acdc = join(sharedData, 'acdc', 'training');
 const modelFile = join(projectRoot, 'models', 'pulse-lite', 'model.onnx');
-const skip = !existsSync(modelFile) ? 'needs models/pulse-lite/model.onnx (the trained model)' : !existsSync(acdc) ? `no ACDC data at ${acdc}` : false;
+const skip = !existsSync(modelFile) || !existsSync(bundledManifest) ? 'needs models/pulse-lite/model.onnx and manifest.json (the trained model)' : !existsSync(acdc) ? `no ACDC data at ${acdc}` : false;
 
 /** The first validation patient of training/splits.json: never seen in training. */
 function validationPatient(): string {
@@ -39,4 +40,36 @@ test('an imported ACDC validation patient is segmented above the Dice floor at E
   assert.ok(written.dice && written.hd95Mm);
   assert.equal(written.diagnosis.confusion.flat().reduce((a, b) => a + b, 0), 1);
   assert.match(readFileSync(join(dir, 'EVAL.md'), 'utf8'), /## Segmentation/);
+});
+
+const manifestPath = process.env.PULSE_TEST_MANIFEST ?? bundledManifest;
+
+test('pulse eval scores synthetic studies against their truth.json', { skip: existsSync(manifestPath) ? false : `no model at ${manifestPath} yet` }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-eval-synth-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const a = generateStudy({ seed: 31, group: 'DCM', slices: 6, phases: 8 });
+  const b = generateStudy({ seed: 32, group: 'NOR', slices: 6, phases: 8 });
+  await writeStudy(dir, a);
+  await writeStudy(dir, b);
+  const metrics = await runEval({ source: dir, model: manifestPath, quiet: true, out: join(dir, 'metrics.json') });
+  assert.equal(metrics.kind, 'synth');
+  assert.equal(metrics.cases, 2);
+  const byId = new Map(metrics.perCase.map((c) => [c.id, c]));
+  for (const study of [a, b]) {
+    const c = byId.get(study.name)!;
+    assert.equal(c.group, study.truth.group);
+    // The reference is truth.json itself, and the labelled phases are the truth's ED and ES.
+    assert.equal(c.truth.lvef_pct, study.truth.measurements.lvef_pct);
+    assert.deepEqual(c.phases.truth, study.truth.phases);
+    for (const phase of ['ed', 'es'] as const) for (const key of ['lv', 'myo', 'rv']) {
+      const d = c.dice[phase][key];
+      assert.ok(d === null || (d >= 0 && d <= 1), `${phase} ${key}: ${d}`);
+    }
+  }
+  // The summary is the mean of the cases.
+  const lvEd = metrics.perCase.map((c) => c.dice.ed.lv).filter((v): v is number => v !== null);
+  assert.ok(Math.abs(metrics.dice.ed!.lv!.mean - lvEd.reduce((x, y) => x + y, 0) / lvEd.length) < 1e-12);
+  const efErrors = metrics.perCase.map((c) => c.predicted.lvef_pct! - c.truth.lvef_pct!);
+  assert.ok(Math.abs(metrics.measurements.lvef_pct!.bias - efErrors.reduce((x, y) => x + y, 0) / 2) < 1e-9);
+  assert.equal(metrics.diagnosis.confusion.flat().reduce((x, y) => x + y, 0), 2);
 });

@@ -36,8 +36,12 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   assert.ok(groups.includes(result.diagnosis.label));
   assert.deepEqual(result.grid, { slices: 6, phases: 8 });
   assert.equal(typeof result.narrative, 'string');
-  // The files written are listed on stdout.
+  // The files written are listed on stdout; SEG and SR beside result.json.
   assert.match(r.stdout, /result\.json/);
+  for (const name of ['seg.dcm', 'sr.dcm']) {
+    const bytes = readFileSync(join(out, name));
+    assert.equal(bytes.subarray(128, 132).toString('latin1'), 'DICM', name);
+  }
 });
 
 test('pulse infer on a folder without DICOM fails with one line and a non-zero exit', (t) => {

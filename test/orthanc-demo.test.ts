@@ -31,7 +31,9 @@ test('pulse demo runs Orthanc with the PULSE metadata, stores studies, and stops
 
     const client = new OrthancRestClient({ url: `http://127.0.0.1:${port}` });
     const studies = await client.listStudies();
-    assert.ok(studies.length >= 1, 'the ACDC patient (and synthetic studies once the generator exists) are stored');
+    assert.equal(studies.length, 2, 'one synthetic study and the ACDC patient are stored');
+    assert.match(stdout, /synth-0001-NOR-cine-mri: \d+ instances/);
+    assert.match(stdout, /ACDC-patient001: 20 instances/);
     // The user metadata the service needs is declared: writing and reading it back works.
     await client.request('PUT', `/studies/${studies[0]}/metadata/PulseStatus`, 'done', 'text/plain');
     const status = await client.send('GET', `/studies/${studies[0]}/metadata/PulseStatus`);

@@ -63,3 +63,7 @@ test('a taken HTTP port falls back to a free one, or fails when strict', async (
     await first.stop();
   }
 });
+
+test('a missing Orthanc executable is named in the error', async () => {
+  await assert.rejects(startTestOrthanc({ executable: '/nonexistent/Orthanc' }), /Orthanc executable "\/nonexistent\/Orthanc" not found/);
+});

@@ -21,7 +21,7 @@ function modelMissing(): string | false {
   const file = join(manifestPath, '..', manifest.model.file);
   return existsSync(file) ? false : `model file ${file} does not exist yet`;
 }
-const realModel = !process.env.PULSE_TEST_MANIFEST && !modelMissing();
+const realModel = !process.env.PULSE_TEST_MANIFEST && !modelMissing() && existsSync(join(bundledManifest, '..', 'model.onnx'));
 
 type Dataset = Record<string, any>;
 
@@ -163,7 +163,20 @@ test('result.json carries the keys of the contract, stage timings and the model 
   const probabilities = Object.values(result.diagnosis.probabilities);
   assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 0.01);
   assert.equal(result.model.calibration, null);
-  assert.ok(seg instanceof Uint8Array && sr instanceof Uint8Array);
+  // The DICOM outputs: a SEG holding ED and ES frames and a Comprehensive 3D SR, both in this study.
+  const segDs = read(seg);
+  assert.equal(segDs.SOPClassUID, '1.2.840.10008.5.1.4.1.1.66.4');
+  assert.equal(segDs.StudyInstanceUID, result.studyInstanceUID);
+  const phasesInSeg = new Set((segDs.PerFrameFunctionalGroupsSequence as Dataset[]).map((f) => f.FrameContentSequence.TemporalPositionIndex ?? f.FrameContentSequence[0]?.TemporalPositionIndex));
+  assert.ok(phasesInSeg.size <= 2 && phasesInSeg.size >= 1, `SEG phases ${[...phasesInSeg]}`);
+  const srDs = read(sr);
+  assert.equal(srDs.SOPClassUID, '1.2.840.10008.5.1.4.1.1.88.34');
+  assert.equal(srDs.StudyInstanceUID, result.studyInstanceUID);
+  // Idempotent writes: the same study and model give the same SOP Instance UIDs.
+  const again = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, segPhases: 'all' });
+  assert.equal(read(again.seg).SOPInstanceUID, segDs.SOPInstanceUID);
+  assert.equal(read(again.sr).SOPInstanceUID, srDs.SOPInstanceUID);
+  assert.ok((read(again.seg).NumberOfFrames as number) >= (segDs.NumberOfFrames as number));
 });
 
 test('with the real model, a synthetic study of known truth gives its LVEF and volumes', { skip: realModel ? false : 'needs models/pulse-lite/model.onnx (the trained model)' }, async () => {

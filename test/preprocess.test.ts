@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { axisTable, resamplePlane } from '../src/model/resample.js';
-import { channelSlices, clipAndZscore, percentileInPlace, preprocessImage } from '../src/model/preprocess.js';
+import { channelSlices, clipAndZscore, percentileInPlace, percentilePair, preprocessImage } from '../src/model/preprocess.js';
 import type { LoadedManifest } from '../src/model/manifest.js';
 import type { SourceImage } from '../src/study/types.js';
 import type { SOPClassUID, SOPInstanceUID, SeriesInstanceUID } from '../src/dicom/uid.js';
@@ -118,4 +118,22 @@ test('adjacent-slice channels take the neighbours along the stack and repeat the
   assert.deepEqual(channelSlices(4, 5, 3, 'adjacent-slices'), [3, 4, 4]);
   assert.deepEqual(channelSlices(0, 1, 5, 'adjacent-slices'), [0, 0, 0, 0, 0]);
   assert.deepEqual(channelSlices(3, 5, 1, 'slice'), [3]);
+});
+
+test('the histogram percentile pair equals the sorted-array definition', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.oneof(fc.integer({ min: 0, max: 4095 }), fc.float({ noNaN: true, noDefaultInfinity: true, min: -1e4, max: 1e4 })), { minLength: 1, maxLength: 400 }),
+      fc.double({ min: 0, max: 50, noNaN: true }),
+      fc.double({ min: 50, max: 100, noNaN: true }),
+      (values, lowP, highP) => {
+        const data = Float32Array.from(values);
+        const [low, high] = percentilePair(data, lowP, highP, new Float32Array(data.length));
+        const expected = (p: number) => percentileInPlace(Float32Array.from(values), p);
+        assert.ok(Math.abs(low - expected(lowP)) <= 1e-3 * Math.max(1, Math.abs(low)), `low ${low} vs ${expected(lowP)}`);
+        assert.ok(Math.abs(high - expected(highP)) <= 1e-3 * Math.max(1, Math.abs(high)), `high ${high} vs ${expected(highP)}`);
+      },
+    ),
+    { numRuns: 300 },
+  );
 });

@@ -8,7 +8,7 @@ import { algorithmDeviceUid } from '../src/dicom/modules/equipment.js';
 import { BadInputError } from '../src/util/errors.js';
 import dcmjs from 'dcmjs';
 import { buildFixture, SEGMENTS, type Fixture } from './seg-sr-fixtures.js';
-import { dciodvfy } from './support/validators.js';
+import { dciodvfy, pixelmedInstanceValidator } from './support/validators.js';
 
 const algorithm = { name: 'pulse-lite', version: '1.0.0', calibration: null };
 const AT = new Date(Date.UTC(2024, 0, 2, 12, 0, 0));
@@ -87,6 +87,16 @@ describe('SEG builder', () => {
     // Accepted warning (docs/dicom-outputs.md): dicom3tools' dictionary predates DeviceUID in ContributingEquipmentSequence.
     const unexpected = report.warnings.filter((w) => !/Device UID|Standard Extended SOP Class/.test(w));
     assert.deepEqual(unexpected, [], report.output);
+  });
+
+  test('PixelMed DicomInstanceValidator finds no error in the SEG but its Laterality simplification', () => {
+    const report = pixelmedInstanceValidator(buildSegmentation(input(fixture)).bytes);
+    assert.match(report.output, /Found Segmentation IOD/);
+    // PixelMed asks for Laterality whenever no Image/Frame Laterality exists; dciodvfy (rightly, for an
+    // unpaired body part such as the heart) rejects it when present. We follow dciodvfy (docs/dicom-outputs.md).
+    assert.deepEqual(report.errors.filter((e) => !/GeneralSeriesModule\/Laterality\/: : Missing conditional attribute/.test(e)), [], report.output);
+    // Accepted: this PixelMed build predates the ISO_IR 192 (UTF-8) defined term.
+    assert.deepEqual(report.warnings.filter((w) => !/ISO_IR 192/.test(w)), [], report.output);
   });
 
   test('every frame of an oblique, non-square cine SEG lands on its source image with the right segment, pixel for pixel', () => {

@@ -37,7 +37,7 @@ export interface TestStudy {
 }
 
 /** A small cine short-axis MR study: `slices` positions x `phases` phases, 16x16 pixels. */
-export function makeCineStudy(seed: number, options: { slices?: number; phases?: number; modality?: string; description?: string } = {}): TestStudy {
+export function makeCineStudy(seed: number, options: { slices?: number; phases?: number; modality?: string; description?: string; shortPixelData?: boolean } = {}): TestStudy {
   const slices = options.slices ?? 6;
   const phases = options.phases ?? 8;
   const studyInstanceUID = deterministicUid<'StudyInstanceUID'>('service-test-study', seed);
@@ -76,7 +76,8 @@ export function makeCineStudy(seed: number, options: { slices?: number; phases?:
           BitsStored: 16,
           HighBit: 15,
           PixelRepresentation: 0,
-          PixelData: pixels.buffer,
+          // A corrupt study: the first instance's pixel data stops early (the file itself stays well formed).
+          PixelData: options.shortPixelData && s === 0 && p === 0 ? pixels.buffer.slice(0, 100) : pixels.buffer,
           _vrMap: { PixelData: 'OW' },
         }),
       );
@@ -92,15 +93,25 @@ export function makeCtImage(seed: number): TestStudy {
 }
 
 interface Header {
+  PatientName?: unknown;
+  PatientID?: string;
   StudyInstanceUID: string;
   SeriesInstanceUID: string;
   Modality: string;
+  Rows: number;
+  Columns: number;
+  BitsAllocated: number;
+  PixelData?: ArrayBuffer[];
 }
 
 function header(instance: StudyInstance): Header {
   const bytes = instance.bytes;
-  const message = DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength), { untilTag: '7FE00010', stopOnGreaterTag: true });
-  return DicomMetaDictionary.naturalizeDataset(message.dict) as Header;
+  const message = DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const dataset = DicomMetaDictionary.naturalizeDataset(message.dict) as Header;
+  const expected = dataset.Rows * dataset.Columns * (dataset.BitsAllocated / 8);
+  const actual = dataset.PixelData?.[0]?.byteLength ?? 0;
+  if (actual < expected) throw new Error(`PixelData holds ${actual} bytes, ${expected} expected (${instance.source})`);
+  return dataset;
 }
 
 export interface StandInOptions {
@@ -145,8 +156,9 @@ export function standInProcessor(options: StandInOptions = {}): StudyProcessor &
       };
       const common = {
         StudyInstanceUID: study,
-        PatientName: 'Test^Patient',
-        PatientID: 'TEST',
+        // Orthanc files a study under PatientID + StudyInstanceUID: derived objects copy both.
+        PatientName: headers[0]!.PatientName,
+        PatientID: headers[0]!.PatientID,
         Manufacturer: 'PULSE for Orthanc',
         ContentDate: '20260101',
         ContentTime: '120000',

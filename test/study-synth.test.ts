@@ -34,4 +34,17 @@ describe('readStudy on a generated synthetic cine study', () => {
       assert.ok(Math.abs(study.context.patientWeightKg! - truth.patient.weightKg) < 0.1);
     });
   }
+
+  it('reads the other domains once the rules accept their modality and storage class', () => {
+    for (const [domain, modality] of [['echo-like', 'US'], ['ct-like', 'CT']] as const) {
+      const synth = generateStudy({ seed: 5, domain, slices: 3, phases: 2 });
+      const instances = synth.files.map((f) => ({ source: f.name, bytes: f.bytes }));
+      assert.throws(() => readStudy(instances), new RegExp(`Modality ${modality} is not one of MR`));
+      const study = readStudy(instances, { modalities: [modality], sopClassUIDs: [synth.truth.sopClassUID] });
+      assert.equal(study.context.modality, modality);
+      for (const entry of synth.truth.labels.instances) {
+        assert.equal(study.grid.images[entry.slice]![entry.phase]!.sopInstanceUID, entry.sopInstanceUID, `${domain} slice ${entry.slice} phase ${entry.phase}`);
+      }
+    }
+  });
 });

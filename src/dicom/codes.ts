@@ -58,6 +58,7 @@ export const TRACKING_UID = c('112040', 'DCM', 'Tracking Unique Identifier');
 export const FINDING = c('121071', 'DCM', 'Finding');
 export const FINDING_SITE = c('363698007', 'SCT', 'Finding Site');
 export const REFERENCED_SEGMENT = c('121191', 'DCM', 'Referenced Segment'); // TID 1411 row 7
+export const SOURCE_IMAGE_FOR_SEGMENTATION = c('121233', 'DCM', 'Source image for segmentation'); // TID 1411 row 11
 export const SOURCE_SERIES_FOR_SEGMENTATION = c('121232', 'DCM', 'Source series for segmentation'); // TID 1411 row 12
 export const QUALITATIVE_EVALUATIONS = c('C0034375', 'UMLS', 'Qualitative Evaluations'); // TID 1500 row 12
 export const IMPRESSION = c('121073', 'DCM', 'Impression'); // CID 7002
@@ -66,15 +67,19 @@ export const EQUIVALENT_MEANING_OF_CONCEPT_NAME = c('121050', 'DCM', 'Equivalent
 /** CID 6048: the probability the model gives its diagnosis. */
 export const CERTAINTY_OF_FINDING = c('111012', 'DCM', 'Certainty of Finding');
 
-// --- Procedure reported (CID 3206 Non-invasive Cardiac Imaging Procedure; CID 100 fallback) ---
-export const CARDIAC_MRI = c('241620005', 'SCT', 'Cardiac MRI');
-export const ECHOCARDIOGRAPHY = c('40701008', 'SCT', 'Echocardiography');
-export const IMAGING_PROCEDURE = c('363679005', 'SCT', 'Imaging procedure');
+// --- Procedure reported: TID 1500 row 4 takes DCID 100 (Quantitative Diagnostic Imaging Procedure).
+// PixelMed's validator rejects codes outside CID 100 there, so the cardiac-specific procedure codes of
+// CID 3206 (Cardiac MRI 241620005, Echocardiography 40701008) are kept for reference only.
+export const MRI_UNSPECIFIED_BODY_REGION = c('25056-3', 'LN', 'MRI unspecified body region'); // CID 100
+export const CT_UNSPECIFIED_BODY_REGION = c('25045-6', 'LN', 'CT unspecified body region'); // CID 100
+export const IMAGING_PROCEDURE = c('363679005', 'SCT', 'Imaging procedure'); // CID 100
+export const CARDIAC_MRI = c('241620005', 'SCT', 'Cardiac MRI'); // CID 3206
+export const ECHOCARDIOGRAPHY = c('40701008', 'SCT', 'Echocardiography'); // CID 3206
 
-/** The imaging procedure a study of this modality reports on (not the algorithm: IHE AIR). */
+/** The imaging procedure a study of this modality reports on (the acquisition, not the algorithm: IHE AIR). */
 export function procedureForModality(modality: string): CodedConcept {
-  if (modality === 'MR') return CARDIAC_MRI;
-  if (modality === 'US') return ECHOCARDIOGRAPHY;
+  if (modality === 'MR') return MRI_UNSPECIFIED_BODY_REGION;
+  if (modality === 'CT') return CT_UNSPECIFIED_BODY_REGION;
   return IMAGING_PROCEDURE;
 }
 

@@ -11,6 +11,31 @@
  *    a hole in the LV cavity is cavity.
  */
 
+/**
+ * Working memory reused across calls (the clean-up runs once per phase of every study: fresh
+ * multi-megabyte arrays each time would mostly feed the garbage collector). Single-threaded use only.
+ */
+let scratchBytes = new Uint8Array(0);
+let scratchInts = new Int32Array(0);
+let scratchQueue = new Int32Array(0);
+
+function bytes(n: number): Uint8Array {
+  if (scratchBytes.length < n) scratchBytes = new Uint8Array(Math.ceil(n * 1.25));
+  const view = scratchBytes.subarray(0, n);
+  view.fill(0);
+  return view;
+}
+function ints(n: number): Int32Array {
+  if (scratchInts.length < n) scratchInts = new Int32Array(Math.ceil(n * 1.25));
+  const view = scratchInts.subarray(0, n);
+  view.fill(0);
+  return view;
+}
+function queueOf(n: number): Int32Array {
+  if (scratchQueue.length < n) scratchQueue = new Int32Array(Math.ceil(n * 1.25));
+  return scratchQueue;
+}
+
 /** Bounding box of non-zero voxels, in-plane, over all slices: [r0, r1, c0, c1] inclusive, or null. */
 function boundingBox(volume: Uint8Array, depth: number, rows: number, columns: number): [number, number, number, number] | null {
   let r0 = rows, r1 = -1, c0 = columns, c1 = -1;
@@ -47,7 +72,7 @@ export function keepLargestComponents(volume: Uint8Array, depth: number, rows: n
   const h = r1 - r0 + 3;
   const d = depth + 2;
   const wh = w * h;
-  const local = new Uint8Array(d * wh);
+  const local = bytes(d * wh);
   for (let s = 0; s < depth; s++) {
     for (let r = r0; r <= r1; r++) {
       const from = s * plane + r * columns;
@@ -59,8 +84,8 @@ export function keepLargestComponents(volume: Uint8Array, depth: number, rows: n
     for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) if (ds || dr || dc) offsets.push(ds * wh + dr * w + dc);
   }
   const neighbours = Int32Array.from(offsets);
-  const component = new Int32Array(local.length);
-  const queue = new Int32Array(local.length);
+  const component = ints(local.length);
+  const queue = queueOf(local.length);
   const bestId = new Int32Array(256);
   const bestSize = new Int32Array(256);
   let nextId = 0;
@@ -117,11 +142,11 @@ export function fillHoles(labels: Uint8Array, rows: number, columns: number, off
   // the border, and so is the ring; a flood from the ring finds all background that is not a hole.
   const w = c1 - c0 + 3;
   const h = r1 - r0 + 3;
-  const local = new Uint8Array(w * h);
+  const local = bytes(2 * w * h).subarray(0, w * h);
   for (let r = r0; r <= r1; r++) local.set(slice.subarray(r * columns + c0, r * columns + c1 + 1), (r - r0 + 1) * w + 1);
   // 0 = unvisited, 1 = outside or done, 2 = hole being filled.
-  const mark = new Uint8Array(w * h);
-  const queue = new Int32Array(w * h);
+  const mark = scratchBytes.subarray(w * h, 2 * w * h);
+  const queue = queueOf(w * h);
   const steps = [-w, w, -1, 1];
   let tail = 0;
   for (let i = 0; i < w * h; i++) {

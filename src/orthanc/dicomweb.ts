@@ -70,12 +70,19 @@ export function ensureXhr(): void {
 export class DicomWebClient {
   readonly url: string;
   private readonly client: RawClient;
+  private readonly timeoutMs: number;
+  private readonly authHeader: Record<string, string>;
 
   constructor(options: DicomWebOptions) {
     if (!/^https?:\/\//u.test(options.url)) throw new TypeError(`DICOMweb URL must start with http:// or https:// (got "${options.url}")`);
     ensureXhr();
     this.url = options.url.replace(/\/+$/u, '');
     const timeoutMs = options.timeoutMs ?? 120_000;
+    this.timeoutMs = timeoutMs;
+    this.authHeader =
+      options.username !== undefined
+        ? { Authorization: `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}` }
+        : {};
     const { api } = require('dicomweb-client') as { api: { DICOMwebClient: new (options: unknown) => RawClient } };
     this.client = new api.DICOMwebClient({
       url: this.url,
@@ -134,6 +141,31 @@ export class DicomWebClient {
     return new Uint8Array(part);
   }
 
+  /**
+   * WADO-RS: one instance in its stored transfer syntax (`transfer-syntax=*`), so Orthanc does not
+   * transcode. Use it for compressed instances: decoding them in Orthanc 1.10.1 can crash it (see
+   * docs/orthanc-harness.md). dicomweb-client cannot ask for this (`mediaTypes` throws), so this
+   * one request goes through fetch.
+   */
+  async retrieveInstanceAsStored(studyInstanceUID: string, seriesInstanceUID: string, sopInstanceUID: string): Promise<Uint8Array> {
+    const url = `${this.url}/studies/${studyInstanceUID}/series/${seriesInstanceUID}/instances/${sopInstanceUID}`;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', ...this.authHeader },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch {
+      throw new UpstreamUnavailableError(`WADO-RS instance to ${this.url} failed: server unreachable or timed out`);
+    }
+    if (res.status >= 500) throw new UpstreamUnavailableError(`WADO-RS instance to ${this.url} failed with HTTP ${res.status}`);
+    if (!res.ok) throw new DicomWebError(`WADO-RS instance to ${this.url} failed with HTTP ${res.status}`, res.status);
+    const parts = multipartParts(new Uint8Array(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
+    const first = parts[0];
+    if (first === undefined) throw new DicomWebError(`WADO-RS instance ${sopInstanceUID} came back empty`, 204);
+    return first;
+  }
+
   /** WADO-RS: every instance of a series, as Part 10 bytes. */
   async retrieveSeries(studyInstanceUID: string, seriesInstanceUID: string): Promise<Uint8Array[]> {
     const parts = await this.call('WADO-RS series', () => this.client.retrieveSeries({ studyInstanceUID, seriesInstanceUID }));
@@ -172,6 +204,27 @@ export class DicomWebClient {
     }
     return error instanceof Error ? error : new Error(String(error));
   }
+}
+
+/** The bodies of a multipart/related message (RFC 2046), split at the boundary named in `contentType`. */
+export function multipartParts(body: Uint8Array, contentType: string): Uint8Array[] {
+  const boundary = /boundary="?([^";]+)"?/iu.exec(contentType)?.[1];
+  if (boundary === undefined) return [body];
+  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const delimiter = Buffer.from(`--${boundary}`);
+  const parts: Uint8Array[] = [];
+  let at = buffer.indexOf(delimiter);
+  while (at >= 0) {
+    const start = at + delimiter.length;
+    if (buffer[start] === 0x2d && buffer[start + 1] === 0x2d) break; // closing delimiter "--boundary--"
+    const headersEnd = buffer.indexOf('\r\n\r\n', start);
+    const next = buffer.indexOf(delimiter, start);
+    if (headersEnd < 0 || next < 0) break;
+    // The CRLF before the next delimiter belongs to the delimiter, not to the body.
+    parts.push(new Uint8Array(buffer.subarray(headersEnd + 4, next - 2)));
+    at = next;
+  }
+  return parts;
 }
 
 /** The first value of a DICOM JSON attribute given by tag (e.g. "0020000D"), or undefined. */

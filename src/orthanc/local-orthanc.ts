@@ -40,6 +40,14 @@ export interface OrthancOptions {
   readonly aet?: string;
   /** Loads the DICOMweb and GDCM plugins. @defaultValue true */
   readonly plugins?: boolean;
+  /**
+   * Transfer syntaxes the GDCM plugin decodes; DCMTK (built in) handles the others. Orthanc 1.10.1
+   * with Debian's GDCM plugin 1.5 crashes after a few GDCM transcodings (any syntax, even with
+   * Throttling 1), so GDCM gets only what DCMTK cannot decode: JPEG 2000. Even that can crash
+   * Orthanc: retrieve JPEG 2000 as stored (DicomWebClient.retrieveInstanceAsStored) and decode locally.
+   * @defaultValue JPEG_2000_TRANSFER_SYNTAXES
+   */
+  readonly gdcmTransferSyntaxes?: readonly string[];
   /** Basic-auth users; when given, authentication is enabled. @defaultValue none (auth off) */
   readonly users?: Readonly<Record<string, string>>;
   /** Extra configuration keys merged last (escape hatch for tests). */
@@ -78,6 +86,8 @@ export interface RunningOrthanc {
 }
 
 const DEFAULT_PLUGIN_DIR = '/usr/share/orthanc/plugins';
+/** JPEG 2000 (lossless, lossy, Part 2 multi-component): what DCMTK in Orthanc 1.10 cannot decode. */
+export const JPEG_2000_TRANSFER_SYNTAXES = ['1.2.840.10008.1.2.4.90', '1.2.840.10008.1.2.4.91', '1.2.840.10008.1.2.4.92', '1.2.840.10008.1.2.4.93'] as const;
 const PLUGINS = ['libOrthancDicomWeb.so', 'libOrthancGdcm.so'];
 
 /** Asks the OS for a free loopback TCP port. */
@@ -115,6 +125,7 @@ export function orthancConfig(options: {
   modalities?: Readonly<Record<string, OrthancModality>>;
   pluginPaths?: readonly string[];
   users?: Readonly<Record<string, string>>;
+  gdcmTransferSyntaxes?: readonly string[];
   extraConfig?: Readonly<Record<string, unknown>>;
 }): Record<string, unknown> {
   const modalities: Record<string, unknown> = {};
@@ -137,7 +148,7 @@ export function orthancConfig(options: {
     DicomModalities: modalities,
     Plugins: options.pluginPaths ?? [],
     DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, WadoRoot: '/wado', Ssl: false, StudiesMetadata: 'Full', SeriesMetadata: 'Full' },
-    Gdcm: { Enable: true },
+    Gdcm: { Enable: true, RestrictTransferSyntaxes: [...(options.gdcmTransferSyntaxes ?? JPEG_2000_TRANSFER_SYNTAXES)] },
     HttpTimeout: 60,
     // Keep the index small and startup fast.
     StorageCompression: false,
@@ -198,6 +209,7 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
           stableAgeSeconds: options.stableAgeSeconds ?? 2,
           userMetadata: options.userMetadata, luaScriptPaths, modalities: options.modalities,
           pluginPaths, users: options.users, extraConfig: options.extraConfig,
+          ...(options.gdcmTransferSyntaxes !== undefined ? { gdcmTransferSyntaxes: options.gdcmTransferSyntaxes } : {}),
         }),
         null,
         2,
@@ -208,18 +220,21 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
     closeSync(logFd);
     child = proc;
     let exitCode: number | null | undefined;
+    let spawnError: string | undefined;
     exited = new Promise<void>((done) => {
       proc.once('exit', (code, signal) => {
         exitCode = code ?? (signal ? -1 : 0);
         done();
       });
-      proc.once('error', () => {
+      proc.once('error', (error: NodeJS.ErrnoException) => {
         exitCode = -2;
+        spawnError = error.code === 'ENOENT' ? `Orthanc executable "${executable}" not found (install the Debian package orthanc, or set PULSE_ORTHANC_BIN)` : error.message;
         done();
       });
     });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      if (spawnError !== undefined) throw new Error(spawnError);
       if (exitCode !== undefined) throw new OrthancExitedError(`Orthanc exited during start-up (code ${exitCode})`, tail());
       try {
         const res = await fetch(`http://127.0.0.1:${httpPort}/system`, {
@@ -265,8 +280,8 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
       } catch (error) {
         lastError = error;
         // A bind race (another process took the port between our check and Orthanc's bind) ends
-        // as an early exit: try again on fresh ports.
-        if (!(error instanceof OrthancExitedError)) break;
+        // as an early exit that names the port: try again on fresh ports. Other exits are final.
+        if (!(error instanceof OrthancExitedError) || !/already in use/iu.test(error.logTail)) break;
       }
     }
     throw lastError instanceof Error ? new Error(`${lastError.message}${lastError instanceof OrthancExitedError ? `; log tail:\n${lastError.logTail}` : ''}`) : lastError;

@@ -4,8 +4,10 @@
  * themselves live in steps.ts.
  */
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
-import type { StudyOutputs } from './result.js';
-import { buildResult, loadModel, runStudy, type StageTimings, type StudyInstance, type StudyRun, type LoadedModel } from './steps.js';
+import { buildSegmentation, segmentationReference, segmentationUids } from '../dicom/seg/sop.js';
+import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
+import type { StudyOutputs, StudyResult } from './result.js';
+import { buildResult, loadModel, runStudy, type StageTimings, type StudyInstance, type StudyRun } from './steps.js';
 
 export type { StudyInstance } from './steps.js';
 
@@ -31,23 +33,59 @@ export interface ProcessStudyOptions {
 export async function processStudy(instances: ReadonlyArray<StudyInstance>, options: ProcessStudyOptions = {}): Promise<StudyOutputs> {
   const run = await runStudy(instances, () => loadModel(options.manifestPath, options.threads), options.seriesRules ? { seriesRules: options.seriesRules } : {});
   const { model } = run;
-  const dicom = dicomStep(run, model, options, run.timings);
-  const result = buildResult(run.study, run.analysis, model, run.timings, options.calibration ?? null);
+  const calibration = options.calibration ?? null;
+  const provisional = buildResult(run.study, run.analysis, model, run.timings, calibration);
+  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es' }, run.timings);
+  // timings_ms is rebuilt last so that it includes the DICOM writers.
+  const result = buildResult(run.study, run.analysis, model, run.timings, calibration);
   return { result, ...dicom };
 }
 
+interface DicomStepInput {
+  readonly run: StudyRun;
+  /** The result the SR states (timings aside, the final result). */
+  readonly result: StudyResult;
+  readonly calibration: string | null;
+  readonly segPhases: 'ed-es' | 'all';
+}
+
 /**
- * Step 4: the DICOM writers (SEG, SR, overlay).
- * TODO(lead): src/dicom/seg/sop.ts and src/dicom/sr/sop.ts did not exist when this was written; wire
- * them here: SEG from run.segmentation.labelMaps (ED and ES phases, or all for segPhases 'all'),
- * SR from the result + the SEG's UIDs, overlay when options.overlay. Until then seg and sr are empty.
+ * Step 4: the DICOM writers. The SEG holds ED and ES (or every phase); the SR states the result and
+ * points at the SEG's segments and at the ED/ES source images. UIDs are deterministic in (study,
+ * series, model, version, calibration), so processing a study again rewrites the same objects.
+ * TODO(lead): the Secondary Capture overlay (options.overlay) once src/dicom/overlay/ has a builder.
  */
-function dicomStep(run: StudyRun, model: LoadedModel, options: ProcessStudyOptions, timings: StageTimings): { seg: Uint8Array; sr: Uint8Array; overlay?: Uint8Array } {
+function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Array; sr: Uint8Array } {
   const t = performance.now();
-  void model;
-  void options;
-  const out = { seg: new Uint8Array(0), sr: new Uint8Array(0) };
+  const { run, result, calibration } = input;
+  const { study, segmentation, analysis, model } = run;
+  const { manifest } = model;
+  const algorithm = { name: manifest.name, version: manifest.version, calibration };
+  const { ed, es } = analysis.phases;
+  const phases = input.segPhases === 'all' ? Array.from({ length: study.grid.phases }, (_, p) => p) : [...new Set([ed, es])].sort((a, b) => a - b);
+  const contentDateTime = new Date();
+  const seg = buildSegmentation({
+    context: study.context,
+    labelMaps: segmentation.labelMaps,
+    phases,
+    segments: manifest.segments,
+    algorithm,
+    ...segmentationUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
+    contentDateTime,
+  });
+  const sourceImages = [...new Set([ed, es])].flatMap((p) => study.grid.images.map((row) => row[p]!));
+  const sr = buildMeasurementReport({
+    context: study.context,
+    result,
+    narrative: analysis.narrative,
+    segments: manifest.segments,
+    diagnosisGroups: manifest.diagnosis.groups,
+    segmentation: segmentationReference(seg),
+    sourceImages,
+    algorithm,
+    ...measurementReportUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
+    contentDateTime,
+  });
   timings.dicom += performance.now() - t;
-  void run;
-  return out;
+  return { seg: seg.bytes, sr: sr.bytes };
 }

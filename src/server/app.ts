@@ -43,11 +43,15 @@ export function createApp(deps: AppDependencies): express.Express {
   app.post('/webhook/stable-study', async (req: Request, res: Response) => {
     if (deps.webhookSecret === undefined) return void res.status(404).json({ error: 'webhook disabled: no shared secret configured' });
     if (!secretMatches(req.get('X-Pulse-Secret'), deps.webhookSecret)) return void res.status(401).json({ error: 'wrong or missing X-Pulse-Secret' });
-    const body = (req.body ?? {}) as { orthancStudyId?: unknown };
+    const body = (req.body ?? {}) as { orthancStudyId?: unknown; studyInstanceUID?: unknown; lastUpdate?: unknown };
     const id = body.orthancStudyId;
-    if (typeof id !== 'string' || !/^[0-9a-f-]{8,64}$/i.test(id)) return void res.status(400).json({ error: 'body must be {"orthancStudyId": "<Orthanc study id>"}' });
+    const uid = body.studyInstanceUID;
+    if (typeof id !== 'string' || !/^[0-9a-f-]{8,64}$/i.test(id) || typeof uid !== 'string' || !UID.test(uid)) {
+      return void res.status(400).json({ error: 'body must be {"orthancStudyId": "<Orthanc study id>", "studyInstanceUID": "<UID>", "lastUpdate": "<optional>"}' });
+    }
+    const lastUpdate = typeof body.lastUpdate === 'string' && body.lastUpdate !== '' ? body.lastUpdate : undefined;
     try {
-      const result = await deps.discovery.studyStable(id, 'webhook');
+      const result = await deps.discovery.studyStable(id, 'webhook', { studyInstanceUID: uid, lastUpdate });
       if (result === undefined) return void res.status(404).json({ error: 'Orthanc does not hold this study' });
       res.status(202).json({ jobId: result.job.id, created: result.created, state: result.job.state });
     } catch (error) {

@@ -7,15 +7,24 @@ import { studyIdentity } from '../orthanc/metadata.js';
 import type { EnqueueResult, JobSource, JobStore } from '../queue/job-store.js';
 import type { Logger } from './logger.js';
 
+/** What an announcement may already say about the study (the webhook's body). */
+export interface KnownStudy {
+  readonly studyInstanceUID: string;
+  readonly lastUpdate?: string;
+}
+
 export interface Discovery {
-  /** Queues the study Orthanc knows as `orthancStudyId`; undefined when Orthanc no longer holds it. */
-  studyStable(orthancStudyId: string, source: JobSource): Promise<EnqueueResult | undefined>;
+  /**
+   * Queues the study Orthanc knows as `orthancStudyId`; undefined when Orthanc no longer holds it.
+   * With `known`, Orthanc is not asked (the webhook answers while Orthanc's Lua callback waits).
+   */
+  studyStable(orthancStudyId: string, source: JobSource, known?: KnownStudy): Promise<EnqueueResult | undefined>;
 }
 
 export function createDiscovery(client: OrthancRestClient, store: JobStore, modelKey: string, logger: Logger, onQueued: () => void): Discovery {
   return {
-    async studyStable(orthancStudyId, source) {
-      const identity = await studyIdentity(client, orthancStudyId);
+    async studyStable(orthancStudyId, source, known) {
+      const identity = known ?? (await studyIdentity(client, orthancStudyId));
       if (identity === undefined || identity.studyInstanceUID === '') {
         logger.debug('stable study no longer in Orthanc', { orthancStudyId, source });
         return undefined;

@@ -11,10 +11,10 @@ export const METADATA = {
 
 /** The indices orthanc-config/orthanc.json and test Orthancs declare (1024..65535). */
 export const USER_METADATA_DECLARATION: Readonly<Record<string, number>> = {
-  PulseStatus: 4301,
-  PulseDiagnosis: 4302,
-  PulseModel: 4303,
-  PulsePriority: 4304,
+  PulseStatus: 1024,
+  PulseDiagnosis: 1025,
+  PulseModel: 1026,
+  PulsePriority: 1027,
 };
 
 export interface ModelIdentity {

@@ -84,6 +84,9 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       if (missing.length < objects.length) logger.info('outputs already in Orthanc were not stored again', { ...log, alreadyStored: objects.length - missing.length });
       const ids = await Promise.all(identities.map((i) => findInstanceId(client, i.sopInstanceUID)));
       if (ids.some((id) => id === undefined)) throw new Error(`study ${job.studyInstanceUID}: an output is missing from Orthanc after STOW-RS`);
+      // Orthanc files instances under PatientID + StudyInstanceUID: outputs that lost the PatientID land elsewhere.
+      const parents = await Promise.all(ids.map((id) => client.getJson<{ ID: string }>(`/instances/${id}/study`)));
+      if (parents.some((p) => p.ID !== orthancId)) throw new Error(`study ${job.studyInstanceUID}: outputs were filed under another Orthanc study (their patient module differs from the source)`);
       return ids as string[];
     });
 

@@ -129,6 +129,8 @@ export class Worker {
     const heartbeat = setInterval(() => {
       if (!this.store.renewLease(job.id, this.owner, this.options.leaseMs)) this.logger.warn('lease lost', log);
     }, Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    // A job given back at shutdown may never settle: stop renewing its lease then.
+    signal.addEventListener('abort', () => clearInterval(heartbeat), { once: true });
     const started = performance.now();
     this.logger.info('job started', log);
     try {

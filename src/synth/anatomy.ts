@@ -40,7 +40,7 @@ export interface HeartShape {
   /** Radial shortening of normally moving segments at ES, long-axis shortening. */
   kLv: number;
   lambda: number;
-  /** RV: direction (rad), centre offset as a fraction of the LV epicardial radius, free-wall reach W (mm). */
+  /** RV: direction (rad), inner edge of its ellipse as a fraction of the LV epicardial radius, free-wall reach W (mm). */
   rvAngle: number;
   rvDelta: number;
   W: number;
@@ -54,6 +54,20 @@ export interface HeartShape {
   papillary: [number, number];
   trabeculae: Harmonic[];
   rvWallMm: number;
+  /** Per angle bin: 1 + endocardial and epicardial harmonics (fixed for the subject). */
+  endoTable: Float64Array;
+  epiTable: Float64Array;
+}
+
+function table(h: readonly Harmonic[]): Float64Array {
+  const out = new Float64Array(ANGLE_BINS);
+  for (let j = 0; j < ANGLE_BINS; j++) out[j] = 1 + sumHarmonics(h, binAngle(j));
+  return out;
+}
+
+/** Centre angle of bin j, in [-pi, pi). */
+export function binAngle(j: number): number {
+  return -Math.PI + ((j + 0.5) * TWO_PI) / ANGLE_BINS;
 }
 
 /** Everything needed to classify the pixels of one plane at one phase. */
@@ -137,9 +151,9 @@ export function drawHeartShape(rng: Random, phys: Physiology, bsa: number): Hear
     kLv: 0.3,
     lambda: phys.longAxisShortening,
     rvAngle,
-    rvDelta: rng.uniform(0.35, 0.6),
+    rvDelta: rng.uniform(0.3, 0.6),
     W: 20,
-    omega: rng.uniform(1.0, 1.25),
+    omega: rng.uniform(0.9, 1.08),
     rvLengthFrac: rng.uniform(0.72, 0.9),
     rvBaseOffset: rng.uniform(0, 8),
     beta: rng.uniform(1.5, 2.5),
@@ -148,6 +162,8 @@ export function drawHeartShape(rng: Random, phys: Physiology, bsa: number): Hear
     papillary: [rvAngle + Math.PI - 0.8 + rng.gaussian(0, 0.15), rvAngle + Math.PI + 1.5 + rng.gaussian(0, 0.15)],
     trabeculae: harmonics(rng, 14, 26, 1, 0.3),
     rvWallMm: rng.uniform(2.5, 4),
+    endoTable: table(endo),
+    epiTable: table(epi),
   };
 }
 
@@ -206,11 +222,11 @@ export function section(shape: HeartShape, z: number, f: number, zMid: number): 
   let reSum = 0;
   if (lvPresent) {
     for (let j = 0; j < ANGLE_BINS; j++) {
-      const theta = -Math.PI + ((j + 0.5) * TWO_PI) / ANGLE_BINS;
+      const theta = binAngle(j);
       const m = motionWeight(shape, theta, uClamped);
-      const rcEd = shape.Rc * pc * (1 + sumHarmonics(shape.endo, theta));
+      const rcEd = shape.Rc * pc * (shape.endoTable[j] as number);
       const T = wallThickness(shape, theta, uClamped);
-      let reEd = (shape.Rc + T) * pe * (1 + sumHarmonics(shape.epi, theta));
+      let reEd = (shape.Rc + T) * pe * (shape.epiTable[j] as number);
       reEd = Math.max(reEd, rcEd + 0.4 * T);
       const rcT = rcEd * (1 - shape.kLv * s * m);
       const reT = Math.sqrt(rcT * rcT + (reEd * reEd - rcEd * rcEd) * (1 + m * gamma + (1 - m) * 0));
@@ -237,8 +253,12 @@ export function section(shape: HeartShape, z: number, f: number, zMid: number): 
     const omega = shape.omega * (1 - 0.35 * shape.kRv * s);
     const ux = Math.cos(shape.rvAngle);
     const uy = Math.sin(shape.rvAngle);
-    const D = shape.rvDelta * reRef;
-    rv = { ex: cx + D * ux, ey: cy + D * uy, ux, uy, a: (reRef * (1 - shape.rvDelta) + W) * sr, b: omega * (reRef + W) * sr };
+    // The crescent's inner edge lies inside the LV (behind the septum, hidden by it); its outer
+    // edge W beyond the LV epicardium; it tapers (W and width) towards the RV apex.
+    const inner = shape.rvDelta * reRef;
+    const outer = reRef + W * sr;
+    const D = (inner + outer) / 2;
+    rv = { ex: cx + D * ux, ey: cy + D * uy, ux, uy, a: (outer - inner) / 2, b: omega * (reRef + 0.5 * W) * sr };
   }
   return { cx, cy, rc, re, lvPresent, rcMean, reMean, rv, atrium: u < 0 && z > -40, level: u >= 0 && u < 1 ? u : Number.NaN };
 }
@@ -317,17 +337,22 @@ export function solveMonotone(fn: (x: number) => number, target: number, lo: num
 }
 
 /**
- * Tunes wall thickness (LV mass), radial shortening (LVESV), RV reach (RVEDV) and RV shortening
+ * Tunes size (LVEDV), wall thickness (LV mass), radial shortening (LVESV), RV reach (RVEDV) and RV shortening
  * (RVESV) so the volumes sampled at the actual slice planes meet the physiology targets.
  */
 export function calibrateShape(shape: HeartShape, phys: Physiology, bsa: number, planesZ: readonly number[], spacing: number, zMid: number): void {
+  // Size (radius and length together) for the EDV as the slices sample it.
+  const eta = shape.Lc / shape.Rc;
+  const R0 = shape.Rc;
+  shape.Rc = solveMonotone((R) => { shape.Rc = R; shape.Lc = R * eta; return sampledVolumes(shape, planesZ, spacing, 1, zMid).lv; }, phys.lvedvi * bsa, R0 * 0.8, R0 * 1.25);
+  shape.Lc = shape.Rc * eta;
   const myoTarget = (phys.lvMassI * bsa) / 1.05;
   shape.T0 = solveMonotone((T0) => { shape.T0 = T0; return sampledVolumes(shape, planesZ, spacing, 1, zMid).myo; }, myoTarget, 4.5, 16);
   const edv = sampledVolumes(shape, planesZ, spacing, 1, zMid).lv;
   const esvTarget = edv * (1 - phys.lvef / 100);
   shape.kLv = solveMonotone((k) => { shape.kLv = k; return sampledVolumes(shape, planesZ, spacing, 0, zMid).lv; }, esvTarget, 0, 0.75);
   const rvedvTarget = phys.rvedvi * bsa;
-  shape.W = solveMonotone((W) => { shape.W = W; return sampledVolumes(shape, planesZ, spacing, 1, zMid).rv; }, rvedvTarget, 2, 80);
+  shape.W = solveMonotone((W) => { shape.W = W; return sampledVolumes(shape, planesZ, spacing, 1, zMid).rv; }, rvedvTarget, 2, 110);
   const rvedv = sampledVolumes(shape, planesZ, spacing, 1, zMid).rv;
   const rvesvTarget = rvedv * (1 - phys.rvef / 100);
   shape.kRv = solveMonotone((k) => { shape.kRv = k; return sampledVolumes(shape, planesZ, spacing, 0, zMid).rv; }, rvesvTarget, 0, 0.95);

@@ -79,7 +79,7 @@ export function drawStyle(domain: SynthDomain, rng: Random, rows: number, column
         ...base,
         tissueMeans: means(rng, {
           [Tissue.Air]: [0, 0], [Tissue.Lung]: [0.07, 0.3], [Tissue.SubcutaneousFat]: [0.85, 0.12], [Tissue.Muscle]: [0.28, 0.12],
-          [Tissue.SoftTissue]: [0.3, 0.15], [Tissue.Liver]: [0.38, 0.12], [Tissue.Bone]: [0.3, 0.15], [Tissue.Aorta]: [0.85, 0.1],
+          [Tissue.SoftTissue]: [0.24, 0.2], [Tissue.Liver]: [0.38, 0.12], [Tissue.Bone]: [0.3, 0.15], [Tissue.Aorta]: [0.85, 0.1],
           [Tissue.Stomach]: [0.55, 0.3], [Tissue.EpicardialFat]: [0.78, 0.1], [Tissue.LvBlood]: [1, 0], [Tissue.RvBlood]: [0.88, 0.06],
           [Tissue.Myocardium]: [myo, 0], [Tissue.Papillary]: [myo * 1.1, 0.05], [Tissue.AtrialBlood]: [0.9, 0.06], [Tissue.RvWall]: [myo * 1.05, 0.05],
         }),
@@ -125,8 +125,8 @@ export function drawStyle(domain: SynthDomain, rng: Random, rows: number, column
       return {
         ...base,
         tissueMeans: means(rng, {
-          [Tissue.Air]: [0, 0], [Tissue.Lung]: [0.03, 0.3], [Tissue.SubcutaneousFat]: [0.6, 0.1], [Tissue.Muscle]: [0.4, 0.1],
-          [Tissue.SoftTissue]: [0.35, 0.15], [Tissue.Liver]: [0.45, 0.1], [Tissue.Bone]: [0.9, 0.1], [Tissue.Aorta]: [0.04, 0.2],
+          [Tissue.Air]: [0, 0], [Tissue.Lung]: [0.03, 0.3], [Tissue.SubcutaneousFat]: [0.6, 0.1], [Tissue.Muscle]: [0.28, 0.1],
+          [Tissue.SoftTissue]: [0.22, 0.15], [Tissue.Liver]: [0.3, 0.1], [Tissue.Bone]: [0.9, 0.1], [Tissue.Aorta]: [0.04, 0.2],
           [Tissue.Stomach]: [0.25, 0.3], [Tissue.EpicardialFat]: [0.95, 0.05], [Tissue.LvBlood]: [0.03, 0.2], [Tissue.RvBlood]: [0.03, 0.2],
           [Tissue.Myocardium]: [0.5, 0.1], [Tissue.Papillary]: [0.55, 0.1], [Tissue.AtrialBlood]: [0.03, 0.2], [Tissue.RvWall]: [0.6, 0.1],
         }),
@@ -166,32 +166,67 @@ export function drawStyle(domain: SynthDomain, rng: Random, rows: number, column
   }
 }
 
-/** Separable Gaussian blur in place. */
-function blur(img: Float32Array, rows: number, columns: number, sigmaX: number, sigmaY: number): void {
-  const pass = (sigma: number, horizontal: boolean): void => {
-    if (sigma <= 0.05) return;
-    const radius = Math.max(1, Math.ceil(sigma * 2.5));
-    const kernel = new Float32Array(2 * radius + 1);
-    let sum = 0;
-    for (let i = -radius; i <= radius; i++) sum += kernel[i + radius] = Math.exp(-(i * i) / (2 * sigma * sigma));
-    for (let i = 0; i < kernel.length; i++) (kernel[i] as number) /= sum;
-    const lineLength = horizontal ? columns : rows;
-    const lines = horizontal ? rows : columns;
-    const line = new Float32Array(lineLength);
-    for (let l = 0; l < lines; l++) {
-      for (let p = 0; p < lineLength; p++) line[p] = img[horizontal ? l * columns + p : p * columns + l] as number;
-      for (let p = 0; p < lineLength; p++) {
-        let acc = 0;
-        for (let k = -radius; k <= radius; k++) {
-          const q = Math.min(lineLength - 1, Math.max(0, p + k));
-          acc += (kernel[k + radius] as number) * (line[q] as number);
-        }
-        img[horizontal ? l * columns + p : p * columns + l] = acc;
-      }
+function gaussianKernel(sigma: number): Float32Array {
+  const radius = Math.max(1, Math.ceil(sigma * 2.5));
+  const kernel = new Float32Array(2 * radius + 1);
+  let sum = 0;
+  for (let i = -radius; i <= radius; i++) {
+    const w = Math.exp(-(i * i) / (2 * sigma * sigma));
+    kernel[i + radius] = w;
+    sum += w;
+  }
+  for (let i = 0; i < kernel.length; i++) kernel[i] = (kernel[i] as number) / sum;
+  return kernel;
+}
+
+/** One blur pass along lines of `length` samples `step` apart, lines starting `lineStep` apart (edges clamped). */
+function blurPass(img: Float32Array, lines: number, length: number, step: number, lineStep: number, sigma: number): void {
+  if (sigma <= 0.05) return;
+  const kernel = gaussianKernel(sigma);
+  const radius = (kernel.length - 1) / 2;
+  const padded = new Float32Array(length + 2 * radius);
+  for (let l = 0; l < lines; l++) {
+    const base = l * lineStep;
+    for (let p = 0; p < length; p++) padded[p + radius] = img[base + p * step] as number;
+    const first = img[base] as number;
+    const last = img[base + (length - 1) * step] as number;
+    for (let p = 0; p < radius; p++) {
+      padded[p] = first;
+      padded[length + radius + p] = last;
     }
-  };
-  pass(sigmaX, true);
-  pass(sigmaY, false);
+    for (let p = 0; p < length; p++) {
+      let acc = 0;
+      for (let k = 0; k < kernel.length; k++) acc += (kernel[k] as number) * (padded[p + k] as number);
+      img[base + p * step] = acc;
+    }
+  }
+}
+
+/** Separable Gaussian blur in place (sigmaX along rows, sigmaY along columns, in pixels). */
+function blur(img: Float32Array, rows: number, columns: number, sigmaX: number, sigmaY: number): void {
+  blurPass(img, rows, columns, 1, columns, sigmaX);
+  blurPass(img, columns, rows, columns, 1, sigmaY);
+}
+
+/** A pool of standard normal draws; images take the noise from random offsets into it (fast, deterministic). */
+export class NormalPool {
+  static readonly SIZE = 1 << 20;
+  private readonly values = new Float32Array(NormalPool.SIZE);
+  constructor(rng: Random) {
+    for (let i = 0; i < NormalPool.SIZE; i++) this.values[i] = rng.normal();
+  }
+  /** `count` normals starting at a random offset drawn from `rng`. */
+  take(rng: Random, count: number): Float32Array {
+    const out = new Float32Array(count);
+    let at = Math.floor(rng.next() * NormalPool.SIZE);
+    const stride = 1 + 2 * Math.floor(rng.next() * 8);
+    const mask = NormalPool.SIZE - 1;
+    for (let i = 0; i < count; i++) {
+      out[i] = this.values[at] as number;
+      at = (at + stride) & mask;
+    }
+    return out;
+  }
 }
 
 /** Smooth multiplicative field (bias, texture) over the image. */
@@ -233,52 +268,60 @@ export function textureField(rng: Random, rows: number, columns: number, cell = 
 }
 
 /**
- * Renders stored pixel values for one image. `bias` and `texture` are per-study/per-slice smooth
- * fields; `rng` is this image's noise stream.
+ * Renders stored pixel values for one image from the tissue maps of sub-planes across its slab.
+ * `bias` and `texture` are per-study/per-slice smooth
+ * fields; `rng` is this image's noise stream, `pool` the study's normal draws.
  */
 export function renderImage(
   style: DomainStyle,
-  tissues: Uint8Array,
+  tissueMaps: readonly Uint8Array[],
   rows: number,
   columns: number,
   bias: Float32Array,
   texture: Float32Array,
   rng: Random,
+  pool: NormalPool,
 ): Uint8Array | Uint16Array {
   const n = rows * columns;
   const img = new Float32Array(n);
   const m = style.tissueMeans;
-  for (let i = 0; i < n; i++) img[i] = (m[tissues[i] as number] as number) * (1 + style.texture * (texture[i] as number));
-  if (style.domain === 'echo-like') return renderEcho(style, img, rows, columns, bias, rng);
+  const tex = style.texture;
+  // Mean over the sub-planes of the slab (through-plane partial volume).
+  for (const tissues of tissueMaps) for (let i = 0; i < n; i++) img[i] = (img[i] as number) + (m[tissues[i] as number] as number);
+  const inv = 1 / tissueMaps.length;
+  for (let i = 0; i < n; i++) img[i] = (img[i] as number) * inv * (1 + tex * (texture[i] as number));
+  if (style.domain === 'echo-like') return renderEcho(style, img, rows, columns, bias, rng, pool);
   blur(img, rows, columns, style.psfSigmaPx, style.psfSigmaPx);
-  const out = style.bitsAllocated === 8 ? new Uint8Array(n) : new Uint16Array(n);
+  const out = new Uint16Array(n);
   const sigma = style.noiseSigma;
-  const rician = style.domain !== 'ct-like';
-  for (let i = 0; i < n; i++) {
-    let v: number;
-    if (rician) {
-      const s = (img[i] as number) * (bias[i] as number);
-      const re = s + sigma * rng.normal();
-      const im = sigma * rng.normal();
-      v = Math.sqrt(re * re + im * im);
-    } else {
-      v = (img[i] as number) + sigma * rng.normal();
+  const scale = style.scale;
+  const offset = style.offset;
+  const maxStored = style.maxStored;
+  const n1 = pool.take(rng, n);
+  if (style.domain === 'ct-like') {
+    for (let i = 0; i < n; i++) {
+      const stored = Math.round(((img[i] as number) + sigma * (n1[i] as number)) * scale + offset);
+      out[i] = stored < 0 ? 0 : stored > maxStored ? maxStored : stored;
     }
-    const stored = Math.round(v * style.scale + style.offset);
-    out[i] = stored < 0 ? 0 : stored > style.maxStored ? style.maxStored : stored;
+    return out;
+  }
+  const n2 = pool.take(rng, n);
+  for (let i = 0; i < n; i++) {
+    // Rician magnitude of a complex signal with Gaussian noise in both channels.
+    const re = (img[i] as number) * (bias[i] as number) + sigma * (n1[i] as number);
+    const im = sigma * (n2[i] as number);
+    const stored = Math.round(Math.sqrt(re * re + im * im) * scale + offset);
+    out[i] = stored > maxStored ? maxStored : stored;
   }
   return out;
 }
 
-function renderEcho(style: DomainStyle, echogenicity: Float32Array, rows: number, columns: number, bias: Float32Array, rng: Random): Uint8Array {
+function renderEcho(style: DomainStyle, echogenicity: Float32Array, rows: number, columns: number, bias: Float32Array, rng: Random, pool: NormalPool): Uint8Array {
   const n = rows * columns;
   const sp = style.speckle ?? { axialPx: 0.8, lateralPx: 2 };
-  const re = new Float32Array(n);
-  const im = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    re[i] = rng.normal();
-    im[i] = rng.normal();
-  }
+  const re = pool.take(rng, n);
+  const im = pool.take(rng, n);
+  const floor = pool.take(rng, n);
   blur(re, rows, columns, sp.lateralPx, sp.axialPx);
   blur(im, rows, columns, sp.lateralPx, sp.axialPx);
   // Normalise the speckle so its mean amplitude is ~1 (Rayleigh mean sqrt(pi/2) * sd).
@@ -303,7 +346,7 @@ function renderEcho(style: DomainStyle, echogenicity: Float32Array, rows: number
       if (!inside) continue;
       const amp = Math.hypot(re[i] as number, im[i] as number) * norm;
       const gain = (bias[i] as number) * (1 - 0.45 * depth);
-      const env = (echogenicity[i] as number) * amp * gain + style.noiseSigma * Math.abs(rng.normal());
+      const env = (echogenicity[i] as number) * amp * gain + style.noiseSigma * Math.abs(floor[i] as number);
       const v = Math.log(1 + k * env) / logK;
       const stored = Math.round(v * 255);
       out[i] = stored < 0 ? 0 : stored > 255 ? 255 : stored;

@@ -9,7 +9,7 @@ import type { Vec3 } from '../study/types.js';
 import { BadInputError } from '../util/errors.js';
 import { calibrateShape, drawHeartShape, filling, section, type HeartShape } from './anatomy.js';
 import { drawAcquisition, drawMatrix, imagePositionPatient, type Acquisition } from './acquisition.js';
-import { drawStyle, renderImage, smoothField, textureField, type DomainStyle, type HeartBox } from './appearance.js';
+import { drawStyle, NormalPool, renderImage, smoothField, textureField, type DomainStyle, type HeartBox } from './appearance.js';
 import { ds, SOP_CLASS, writePart10 } from './dicom-writer.js';
 import { drawDemographics, drawPhysiology, type Demographics, type Physiology } from './physiology.js';
 import { Random } from './random.js';
@@ -99,7 +99,8 @@ function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Su
   }
   const hx = 0.3 * matrix.columns * matrix.pixelSpacing[1];
   const hy = 0.3 * matrix.rows * matrix.pixelSpacing[0];
-  const place = (lo: number, hi: number): number => (lo <= hi ? acqRng.uniform(lo, hi) : (lo + hi) / 2);
+  // Within the allowed range, favour the middle (real planning centres the heart, roughly).
+  const place = (lo: number, hi: number): number => (lo <= hi ? (lo + hi) / 2 + acqRng.uniform(-0.35, 0.35) * (hi - lo) : (lo + hi) / 2);
   const shift: [number, number] = [place(-hx - minX, hx - maxX), place(-hy - minY, hy - maxY)];
   const acquisition: Acquisition = { ...drawn, ...matrix, shift };
   return {
@@ -133,7 +134,7 @@ function domainAttributes(domain: SynthDomain, style: DomainStyle, acq: Acquisit
       return {
         SOPClassUID: SOP_CLASS.MRImage,
         Modality: 'MR',
-        ImageType: ['ORIGINAL', 'PRIMARY', 'M', 'NONE'],
+        ImageType: ['ORIGINAL', 'PRIMARY', 'OTHER'],
         Manufacturer: vendorB ? 'PULSE Synthetic B' : 'PULSE Synthetic',
         ManufacturerModelName: vendorB ? 'pulse synth vendor-shifted-mri' : 'pulse synth cine-mri',
         ScanningSequence: 'GR',
@@ -151,7 +152,7 @@ function domainAttributes(domain: SynthDomain, style: DomainStyle, acq: Acquisit
         MagneticFieldStrength: vendorB ? '3' : '1.5',
         FlipAngle: vendorB ? '12' : '60',
         HeartRate: String(Math.round(phys.heartRateBpm)),
-        NominalInterval: ds(acq.rrMs, 1),
+        NominalInterval: Math.round(acq.rrMs),
         CardiacNumberOfImages: acq.phases,
         PixelRepresentation: 0,
       };
@@ -169,7 +170,7 @@ function domainAttributes(domain: SynthDomain, style: DomainStyle, acq: Acquisit
         RescaleSlope: '1',
         RescaleType: 'HU',
         HeartRate: String(Math.round(phys.heartRateBpm)),
-        NominalInterval: ds(acq.rrMs, 1),
+        NominalInterval: Math.round(acq.rrMs),
         CardiacNumberOfImages: acq.phases,
         PixelRepresentation: 0,
       };
@@ -179,14 +180,27 @@ function domainAttributes(domain: SynthDomain, style: DomainStyle, acq: Acquisit
         Modality: 'US',
         ImageType: ['DERIVED', 'SECONDARY'],
         ConversionType: 'SYN',
+        // Secondary Capture has no Image Plane module: the plane attributes ride along (Standard
+        // Extended SOP Class) so readers keep the cardiac geometry, and PatientOrientation is due.
+        PatientOrientation: [orientationLetters(acq.rowCosines), orientationLetters(acq.columnCosines)],
         Manufacturer: 'PULSE Synthetic',
         ManufacturerModelName: 'pulse synth echo-like',
         HeartRate: String(Math.round(phys.heartRateBpm)),
-        NominalInterval: ds(acq.rrMs, 1),
+        NominalInterval: Math.round(acq.rrMs),
         CardiacNumberOfImages: acq.phases,
         PixelRepresentation: 0,
       };
   }
+}
+
+/** PatientOrientation letters (LPS) of a direction: the dominant components, largest first. */
+function orientationLetters(v: Vec3): string {
+  const letters: Array<[number, string]> = [
+    [Math.abs(v[0]), v[0] > 0 ? 'L' : 'R'],
+    [Math.abs(v[1]), v[1] > 0 ? 'P' : 'A'],
+    [Math.abs(v[2]), v[2] > 0 ? 'H' : 'F'],
+  ];
+  return letters.filter(([m]) => m > 0.25).sort((a, b) => b[0] - a[0]).map(([, l]) => l).join('');
 }
 
 function percentile(values: ArrayLike<number>, p: number): number {
@@ -214,6 +228,10 @@ export function generateStudy(options: SynthOptions): SynthStudy {
   const style = drawStyle(domain, appRng.fork('style'), acq.rows, acq.columns, box);
   const bias = smoothField(style, acq.rows, acq.columns);
   const coords = planeCoordinates(acq);
+  // End-systole falls on a frame (as a scanner's nearest frame would show it), so the truth EF is the
+  // calibrated one rather than one diluted by the frame sampling.
+  const esFraction = Math.max(1, Math.round(phys.esFraction * acq.phases)) / acq.phases;
+  const pool = new NormalPool(appRng.fork('noise-pool'));
 
   const uidKey = [STREAM, seed, group, domain] as const;
   const studyInstanceUID = deterministicUid<'StudyInstanceUID'>(...uidKey, 'study');
@@ -282,17 +300,21 @@ export function generateStudy(options: SynthOptions): SynthStudy {
     const position = ipp[0] * acq.normal[0] + ipp[1] * acq.normal[1] + ipp[2] * acq.normal[2];
     slicePositionsMm.push(position);
     const texture = textureField(appRng.fork(`texture-${s}`), acq.rows, acq.columns);
-    const background = thoraxMap(thorax, coords, z);
+    // Through-plane partial volume: the image averages three sub-planes across the slice thickness;
+    // the labels are those of the centre plane (what a reader contours).
+    const subPlanes = [-1 / 3, 0, 1 / 3].map((k) => z + k * acq.sliceThicknessMm);
+    const backgrounds = subPlanes.map((zz) => thoraxMap(thorax, coords, zz));
     const row: Uint8Array[] = [];
     for (let t = 0; t < acq.phases; t++) {
-      const f = filling((acq.triggerTimesMs[t] as number) / acq.rrMs, phys.esFraction);
+      const f = filling(t / acq.phases, esFraction);
       const sec = section(shape, z, f, zMid);
-      const { labels: map, tissues } = rasterise(shape, thorax, sec, coords, background, f);
+      const { labels: map, tissues } = rasterise(shape, thorax, sec, coords, backgrounds[1] as Uint8Array, f);
+      const sideTissues = [0, 2].map((k) => rasterise(shape, thorax, section(shape, subPlanes[k] as number, f, zMid), coords, backgrounds[k] as Uint8Array, f).tissues);
       const offset = (s * acq.phases + t) * frameBytes;
       labelsBin.set(map, offset);
       const view = labelsBin.subarray(offset, offset + frameBytes);
       row.push(view);
-      const pixels = renderImage(style, tissues, acq.rows, acq.columns, bias, texture, appRng.fork(`noise-${s}-${t}`));
+      const pixels = renderImage(style, [sideTissues[0] as Uint8Array, tissues, sideTissues[1] as Uint8Array], acq.rows, acq.columns, bias, texture, appRng.fork(`noise-${s}-${t}`), pool);
       if (!window) {
         // One window for the whole series, from the first image: readers show the series consistently.
         const lo = percentile(pixels, 0.01);
@@ -361,7 +383,7 @@ export function generateStudy(options: SynthOptions): SynthStudy {
         lv_mass_i_g_m2: phys.lvMassI,
       },
       heartRateBpm: phys.heartRateBpm,
-      esFractionOfRR: phys.esFraction,
+      esFractionOfRR: esFraction,
       longAxisShortening: phys.longAxisShortening,
       hypertrophyPeakMm: phys.hypertrophyPeakMm,
       infarct: phys.infarct,

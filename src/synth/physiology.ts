@@ -61,7 +61,7 @@ export function drawPhysiology(group: SynthGroup, rng: Random): Physiology {
       return {
         ...common,
         lvedvi: rng.truncated(70, 12, 50, 96),
-        lvef: rng.truncated(61, 5, 52, 74),
+        lvef: rng.truncated(61, 5, 52.5, 74),
         rvedvi: rng.truncated(78, 12, 54, 106),
         rvef: rng.truncated(56, 6, 45, 69),
         lvMassI: rng.truncated(56, 9, 40, 80),
@@ -73,7 +73,7 @@ export function drawPhysiology(group: SynthGroup, rng: Random): Physiology {
       return {
         ...common,
         esFraction: rng.truncated(0.4, 0.03, 0.33, 0.46),
-        lvedvi: rng.truncated(150, 28, 103, 230),
+        lvedvi: rng.truncated(150, 28, 106, 230),
         lvef: rng.truncated(21, 7, 8, 38),
         rvedvi: rng.truncated(92, 22, 55, 150),
         rvef: rng.truncated(36, 12, 12, 62),
@@ -89,7 +89,7 @@ export function drawPhysiology(group: SynthGroup, rng: Random): Physiology {
         lvef: rng.truncated(67, 7, 56, 82),
         rvedvi: rng.truncated(64, 12, 40, 90),
         rvef: rng.truncated(60, 8, 44, 78),
-        lvMassI: rng.truncated(128, 16, 113, 185),
+        lvMassI: rng.truncated(130, 16, 117, 185),
         longAxisShortening: rng.truncated(0.1, 0.02, 0.06, 0.14),
         hypertrophyPeakMm: rng.truncated(20, 3, 16.5, 28),
         infarct: null,
@@ -116,8 +116,8 @@ export function drawPhysiology(group: SynthGroup, rng: Random): Physiology {
       return {
         ...common,
         lvedvi: rng.truncated(63, 11, 44, 92),
-        lvef: rng.truncated(58, 5, 51, 72),
-        rvedvi: rng.truncated(132, 18, 113, 190),
+        lvef: rng.truncated(59, 5, 52.5, 72),
+        rvedvi: rng.truncated(134, 18, 116, 190),
         rvef: rng.truncated(33, 11, 10, 55),
         lvMassI: rng.truncated(47, 9, 32, 70),
         longAxisShortening: rng.truncated(0.12, 0.02, 0.08, 0.16),

@@ -52,6 +52,8 @@ export interface Thorax {
   /** Epicardial fat thickness pattern around the heart (mm): mean and harmonic amplitudes. */
   readonly epiFat: readonly { k: number; amp: number; phase: number }[];
   readonly epiFatMm: number;
+  /** Pulmonary vessels: small bright discs inside the lungs (x, y, radius, drift per mm of z). */
+  readonly vessels: readonly { x: number; y: number; r: number; dx: number; dy: number }[];
 }
 
 function ellipse(rng: Random, cx: number, cy: number, a: number, b: number, rot: number, jitter: number, drift: number): Ellipse {
@@ -70,20 +72,27 @@ function ellipse(rng: Random, cx: number, cy: number, a: number, b: number, rot:
 export function drawThorax(rng: Random, heartRadius: number): Thorax {
   const r = heartRadius;
   return {
-    body: ellipse(rng, -10, 30, 175, 128, 0, 10, 0.05),
+    body: ellipse(rng, -5, 22, 205, 150, 0, 8, 0.05),
     fatMm: rng.uniform(7, 24),
     muscleMm: rng.uniform(7, 15),
     lungs: [
-      ellipse(rng, -r - 55, -25, 58, 78, 0.35, 8, 0.15),
-      ellipse(rng, r + 55, -15, 55, 80, -0.35, 8, 0.15),
-      ellipse(rng, 0, -r - 45, 95, 32, 0, 6, 0.15),
+      ellipse(rng, -r - 72, -25, 80, 100, 0.35, 8, 0.15),
+      ellipse(rng, r + 72, -15, 78, 105, -0.35, 8, 0.15),
+      ellipse(rng, 0, -r - 55, 130, 48, 0, 6, 0.15),
     ],
-    liver: { ...ellipse(rng, -35, r + 70, 115, 55, 0.2, 10, 0.1), dy: -rng.uniform(0.3, 0.6) },
+    liver: { ...ellipse(rng, -40, r + 75, 125, 62, 0.2, 10, 0.1), dy: -rng.uniform(0.3, 0.6) },
     stomach: rng.chance(0.6) ? ellipse(rng, r + 40, r + 55, 35, 25, -0.3, 8, 0.1) : null,
     aorta: { ...ellipse(rng, r + 18, r + 35, 12, 12, 0, 5, 0.05), a: rng.uniform(10, 14), b: 0 },
     spine: ellipse(rng, r + 5, r + 75, 20, 17, 0, 5, 0.03),
     epiFat: [1, 2, 3].map((k) => ({ k, amp: rng.uniform(0.5, 2.5), phase: rng.uniform(0, 2 * Math.PI) })),
     epiFatMm: rng.uniform(1.5, 5),
+    vessels: Array.from({ length: 40 }, () => ({
+      x: rng.uniform(-200, 200),
+      y: rng.uniform(-150, 60),
+      r: rng.uniform(1.2, 3.2),
+      dx: rng.gaussian(0, 0.4),
+      dy: rng.gaussian(0, 0.4),
+    })),
   };
 }
 
@@ -121,6 +130,7 @@ export function thoraxMap(t: Thorax, coords: { x: Float64Array; y: Float64Array 
     [PlacedEllipse.of(t.liver, z), Tissue.Liver],
     ...t.lungs.map((l) => [PlacedEllipse.of(l, z), Tissue.Lung] as [PlacedEllipse, number]),
   ];
+  const vessels = t.vessels.map((v) => ({ x: v.x + v.dx * z, y: v.y + v.dy * z, r2: v.r * v.r }));
   const out = new Uint8Array(coords.x.length);
   for (let i = 0; i < out.length; i++) {
     const x = coords.x[i] as number;
@@ -135,6 +145,9 @@ export function thoraxMap(t: Thorax, coords: { x: Float64Array; y: Float64Array 
           tissue = organ;
           break;
         }
+      }
+      if (tissue === Tissue.Lung) {
+        for (const v of vessels) if ((x - v.x) ** 2 + (y - v.y) ** 2 < v.r2) tissue = Tissue.Aorta;
       }
     }
     out[i] = tissue;

@@ -1,6 +1,6 @@
 /**
  * Public types of the synthetic cine study generator: options in, DICOM files + exact truth out.
- * The truth file format (truth.json + labels.bin) is documented in docs/synth.md.
+ * The truth file format (truth.json + labels.bin) is documented in src/synth/README.md.
  */
 import type { SeriesInstanceUID, SOPInstanceUID, StudyInstanceUID } from '../dicom/uid.js';
 

@@ -25,6 +25,7 @@ TRAIN_STEPS = 4400       # supervised (segmentation + slice diagnosis)
 LR = 2e-3
 WEIGHT_DECAY = 0.05
 WARMUP = 200
+EMA_DECAY = 0.998       # weight averaging during the supervised stage (validated and shipped)
 EVAL_EVERY = 400
 CHECKPOINT_EVERY = 200
 # Composite loss weights (see MODEL_CARD.md).

@@ -7,6 +7,7 @@ Writes <out>/ckpt.pt every CHECKPOINT_EVERY steps (an interrupted run resumes fr
 (highest validation Dice) and <out>/log.jsonl.
 """
 import argparse
+import copy
 import json
 import math
 import os
@@ -118,11 +119,13 @@ def main(argv=None):
     torch.manual_seed(C.SEED)
     model = PulseLite().to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+    ema = copy.deepcopy(model)      # exponential moving average of the weights: what is validated and shipped
     state = {'stage': 'pretrain', 'step': 0, 'best': -1.0, 'elapsed': 0.0}
     ck = out / 'ckpt.pt'
     if ck.exists():
         saved = load_checkpoint(ck, dev)
         model.load_state_dict(saved['model'])
+        ema.load_state_dict(saved['ema'])
         opt.load_state_dict(saved['opt'])
         state = saved['state']
         torch.set_rng_state(saved['rng'].cpu())
@@ -133,7 +136,7 @@ def main(argv=None):
 
     def checkpoint():
         state['elapsed'] = elapsed0 + time.time() - t_start
-        save_atomic({'model': model.state_dict(), 'opt': opt.state_dict(), 'state': state,
+        save_atomic({'model': model.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'state': state,
                      'rng': torch.get_rng_state()}, ck)
 
     def batch_of(n):
@@ -151,6 +154,7 @@ def main(argv=None):
             state['step'] = 0
             if state['stage'] == 'train':   # fresh optimiser for the supervised stage
                 opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+                ema.load_state_dict(model.state_dict())
             checkpoint()
             continue
         step = state['step']
@@ -173,6 +177,13 @@ def main(argv=None):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
+        if stage == 'train':
+            with torch.no_grad():
+                for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+                    if e.dtype.is_floating_point:
+                        e.mul_(C.EMA_DECAY).add_(m.detach(), alpha=1 - C.EMA_DECAY)
+                    else:
+                        e.copy_(m)
         state['step'] += 1
         if state['step'] % 50 == 0 or a.smoke:
             now = time.time()
@@ -183,14 +194,14 @@ def main(argv=None):
             log.write(json.dumps(rec) + '\n')
             log.flush()
         if stage == 'train' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
-            d = validate(model, vimg, vlab, vmeta, size, dev)
+            d = validate(ema, vimg, vlab, vmeta, size, dev)
             score = float(d.mean())
             rec = {'stage': 'val', 'step': state['step'], 'dice_rv': float(d[0]), 'dice_myo': float(d[1]), 'dice_lv': float(d[2]), 'mean': score}
             print(json.dumps(rec), flush=True)
             log.write(json.dumps(rec) + '\n')
             if score > state['best']:
                 state['best'] = score
-                save_atomic({'model': model.state_dict(), 'step': state['step'], 'val': rec}, out / 'best.pt')
+                save_atomic({'model': ema.state_dict(), 'step': state['step'], 'val': rec}, out / 'best.pt')
         if state['step'] % C.CHECKPOINT_EVERY == 0:
             checkpoint()
         if a.max_seconds and time.time() - t_start > a.max_seconds:
@@ -198,7 +209,7 @@ def main(argv=None):
             print('stopping on --max-seconds; rerun to resume', flush=True)
             return 2
     if a.smoke and not (out / 'best.pt').exists():
-        save_atomic({'model': model.state_dict(), 'step': 0, 'val': {}}, out / 'best.pt')
+        save_atomic({'model': ema.state_dict(), 'step': 0, 'val': {}}, out / 'best.pt')
     checkpoint()
     print(json.dumps({'done': True, 'best': state['best'], 'elapsed': state['elapsed']}), flush=True)
     return 0

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { startOrthanc, type RunningOrthanc } from '../../orthanc/local-orthanc.js';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { importAcdcPatient } from '../../nifti/index.js';
+import { generateStudy, SYNTH_GROUPS } from '../../synth/index.js';
 
 /** User metadata the service stores on studies (Orthanc 1.10 has no labels): name -> index. */
 export const PULSE_USER_METADATA = {
@@ -124,47 +125,16 @@ async function seedStudies(client: OrthancRestClient, options: DemoOptions, log:
     count++;
     log(`  ${label}: ${files.length} instances${fresh < files.length ? ` (${files.length - fresh} already there)` : ''}`);
   };
-  if (options.studies > 0) {
-    const generate = await loadGenerator();
-    if (generate === undefined) {
-      log('synthetic studies: the generator (src/synth) is not available in this build; skipping them');
-    } else {
-      log(`storing ${options.studies} synthetic cine studies...`);
-      const groups = ['NOR', 'DCM', 'HCM', 'MINF', 'RV'] as const;
-      for (let n = 0; n < options.studies; n++) {
-        let study: ReturnType<Generate>;
-        try {
-          study = generate({ seed: options.seed + n, group: groups[n % groups.length]! });
-        } catch (error) {
-          // TODO(synth): remove once src/synth/generate.ts is implemented (its placeholder throws this).
-          if (n === 0 && /being implemented/u.test((error as Error).message)) {
-            log('synthetic studies: the generator (src/synth) is not implemented yet; skipping them');
-            break;
-          }
-          throw error;
-        }
-        await store(study.name, study.files);
-      }
-    }
+  if (options.studies > 0) log(`storing ${options.studies} synthetic cine studies...`);
+  for (let n = 0; n < options.studies; n++) {
+    const study = generateStudy({ seed: options.seed + n, group: SYNTH_GROUPS[n % SYNTH_GROUPS.length]! });
+    await store(study.name, study.files);
   }
   for (const folder of options.acdc) {
     const acdc = await importAcdcPatient(folder, { labels: false });
     await store(acdc.info.patientId, acdc.files);
   }
   return count;
-}
-
-type Generate = (options: { seed: number; group: string }) => { name: string; files: ReadonlyArray<{ bytes: Uint8Array }> };
-
-/** The synth generator, or undefined when this build has none. */
-async function loadGenerator(): Promise<Generate | undefined> {
-  try {
-    const synth = (await import('../../synth/index.js')) as { generateStudy?: Generate };
-    return typeof synth.generateStudy === 'function' ? synth.generateStudy : undefined;
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw error;
-  }
 }
 
 function waitForSignal(): Promise<void> {

@@ -34,6 +34,9 @@ export function patientStudyAttributes(context: StudyContext): Record<string, un
     const value = source[keyword];
     if (value !== undefined && value !== null && value !== '') out[keyword] = value;
   }
+  // Height and weight give the indexed values: keep them beside the report (Patient Study module).
+  if (out.PatientSize === undefined && context.patientSizeM !== undefined) out.PatientSize = context.patientSizeM;
+  if (out.PatientWeight === undefined && context.patientWeightKg !== undefined) out.PatientWeight = context.patientWeightKg;
   out.StudyInstanceUID = context.studyInstanceUID;
   return out;
 }

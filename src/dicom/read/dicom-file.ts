@@ -180,7 +180,12 @@ export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): Parse
       throw new NotDicomError(`unreadable DICOM data set: ${again instanceof Error ? again.message : String(again)}`);
     }
   }
-  const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict) as Record<string, unknown>;
+  let dataset: Record<string, unknown>;
+  try {
+    dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict) as Record<string, unknown>;
+  } catch (error) {
+    throw new NotDicomError(`unreadable DICOM data set: ${error instanceof Error ? error.message : String(error)}`);
+  }
   if (Object.keys(dataset).length <= 1 && parseError) throw new NotDicomError(`unreadable DICOM data set: ${parseError}`);
   const raw = dataset['PixelData'];
   let pixelData: Uint8Array[] | undefined;

@@ -282,6 +282,7 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     ...patientStudyAttributes(context),
     // General Series + Segmentation Series
     Modality: 'SEG',
+    BodyPartExamined: 'HEART', // unpaired: Laterality (Type 2C) is then absent for every validator
     SeriesInstanceUID: input.seriesInstanceUID,
     SeriesNumber: seriesNumber,
     SeriesDate: date,
@@ -311,6 +312,8 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     ContentDescription: (input.contentDescription ?? 'Automated cardiac segmentation; requires review before clinical use').slice(0, 64),
     ContentCreatorName: input.contentCreatorName ?? 'PULSE^Automated',
     SegmentationType: 'BINARY',
+    // Label maps hold one label per pixel, so segments never overlap.
+    SegmentsOverlap: 'NO',
     LossyImageCompression: '00',
     SegmentSequence: segments.map((segment, i) => segmentDescription(segment, i + 1, algorithmType, algorithm)),
     // Common Instance Reference
@@ -332,9 +335,11 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     ],
     PerFrameFunctionalGroupsSequence: perFrame,
     PixelData: [packBits(pixels, pixelsPerFrame).buffer],
+    // dcmjs reads the VR of a naturalized attribute from _vrMap; 1-bit pixel data is OB.
+    _vrMap: { PixelData: 'OB' },
   };
 
-  const bytes = writePart10(dataset, { vrOverrides: { '7FE00010': 'OB' } });
+  const bytes = writePart10(dataset);
   return {
     bytes,
     sopClassUID: SEGMENTATION_SOP_CLASS_UID,
@@ -363,8 +368,7 @@ export function segmentationReference(built: BuiltSegmentation): {
 } {
   const frameNumbers: Record<string, Record<number, number[]>> = {};
   for (const frame of built.frames) {
-    const byPhase = (frameNumbers[frame.segmentKey] ??= {});
-    (byPhase[frame.phase] ??= []).push(frame.frameNumber);
+    ((frameNumbers[frame.segmentKey] ??= {})[frame.phase] ??= []).push(frame.frameNumber);
   }
   return { sopInstanceUID: built.sopInstanceUID, seriesInstanceUID: built.seriesInstanceUID, segmentNumbers: built.segmentNumbers, frameNumbers };
 }

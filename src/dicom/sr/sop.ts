@@ -36,7 +36,11 @@ export interface ReferencedSegmentation {
   readonly seriesInstanceUID: SeriesInstanceUID;
   /** Segment number in the SEG of each manifest segment key ('lv' -> 3, ...). */
   readonly segmentNumbers: Readonly<Record<string, number>>;
-  /** SEG frame numbers per segment key and phase index; written as ReferencedFrameNumber when given. */
+  /**
+   * SEG frame numbers per segment key and phase index (informative: a Referenced Segment item may not
+   * carry frame numbers, and TID 1411 allows source images only with a Volume Surface, so the phase of
+   * a group is named by its tracking identifier and its measurement concept).
+   */
   readonly frameNumbers?: Readonly<Record<string, Readonly<Record<number, readonly number[]>>>>;
 }
 
@@ -256,7 +260,6 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     const segmentNumber = segmentation.segmentNumbers[group.segmentKey];
     if (!segment || segmentNumber === undefined) continue;
     const phase = result.phases[group.phase];
-    const frames = segmentation.frameNumbers?.[group.segmentKey]?.[phase] ?? [];
     const measurements = group.measurementKeys
       .filter((key) => typeof result.measurements[key] === 'number')
       .map((key) => numItem('CONTAINS', specByKey.get(key)!.concept, result.measurements[key]!, specByKey.get(key)!.unit));
@@ -268,7 +271,8 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
         [
           ...trackingItems(group.label, uid('tracking', group.segmentKey, group.phase)),
           codeContentItem('CONTAINS', codes.FINDING, segment.type),
-          imageItem('CONTAINS', codes.REFERENCED_SEGMENT, { sopClassUID: SEGMENTATION_SOP_CLASS_UID, sopInstanceUID: segmentation.sopInstanceUID, segmentNumbers: [segmentNumber], frameNumbers: frames }),
+          imageItem('CONTAINS', codes.REFERENCED_SEGMENT, { sopClassUID: SEGMENTATION_SOP_CLASS_UID, sopInstanceUID: segmentation.sopInstanceUID, segmentNumbers: [segmentNumber] }),
+          // Row 12 goes with a Referenced Segment; row 11 (source images) only with a Volume Surface.
           uidrefItem('CONTAINS', codes.SOURCE_SERIES_FOR_SEGMENTATION, context.seriesInstanceUID),
           codeContentItem('HAS CONCEPT MOD', codes.FINDING_SITE, group.site),
           ...measurements,

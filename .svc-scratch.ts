@@ -1,0 +1,16 @@
+import { startOrthanc } from './src/orthanc/local-orthanc.js';
+import { OrthancRestClient } from './src/orthanc/rest-client.js';
+import { makeCineStudy, standInProcessor, uploadStudy } from './test/service-support.js';
+import { readFileSync } from 'node:fs';
+const o = await startOrthanc({ stableAgeSeconds: 1, luaScripts: [readFileSync('orthanc-config/pulse-webhook.lua','utf8')], extraConfig: { PulseWebhook: { Url: 'http://127.0.0.1:9/webhook', Secret: 'x' } } });
+const c = new OrthancRestClient({ url: o.url });
+const st = makeCineStudy(1);
+const id = await uploadStudy(c, st);
+await new Promise(r => setTimeout(r, 2500));
+const out = await standInProcessor().process(st.files.map((bytes, i) => ({ source: String(i), bytes })));
+await c.uploadInstance(out.seg);
+await new Promise(r => setTimeout(r, 4000));
+const ch = await c.getJson<any>('/changes?since=0&limit=1000');
+console.log(ch.Changes.filter((x: any) => x.ResourceType !== 'Instance').map((x: any) => `${x.Seq} ${x.ChangeType} ${x.ID.slice(0,8)}`).join('\n'), id.slice(0,8));
+console.log(o.logTail(15));
+await o.stop();

@@ -1,0 +1,127 @@
+"""Exports the network to ONNX (opset 17, dynamic batch) and writes models/pulse-lite/manifest.json from
+the recipe (config.py), the study head (head.json) and the validation figures (eval.json).
+
+    /usr/bin/python3 -m training.pulse_lite.export [--weights ...] [--eval-dir training/runs/eval]
+"""
+import argparse
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from . import config as C
+from .evaluate import load_model
+
+GROUP_CODES = {   # SNOMED CT; sources in MODEL_CARD.md
+    'NOR': ('17621005', 'Normal', 'No cardiac disease (normal cardiac anatomy and function)'),
+    'DCM': ('399020009', 'Dilated cardiomyopathy', 'Dilated cardiomyopathy: LV dilated with reduced ejection fraction'),
+    'HCM': ('233873004', 'Hypertrophic cardiomyopathy', 'Hypertrophic cardiomyopathy: thick LV myocardium, normal or high ejection fraction'),
+    'MINF': ('1755008', 'Old myocardial infarction', 'Previous myocardial infarction: reduced ejection fraction with regional wall-motion abnormality'),
+    'RV': ('253522006', 'Dilatation of right cardiac ventricle', 'Abnormal right ventricle: dilated RV and/or reduced RV ejection fraction'),
+}
+ANATOMY = {'value': '91723000', 'scheme': 'SCT', 'meaning': 'Anatomical Structure'}
+SEGMENTS = [
+    {'labelValue': 1, 'name': 'Right ventricle cavity', 'key': 'rv', 'category': ANATOMY,
+     'type': {'value': '53085002', 'scheme': 'SCT', 'meaning': 'Right Ventricle'}, 'color': [60, 120, 255]},
+    {'labelValue': 2, 'name': 'Left ventricle myocardium', 'key': 'myo', 'category': ANATOMY,
+     'type': {'value': '74281007', 'scheme': 'SCT', 'meaning': 'Myocardium'}, 'color': [60, 200, 60]},
+    {'labelValue': 3, 'name': 'Left ventricle cavity', 'key': 'lv', 'category': ANATOMY,
+     'type': {'value': '87878005', 'scheme': 'SCT', 'meaning': 'Left Ventricle'}, 'color': [255, 60, 60]},
+]
+OUTPUT_NAMES = ['segmentation', 'embedding', 'features', 'diagnosis']
+
+
+def parity_input(n=2, size=C.SIZE):
+    """Deterministic test image, reproduced in test/model.test.ts: x[b,0,i,j] = sin(0.11 i + 0.07 j + b) * 1.5."""
+    i = torch.arange(size, dtype=torch.float32)[:, None]
+    j = torch.arange(size, dtype=torch.float32)[None, :]
+    return torch.stack([torch.sin(0.11 * i + 0.07 * j + b) * 1.5 for b in range(n)])[:, None]
+
+
+def export_model(model, path):
+    model.eval()
+    dyn = {name: {0: 'N'} for name in ['image'] + OUTPUT_NAMES}
+    torch.onnx.export(model, parity_input(), str(path), opset_version=17, input_names=['image'],
+                      output_names=OUTPUT_NAMES, dynamic_axes=dyn, do_constant_folding=True)
+
+
+def parity_fixture(model):
+    with torch.no_grad():
+        outs = model(parity_input())
+    fx = {'input': 'x[b,0,i,j] = sin(0.11*i + 0.07*j + b) * 1.5, b in {0,1}', 'shape': [2, 1, C.SIZE, C.SIZE], 'outputs': {}}
+    for name, t in zip(OUTPUT_NAMES, outs):
+        flat = t.reshape(t.shape[0], -1)
+        fx['outputs'][name] = {'shape': list(t.shape), 'mean': flat.mean(1).tolist(), 'first': flat[:, :8].tolist()}
+    return fx
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--weights', default=str(C.ROOT / 'training' / 'weights' / 'pulse-lite.pt'))
+    ap.add_argument('--eval-dir', default=str(C.RUNS / 'eval'))
+    a = ap.parse_args(argv)
+    model = load_model(a.weights)
+    saved = torch.load(a.weights, map_location='cpu')
+    C.MODEL_DIR.mkdir(parents=True, exist_ok=True)
+    export_model(model, C.MODEL_DIR / 'model.onnx')
+    (C.ROOT / 'training' / 'fixtures').mkdir(exist_ok=True)
+    (C.ROOT / 'training' / 'fixtures' / 'onnx-parity.json').write_text(json.dumps(parity_fixture(model), indent=1) + '\n')
+    head = json.loads((Path(a.eval_dir) / 'head.json').read_text())
+    ev = json.loads((Path(a.eval_dir) / 'eval.json').read_text())
+    d = model.diag.in_features
+    f = model.d1.refine[0].out_channels
+    s = C.SIZE
+    manifest = {
+        'name': 'pulse-lite',
+        'version': C.VERSION,
+        'description': 'PULSE-lite: CPU-sized re-implementation of PULSE (arXiv 2512.03848) trained on the 100 ACDC '
+                       'training patients (80 train / 20 held out). Research use only, NOT for clinical use.',
+        'model': {'file': 'model.onnx', 'opset': 17},
+        'input': {'name': 'image', 'shape': [-1, 1, s, s], 'layout': 'NCHW', 'pixelSpacingMm': [C.SPACING_MM, C.SPACING_MM],
+                  'channels': 'slice', 'normalization': {'type': 'zscore-per-slice', 'clipPercentiles': list(C.CLIP_PERCENTILES)},
+                  'cropping': 'image-centre',
+                  'description': f'one short-axis slice resampled (bilinear) to {C.SPACING_MM} mm on a {s}x{s} window centred on '
+                                 'the image centre, zero outside the image, clipped at the percentiles and z-scored over the window'},
+        'outputs': {
+            'segmentation': {'name': 'segmentation', 'shape': [-1, 4, s, s], 'description': 'logits: background, RV cavity, LV myocardium, LV cavity'},
+            'embedding': {'name': 'embedding', 'shape': [-1, d], 'description': 'global token after the final LayerNorm'},
+            'features': {'name': 'features', 'shape': [-1, f, s // 2, s // 2], 'description': 'per-pixel decoder features at half resolution'},
+            'diagnosis': {'name': 'diagnosis', 'shape': [-1, len(C.GROUPS)], 'description': 'slice-level group logits from the global token (auxiliary)'},
+        },
+        'segments': SEGMENTS,
+        'diagnosis': {
+            'groups': [{'name': g, 'description': GROUP_CODES[g][2],
+                        'code': {'value': GROUP_CODES[g][0], 'scheme': 'SCT', 'meaning': GROUP_CODES[g][1]}} for g in C.GROUPS],
+            'studyHead': {'file': 'study-head.onnx', 'input': 'features', 'output': 'group_logits',
+                          'features': [{'name': n, 'size': 1} for n in head['features']],
+                          'mean': [round(v, 6) for v in head['mean']], 'std': [round(v, 6) for v in head['std']],
+                          'temperature': round(head['temperature'], 4), 'defaultBsaM2': head['defaultBsaM2']},
+        },
+        'training': {
+            'data': 'ACDC training set (Bernard et al., IEEE TMI 2018, doi:10.1109/TMI.2018.2837502), 100 patients, ED+ES; '
+                    '80 for training, 20 held out (training/splits.json); CC BY-NC-SA 4.0 terms carry over',
+            'recipe': {'pretrainSteps': C.PRETRAIN_STEPS, 'pretrain': 'masked-token reconstruction (50% of 16x16 cells hidden)',
+                       'trainSteps': C.TRAIN_STEPS, 'batch': C.BATCH, 'optimizer': 'AdamW', 'lr': C.LR,
+                       'weightDecay': C.WEIGHT_DECAY, 'schedule': f'linear warm-up {C.WARMUP} steps, cosine decay', 'seed': C.SEED,
+                       'loss': {'dice': C.W_DICE, 'crossEntropy': C.W_CE, 'lovaszSoftmax': C.W_LOVASZ, 'sliceDiagnosisCE': C.W_DIAG},
+                       'augmentation': 'rotation 360, flips, scale 0.75-1.35, shifts +-48 mm, elastic, bias field, gamma, '
+                                       'contrast/brightness, low resolution, blur, Gaussian noise',
+                       'selectedStep': saved.get('step')},
+            'command': '/usr/bin/python3 -m training.pulse_lite.pipeline all',
+        },
+        'validation': {
+            'patients': ev['patients'], 'split': 'training/splits.json (4 per group)',
+            'diceEd': ev['dice']['ed'], 'diceEs': ev['dice']['es'],
+            'lvefMaePct': ev['lvef_mae_pct'], 'rvefMaePct': ev['rvef_mae_pct'], 'lvedvMaeMl': ev['lvedv_mae_ml'],
+            'lvMassMaeG': ev['lv_mass_mae_g'], 'diagnosisAccuracy': ev['diagnosis_accuracy'],
+            'note': 'Python-side figures (training/pulse_lite/evaluate.py) on the native image grid; see EVAL.md',
+        },
+    }
+    manifest = json.loads(json.dumps(manifest), parse_float=lambda x: round(float(x), 4))
+    (C.MODEL_DIR / 'manifest.json').write_text(json.dumps(manifest, indent=2) + '\n')
+    print('exported', C.MODEL_DIR)
+
+
+if __name__ == '__main__':
+    main()
