@@ -187,7 +187,7 @@ describe('webhook alone', () => {
 describe('failures', () => {
   let s: Setup | undefined;
   before(async () => {
-    s = await setup({ webhook: false, changesFeed: true, delayMs: 1500 });
+    s = await setup({ webhook: false, changesFeed: true, delayMs: 1500, config: { queue: { maxAttempts: 30 } } });
   });
   after(() => teardown(s));
 
@@ -197,10 +197,13 @@ describe('failures', () => {
     await jobFor(s!, study.studyInstanceUID, ['running']);
     // The stand-in takes 1.5 s: stop Orthanc while it works, so storing the results fails.
     await s!.orthanc.stop({ keepStorage: true });
-    const waiting = await jobFor(s!, study.studyInstanceUID, ['queued'], 15_000);
-    assert.match(waiting.reason!, /^retry 2 in \d+ ms: UpstreamUnavailableError: Orthanc at .* is unreachable/);
-    await new Promise((r) => setTimeout(r, 1500));
-    await s!.orthanc.start();
+    try {
+      const waiting = await jobFor(s!, study.studyInstanceUID, ['queued'], 15_000);
+      assert.match(waiting.reason!, /^retry \d+ in \d+ ms: UpstreamUnavailableError: Orthanc at .* is unreachable/);
+      await new Promise((r) => setTimeout(r, 1500));
+    } finally {
+      await s!.orthanc.start();
+    }
     const job = await jobFor(s!, study.studyInstanceUID, ['done', 'failed'], 30_000);
     assert.equal(job.state, 'done', job.reason ?? '');
     assert.ok(job.attempts >= 2);

@@ -21,7 +21,7 @@ def _coin(n, p, device):
 
 
 def spatial(image, label, size, canvas, spacing_mm, strength=1.0):
-    """image [B,1,canvas,canvas] float, label [B,canvas,canvas] long -> window [B,1,size,size], [B,size,size]."""
+    """image [B,C,canvas,canvas] float, label [B,canvas,canvas] long -> window [B,1,size,size], [B,size,size]."""
     b, dev = image.shape[0], image.device
     lin = torch.linspace(-1, 1, size, device=dev) * (size - 1) / (canvas - 1)
     yy, xx = torch.meshgrid(lin, lin, indexing='ij')
@@ -75,8 +75,9 @@ def intensity(img, strength=1.0):
         k = torch.arange(-3, 4, device=dev, dtype=img.dtype)
         k = torch.exp(-k ** 2 / (2 * sigma ** 2))
         k = k / k.sum()
-        bl = F.conv2d(F.pad(img, (3, 3, 0, 0), mode='replicate'), k.view(1, 1, 1, 7))
-        bl = F.conv2d(F.pad(bl, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, 7, 1))
+        flat = img.reshape(-1, 1, h, w)
+        bl = F.conv2d(F.pad(flat, (3, 3, 0, 0), mode='replicate'), k.view(1, 1, 1, 7))
+        bl = F.conv2d(F.pad(bl, (0, 0, 3, 3), mode='replicate'), k.view(1, 1, 7, 1)).reshape_as(img)
         img = torch.where(blur[:, None, None, None] > 0, bl, img)
     x = normalise(img)
     noise = _rand(b, 0.0, 0.12, dev)[:, None, None, None] * _coin(b, 0.4 * strength, dev)[:, None, None, None]

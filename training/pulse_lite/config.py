@@ -16,6 +16,9 @@ SPACING_MM = 1.5
 SIZE = 160
 CANVAS = 176            # cache canvas (model spacing) around the image centre; augmentation samples inside/outside it
 CLIP_PERCENTILES = (0.5, 99.5)
+# 2.5D input: the slice and its two neighbours along the stack (edge slice repeated at the ends), each
+# normalised on its own; channel order is randomised in training (stacks come base-first or apex-first).
+IN_CHANNELS = 3
 
 # Recipe (identical on CPU and GPU; steps sized so a 2-core CPU finishes within 2 hours).
 SEED = 20251203

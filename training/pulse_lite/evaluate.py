@@ -25,8 +25,9 @@ AUG_DRAWS = 3
 
 def load_model(path):
     saved = torch.load(path, map_location='cpu')
-    model = PulseLite()
-    model.load_state_dict(saved['model'] if 'model' in saved else saved)
+    state = saved['model'] if 'model' in saved else saved
+    model = PulseLite(in_ch=state['e0.0.weight'].shape[1])
+    model.load_state_dict(state)
     return model.eval()
 
 

@@ -35,9 +35,14 @@ def to_source_grid(x, out_shape, out_spacing, spacing, mode='bilinear'):
     return sample(x, (spacing, spacing), out_shape, out_spacing, mode)
 
 
+def neighbours(z, nz):
+    """Indices (previous, self, next) of slice z in a stack of nz, the edge slice repeated at the ends."""
+    return max(z - 1, 0), z, min(z + 1, nz - 1)
+
+
 def normalise(x, clip=(0.5, 99.5)):
-    """z-score per slice after clipping at percentiles; x [N,1,H,W] float."""
-    n = x.shape[0]
+    """z-score per slice (every channel of every item on its own) after clipping at percentiles; x [N,C,H,W]."""
+    n = x.shape[0] * x.shape[1]
     flat = x.reshape(n, -1)
     lo = torch.quantile(flat, clip[0] / 100, dim=1, keepdim=True)
     hi = torch.quantile(flat, clip[1] / 100, dim=1, keepdim=True)

@@ -7,13 +7,19 @@ import torch
 from scipy import ndimage
 
 from . import config as C
-from .geometry import normalise, to_model_grid, to_source_grid
+from .geometry import neighbours, normalise, to_model_grid, to_source_grid
 
 
 @torch.no_grad()
 def predict_volume(model, volume, spacing, intensity_aug=None, tta=False, batch=32):
     """volume [X,Y,Z] float -> (labels [X,Y,Z] uint8, embeddings [Z,D])."""
-    x = torch.from_numpy(np.ascontiguousarray(volume.transpose(2, 0, 1)))[:, None].float()
+    nz = volume.shape[2]
+    channels = model.e0[0].in_channels
+    planes = torch.from_numpy(np.ascontiguousarray(volume.transpose(2, 0, 1))).float()
+    if channels == 1:
+        x = planes[:, None]
+    else:
+        x = torch.stack([planes[list(neighbours(z, nz))] for z in range(nz)])
     w = to_model_grid(x, spacing[:2], C.SIZE, C.SPACING_MM)
     w = normalise(w, C.CLIP_PERCENTILES)
     if intensity_aug is not None:

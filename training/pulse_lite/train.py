@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from . import config as C
 from .augment import centre_window, intensity, spatial
-from .geometry import normalise
+from .geometry import neighbours, normalise
 from .losses import composite
 from .model import PulseLite
 
@@ -51,6 +51,19 @@ def synthetic_cache(n=24, canvas=72, seed=0):
     return img, lab, meta, (np.arange(n) // 4) >= 5
 
 
+def neighbour_index(meta):
+    """[N,3] cache indices of the (previous, self, next) slice of every slice (a stack's slices are consecutive)."""
+    rows = [[i - int(z) + k for k in neighbours(int(z), int(nz))] for i, (z, nz) in enumerate(zip(meta[:, 2], meta[:, 3]))]
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def stack_channels(img, nbr, idx, channels):
+    """img [N,K,K] (any tensor type), nbr [N,3] -> [len(idx), channels, K, K] for cache indices idx."""
+    if channels == 1:
+        return img[idx][:, None]
+    return torch.stack([img[nbr[idx, c]] for c in range(3)], 1)
+
+
 def lr_at(step, total, base):
     if step < C.WARMUP:
         return base * (step + 1) / C.WARMUP
@@ -58,16 +71,17 @@ def lr_at(step, total, base):
 
 
 @torch.no_grad()
-def validate(model, img, lab, meta, size, device):
+def validate(model, img, lab, meta, nbr, va, size, device, channels):
     """Mean 3D Dice (RV, MYO, LV) per patient and phase on the model grid (selection proxy)."""
     model.eval()
     inter = {}
-    for s in range(0, len(img), 64):
-        x = normalise(centre_window(img[s:s + 64].float()[:, None], size))
+    for s in range(0, len(va), 64):
+        rows = va[s:s + 64]
+        x = normalise(centre_window(stack_channels(img, nbr, rows, channels).float(), size))
         pred = model(x.to(device))[0].argmax(1).cpu()
-        y = centre_window(lab[s:s + 64], size)
+        y = centre_window(lab[rows], size)
         for k in range(len(x)):
-            key = (int(meta[s + k, 0]), int(meta[s + k, 1]))
+            key = (int(meta[rows[k], 0]), int(meta[rows[k], 1]))
             acc = inter.setdefault(key, np.zeros((3, 3)))
             for c in range(1, 4):
                 p, t = pred[k] == c, y[k] == c
@@ -111,13 +125,17 @@ def main(argv=None):
         size, canvas, batch, pre_steps, steps = C.SIZE, C.CANVAS, C.BATCH, C.PRETRAIN_STEPS, C.TRAIN_STEPS
     tr = np.where(~is_val)[0]
     va = np.where(is_val)[0]
-    timg = torch.from_numpy(img[tr]).to(dev)
-    tlab = torch.from_numpy(lab[tr]).to(dev)
-    tgroup = torch.from_numpy(meta[tr, 4]).long().to(dev)
-    vimg, vlab, vmeta = torch.from_numpy(img[va]), torch.from_numpy(lab[va]).long(), meta[va]
+    nbr = neighbour_index(meta)
+    channels = C.IN_CHANNELS
+    aimg = torch.from_numpy(img).to(dev)
+    alab = torch.from_numpy(lab).to(dev)
+    agroup = torch.from_numpy(meta[:, 4]).long().to(dev)
+    tnbr = torch.from_numpy(nbr).to(dev)
+    ttr = torch.from_numpy(tr).to(dev)
+    vimg, vlab = torch.from_numpy(img), torch.from_numpy(lab).long()
 
     torch.manual_seed(C.SEED)
-    model = PulseLite().to(dev)
+    model = PulseLite(in_ch=channels).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
     ema = copy.deepcopy(model)      # exponential moving average of the weights: what is validated and shipped
     state = {'stage': 'pretrain', 'step': 0, 'best': -1.0, 'elapsed': 0.0}
@@ -140,9 +158,13 @@ def main(argv=None):
                      'rng': torch.get_rng_state()}, ck)
 
     def batch_of(n):
-        idx = torch.randint(0, len(timg), (n,), device=dev)
-        x, y = spatial(timg[idx].float()[:, None], tlab[idx].long(), size, canvas, C.SPACING_MM)
-        return intensity(x), y, tgroup[idx]
+        idx = ttr[torch.randint(0, len(ttr), (n,), device=dev)]
+        x = stack_channels(aimg, tnbr, idx, channels).float()
+        if channels > 1:   # stacks come base-first or apex-first: either neighbour order
+            rev = torch.rand(n, device=dev) < 0.5
+            x = torch.where(rev[:, None, None, None], x.flip(1), x)
+        x, y = spatial(x, alab[idx].long(), size, canvas, C.SPACING_MM)
+        return intensity(x), y, agroup[idx]
 
     model.train()
     t_last = time.time()
@@ -194,7 +216,7 @@ def main(argv=None):
             log.write(json.dumps(rec) + '\n')
             log.flush()
         if stage == 'train' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
-            d = validate(ema, vimg, vlab, vmeta, size, dev)
+            d = validate(ema, vimg, vlab, meta, nbr, va, size, dev, channels)
             score = float(d.mean())
             rec = {'stage': 'val', 'step': state['step'], 'dice_rv': float(d[0]), 'dice_myo': float(d[1]), 'dice_lv': float(d[2]), 'mean': score}
             print(json.dumps(rec), flush=True)

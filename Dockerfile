@@ -1,0 +1,30 @@
+# The PULSE service image: Node 20 on Debian bookworm, the compiled service and the bundled model.
+# Build: docker build -t pulse-for-orthanc .   (npm packages come from the npm registry only)
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+# better-sqlite3 may need a compiler when no prebuilt binary matches.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY package.json package-lock.json .npmrc tsconfig.json ./
+COPY src ./src
+COPY bin ./bin
+COPY bench ./bench
+COPY test ./test
+# npm ci runs `prepare`, which compiles the TypeScript into dist/.
+RUN npm ci --no-audit --no-fund && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY models ./models
+RUN mkdir -p /var/lib/pulse && chown node:node /var/lib/pulse
+USER node
+ENV PULSE_DATA_DIR=/var/lib/pulse PULSE_HOST=0.0.0.0 PULSE_PORT=8088
+EXPOSE 8088
+VOLUME ["/var/lib/pulse"]
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8088/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+ENTRYPOINT ["node", "bin/pulse.js"]
+CMD ["serve"]
