@@ -21,7 +21,7 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const studyDir = await writeStudy(dir, generateStudy({ seed: 5, group: 'HCM', slices: 6, phases: 8 }));
   const out = join(dir, 'out');
-  const r = pulse(['infer', studyDir, '--out', out, '--model', manifestPath, '--threads', '1']);
+  const r = pulse(['infer', studyDir, '--out', out, '--model', manifestPath, '--threads', '1', '--overlay']);
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as Record<string, any>;
   // DESIGN.md: the top-level keys, the nested keys of grid/phases/diagnosis/model, the 8 measurements.
@@ -36,9 +36,9 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   assert.ok(groups.includes(result.diagnosis.label));
   assert.deepEqual(result.grid, { slices: 6, phases: 8 });
   assert.equal(typeof result.narrative, 'string');
-  // The files written are listed on stdout; SEG and SR beside result.json.
+  // The files written are listed on stdout; SEG, SR and (asked for) the overlay beside result.json.
   assert.match(r.stdout, /result\.json/);
-  for (const name of ['seg.dcm', 'sr.dcm']) {
+  for (const name of ['seg.dcm', 'sr.dcm', 'overlay.dcm']) {
     const bytes = readFileSync(join(out, name));
     assert.equal(bytes.subarray(128, 132).toString('latin1'), 'DICM', name);
   }

@@ -82,3 +82,14 @@ test('a study already processed for this model is skipped unless asked again; an
   assert.equal(next.action, 'process');
   assert.deepEqual(next.action === 'process' && next.series.map((s) => s.modality), ['MR'], 'our outputs are not handed to the pipeline');
 });
+
+test("the pipeline's own Manufacturer and series descriptions are recognised by the default rules", async () => {
+  const { MANUFACTURER } = await import('../src/dicom/modules/equipment.js');
+  const { DEFAULT_SEG_SERIES_DESCRIPTION } = await import('../src/dicom/seg/sop.js');
+  const { DEFAULT_SR_SERIES_DESCRIPTION } = await import('../src/dicom/sr/sop.js');
+  const { DEFAULT_OVERLAY_SERIES_DESCRIPTION } = await import('../src/dicom/overlay/sop.js');
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: MANUFACTURER, seriesDescription: DEFAULT_SEG_SERIES_DESCRIPTION }, config.ownOutputs), true);
+  assert.equal(isOwnOutput({ ...pulseSr, manufacturer: MANUFACTURER, seriesDescription: DEFAULT_SR_SERIES_DESCRIPTION }, config.ownOutputs), true);
+  // Even when a PACS rewrote the Manufacturer, the description on a derived object is enough.
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: '', modality: 'OT', sopClassUID: '1.2.840.10008.5.1.4.1.1.7', seriesDescription: DEFAULT_OVERLAY_SERIES_DESCRIPTION }, config.ownOutputs), true);
+});

@@ -15,7 +15,9 @@ import { createLogger } from '../src/service/logger.js';
 import { startService, type RunningService } from '../src/service/service.js';
 import type { StudyProcessor } from '../src/service/study-job.js';
 import { startTestOrthanc, type RunningOrthanc } from './support/orthanc.js';
-import { projectRoot } from './support/paths.js';
+import { projectRoot, sharedData } from './support/paths.js';
+import dcmjs from 'dcmjs';
+import { retrieveSeriesTranscoded } from '../src/service/study-io.js';
 import { makeCineStudy, makeCtImage, seriesModalities, standInProcessor, uploadStudy, waitFor } from './service-support.js';
 
 const luaScript = readFileSync(join(projectRoot, 'orthanc-config', 'pulse-webhook.lua'), 'utf8');
@@ -30,9 +32,13 @@ interface Setup {
   dataDir: string;
 }
 
-async function setup(options: { webhook: boolean; changesFeed: boolean; config?: ConfigInput; delayMs?: number }): Promise<Setup> {
+async function setup(options: { webhook: boolean; changesFeed: boolean; config?: ConfigInput; delayMs?: number; forwardToSelf?: boolean }): Promise<Setup> {
   const port = await freePort();
+  const dicomPort = await freePort();
   const orthanc = await startTestOrthanc({
+    dicomPort,
+    // Orthanc registered as a DICOM destination of itself: forwarding does a real C-STORE.
+    modalities: options.forwardToSelf ? { self: { aet: 'PULSETEST', host: '127.0.0.1', port: dicomPort } } : undefined,
     stableAgeSeconds: 1,
     userMetadata: USER_METADATA_DECLARATION,
     luaScripts: options.webhook ? [luaScript] : [],
@@ -150,10 +156,25 @@ describe('changes feed alone', () => {
   });
 });
 
+test('a compressed instance is handed over transcoded to Explicit VR Little Endian, its UIDs kept', async () => {
+  const orthanc = await startTestOrthanc({});
+  try {
+    const client = new OrthancRestClient({ url: orthanc.url });
+    const stored = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_jp2klossless.dcm')));
+    const [instance] = await retrieveSeriesTranscoded(client, stored.ParentSeries);
+    const dataset = dcmjs.data.DicomMessage.readFile(instance!.bytes.buffer.slice(instance!.bytes.byteOffset, instance!.bytes.byteOffset + instance!.bytes.byteLength));
+    assert.equal(dataset.meta['00020010'].Value[0], '1.2.840.10008.1.2.1');
+    assert.equal(dataset.dict['00080018'].Value[0], '1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.5457');
+    assert.equal((await client.listInstances(stored.ParentSeries)).length, 1, 'nothing new stored in Orthanc');
+  } finally {
+    await orthanc.stop();
+  }
+});
+
 describe('webhook alone', () => {
   let s: Setup | undefined;
   before(async () => {
-    s = await setup({ webhook: true, changesFeed: false });
+    s = await setup({ webhook: true, changesFeed: false, forwardToSelf: true, config: { forward: { modality: 'self' } } });
   });
   after(() => teardown(s));
 
@@ -166,6 +187,8 @@ describe('webhook alone', () => {
     assert.equal(job.state, 'done', job.reason ?? '');
     assert.equal(job.source, 'webhook');
     assert.deepEqual(await seriesModalities(s!.client, studyId), ['MR', 'SEG', 'SR']);
+    assert.equal(job.outcome!.forwarded, true, 'outputs sent to the configured DICOM destination');
+    assert.ok(typeof job.timings.forward === 'number');
   });
 
   test('the webhook refuses a wrong secret and a malformed body', async () => {

@@ -6,6 +6,7 @@
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { buildSegmentation, segmentationReference, segmentationUids } from '../dicom/seg/sop.js';
 import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
+import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
 import type { StudyOutputs, StudyResult } from './result.js';
 import { buildResult, loadModel, runStudy, type StageTimings, type StudyInstance, type StudyRun } from './steps.js';
 
@@ -35,7 +36,7 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
   const { model } = run;
   const calibration = options.calibration ?? null;
   const provisional = buildResult(run.study, run.analysis, model, run.timings, calibration);
-  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es' }, run.timings);
+  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false }, run.timings);
   // timings_ms is rebuilt last so that it includes the DICOM writers.
   const result = buildResult(run.study, run.analysis, model, run.timings, calibration);
   return { result, ...dicom };
@@ -47,15 +48,16 @@ interface DicomStepInput {
   readonly result: StudyResult;
   readonly calibration: string | null;
   readonly segPhases: 'ed-es' | 'all';
+  readonly overlay: boolean;
 }
 
 /**
  * Step 4: the DICOM writers. The SEG holds ED and ES (or every phase); the SR states the result and
  * points at the SEG's segments and at the ED/ES source images. UIDs are deterministic in (study,
  * series, model, version, calibration), so processing a study again rewrites the same objects.
- * TODO(lead): the Secondary Capture overlay (options.overlay) once src/dicom/overlay/ has a builder.
+ * The Secondary Capture overlay (mid-ventricular ED and ES with contours and key numbers) on request.
  */
-function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Array; sr: Uint8Array } {
+function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Array; sr: Uint8Array; overlay?: Uint8Array } {
   const t = performance.now();
   const { run, result, calibration } = input;
   const { study, segmentation, analysis, model } = run;
@@ -86,6 +88,17 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Ar
     ...measurementReportUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
     contentDateTime,
   });
+  const overlay = input.overlay
+    ? buildOverlay({
+        context: study.context,
+        labelMaps: segmentation.labelMaps,
+        result,
+        segments: manifest.segments,
+        algorithm,
+        ...overlayUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
+        contentDateTime,
+      }).bytes
+    : undefined;
   timings.dicom += performance.now() - t;
-  return { seg: seg.bytes, sr: sr.bytes };
+  return { seg: seg.bytes, sr: sr.bytes, ...(overlay ? { overlay } : {}) };
 }

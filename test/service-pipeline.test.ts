@@ -1,0 +1,48 @@
+/**
+ * End to end with the real pipeline and the bundled model: a synthetic cine study uploaded to a
+ * real Orthanc comes back with the pipeline's SEG and SR in the same study, and the study is marked.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigSchema } from '../src/config/schema.js';
+import { OrthancRestClient } from '../src/orthanc/rest-client.js';
+import { createLogger } from '../src/service/logger.js';
+import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
+import { createPipelineProcessor } from '../src/service/pipeline-processor.js';
+import { startService } from '../src/service/service.js';
+import { generateStudy } from '../src/synth/index.js';
+import { startTestOrthanc } from './support/orthanc.js';
+import { bundledManifest } from './support/paths.js';
+import { seriesModalities, waitFor } from './service-support.js';
+
+test('a synthetic cine study gets the real SEG and SR in the same study, and is marked', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
+  const orthanc = await startTestOrthanc({ stableAgeSeconds: 1, userMetadata: USER_METADATA_DECLARATION });
+  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-service-pipeline-'));
+  const processor = createPipelineProcessor();
+  const config = ConfigSchema.parse({ orthanc: { url: orthanc.url }, dataDir, server: { port: 0 }, changesFeed: { pollIntervalMs: 200 }, queue: { pollIntervalMs: 200 } });
+  const service = await startService({ config, processor, logger: createLogger('error', { silent: true }) });
+  try {
+    const client = new OrthancRestClient({ url: orthanc.url });
+    const study = generateStudy({ seed: 21, slices: 6, phases: 8 });
+    let studyId = '';
+    for (const file of study.files) studyId = (await client.uploadInstance(file.bytes)).ParentStudy;
+    const job = await waitFor('job finished', () => {
+      const j = service.store.findByStudy(study.truth.studyInstanceUID)[0];
+      return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
+    }, 120_000);
+    assert.equal(job.state, 'done', job.reason ?? '');
+    assert.deepEqual(await seriesModalities(client, studyId), ['MR', 'SEG', 'SR']);
+    const metadata = await client.getJson<Record<string, string>>(`/studies/${studyId}/metadata?expand`);
+    assert.equal(metadata.PulseModel, service.modelKey);
+    assert.equal(metadata.PulseDiagnosis, job.outcome!.diagnosis);
+    assert.ok(job.outcome!.srSOPInstanceUID);
+    assert.ok(Object.keys(job.timings).some((k) => k.startsWith('pipeline.')), JSON.stringify(job.timings));
+  } finally {
+    await service.stop(1000);
+    await orthanc.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
