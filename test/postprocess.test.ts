@@ -131,3 +131,44 @@ test('clean-up removes an island that sat inside a cavity and fills the gap it l
   assert.equal(filled, 1);
   assert.equal(v[5 * columns + 5], 3);
 });
+
+test('largest-component clean-up agrees with a plain flood fill on random volumes of any shape', async () => {
+  const fc = (await import('fast-check')).default;
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 11 }), fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 297, maxLength: 297 }), fc.integer({ min: 0, max: 3 }), (depth, rows, columns, values, offset) => {
+      // An offset into a larger buffer exercises unaligned views too.
+      const backing = new Uint8Array(offset + depth * rows * columns);
+      const volume = backing.subarray(offset);
+      volume.set(values.slice(0, volume.length));
+      const expected = Array.from(volume);
+      // Reference: per label, 26-connected components in raster order; keep the first largest.
+      const seen = new Array<boolean>(expected.length).fill(false);
+      const best = new Map<number, { size: number; members: number[] }>();
+      for (let v = 0; v < expected.length; v++) {
+        const label = expected[v]!;
+        if (label === 0 || seen[v]) continue;
+        const members = [v];
+        seen[v] = true;
+        for (let q = 0; q < members.length; q++) {
+          const m = members[q]!;
+          const s = Math.floor(m / (rows * columns)), r = Math.floor((m % (rows * columns)) / columns), c = m % columns;
+          for (let ds = -1; ds <= 1; ds++) for (let dr = -1; dr <= 1; dr++) for (let dc = -1; dc <= 1; dc++) {
+            const [ns, nr, nc] = [s + ds, r + dr, c + dc];
+            if (ns < 0 || ns >= depth || nr < 0 || nr >= rows || nc < 0 || nc >= columns) continue;
+            const n = ns * rows * columns + nr * columns + nc;
+            if (!seen[n] && expected[n] === label) {
+              seen[n] = true;
+              members.push(n);
+            }
+          }
+        }
+        if (!best.has(label) || members.length > best.get(label)!.size) best.set(label, { size: members.length, members });
+      }
+      const keep = new Set([...best.values()].flatMap((b) => b.members));
+      const reference = expected.map((label, i) => (keep.has(i) ? label : 0));
+      keepLargestComponents(volume, depth, rows, columns);
+      assert.deepEqual(Array.from(volume), reference);
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -137,3 +137,23 @@ test('the histogram percentile pair equals the sorted-array definition', () => {
     { numRuns: 300 },
   );
 });
+
+test('pre-processing with the range taken during resampling equals resampling then normalising separately', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 5, max: 90 }), fc.integer({ min: 5, max: 90 }), fc.double({ min: 0.6, max: 3, noNaN: true }), fc.integer({ min: 0, max: 1000 }), (rows, columns, spacing, seed) => {
+      let state = seed + 1;
+      const src = image(rows, columns, [spacing, spacing * 0.8], () => {
+        state = (state * 48271) % 2147483647;
+        return (state % 3000) - 200;
+      });
+      const manifest = manifestFor([1.5, 1.5], [0.5, 99.5]);
+      const fused = new Float32Array(64 * 64);
+      preprocessImage(src, { channels: 1, rows: 64, columns: 64 }, manifest, fused, new Float32Array(64 * 64));
+      const plain = new Float32Array(64 * 64);
+      resamplePlane(src.pixels, columns, axisTable(64, 1.5, rows, spacing), axisTable(64, 1.5, columns, spacing * 0.8), plain, 0);
+      clipAndZscore(plain, [0.5, 99.5], new Float32Array(64 * 64));
+      for (let i = 0; i < plain.length; i++) assert.ok(Math.abs(fused[i]! - plain[i]!) < 1e-4, `pixel ${i}: ${fused[i]} vs ${plain[i]}`);
+    }),
+    { numRuns: 60 },
+  );
+});

@@ -38,8 +38,9 @@ test('cine shape counts slice positions and phases, tolerating a missing phase a
 test('every skipped study has a reason an administrator can act on', () => {
   const cases: Array<[StudyFacts, RegExp]> = [
     [study([{ ...cineSeries(1, 1), modality: 'CT', sopClassUID: '1.2.840.10008.5.1.4.1.1.2' }]), /no series qualifies \(series 1\.2\.3\.1: modality CT not in \[MR\]\)/],
-    [study([cineSeries(1, 1)]), /no cine stack: the best candidate series has 1 slices x 1 phases \(need at least 3 x 5\)/],
-    [study([cineSeries(6, 3)]), /6 slices x 3 phases/],
+    [study([cineSeries(1, 1)]), /no cine stack: the best candidate series has 1 slices x 1 phases \(need at least 3 x 2\)/],
+    [study([cineSeries(6, 1)]), /6 slices x 1 phases/],
+    [study([cineSeries(2, 20)]), /2 slices x 20 phases/],
     [study([cineSeries(6, 8, { sopClassUID: '1.2.840.10008.5.1.4.1.1.7' })]), /SOP class 1\.2\.840\.10008\.5\.1\.4\.1\.1\.7 not accepted/],
     [study([]), /the study has no series/],
   ];

@@ -19,9 +19,9 @@ import { bundledManifest } from './support/paths.js';
 import { seriesModalities, waitFor } from './service-support.js';
 
 test('a synthetic cine study gets the real SEG and SR in the same study, and is marked', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
+  const processor = createPipelineProcessor();
   const orthanc = await startTestOrthanc({ stableAgeSeconds: 1, userMetadata: USER_METADATA_DECLARATION });
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-service-pipeline-'));
-  const processor = createPipelineProcessor();
   const config = ConfigSchema.parse({ orthanc: { url: orthanc.url }, dataDir, server: { port: 0 }, changesFeed: { pollIntervalMs: 200 }, queue: { pollIntervalMs: 200 } });
   const service = await startService({ config, processor, logger: createLogger('error', { silent: true }) });
   try {

@@ -100,8 +100,11 @@ export const ConfigSchema = z.object({
       requireCine: z.boolean().default(true),
       /** Least number of slice positions in a cine stack. @defaultValue 3 */
       minSlices: z.number().int().min(1).default(3),
-      /** Least number of phases per slice position. @defaultValue 5 */
-      minPhases: z.number().int().min(1).default(5),
+      /**
+       * Least number of phases per slice position. 2 accepts ED/ES-only stacks (as ACDC stores them),
+       * which the pipeline measures from those two phases. @defaultValue 2
+       */
+      minPhases: z.number().int().min(1).default(2),
     })
     .prefault({}),
   /** How the service recognises its own outputs, which never trigger processing. */

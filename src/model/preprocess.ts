@@ -77,14 +77,19 @@ let binOf = new Uint16Array(0);
  * min/max, a histogram, then only the values of the bin holding the wanted rank are gathered into
  * `scratch` and selected there. Much faster than a full selection of the window.
  */
-export function percentilePair(values: Float32Array, lowP: number, highP: number, scratch: Float32Array): [number, number] {
+export function percentilePair(values: Float32Array, lowP: number, highP: number, scratch: Float32Array, range?: Float64Array): [number, number] {
   const n = values.length;
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const v = values[i]!;
-    if (v < min) min = v;
-    if (v > max) max = v;
+  if (range) {
+    min = range[0]!;
+    max = range[1]!;
+  } else {
+    for (let i = 0; i < n; i++) {
+      const v = values[i]!;
+      if (v < min) min = v;
+      if (v > max) max = v;
+    }
   }
   if (!(max > min)) return [min, min];
   if (binOf.length < n) binOf = new Uint16Array(n);
@@ -95,29 +100,45 @@ export function percentilePair(values: Float32Array, lowP: number, highP: number
     binOf[i] = b;
     histogram[b]!++;
   }
-  const value = (p: number): number => {
+  // Where each wanted rank lies: its bin and how many values lie in lower bins.
+  const locate = (p: number) => {
     const position = (p / 100) * (n - 1);
     const k = Math.floor(position);
     let below = 0;
     let bin = 0;
     while (below + histogram[bin]! <= k) below += histogram[bin++]!;
-    let m = 0;
-    for (let i = 0; i < n; i++) if (binOf[i] === bin) scratch[m++] = values[i]!;
-    const r = k - below;
-    const low = selectInPlace(scratch, r, 0, m - 1);
-    if (!(k + 1 < n && position > k)) return low;
+    return { position, k, bin, below };
+  };
+  const low = locate(lowP);
+  const high = locate(highP);
+  // One pass gathers both bins: the low one from the start of `scratch`, the high one after it.
+  const highStart = low.bin === high.bin ? 0 : histogram[low.bin]!;
+  let mLow = 0;
+  let mHigh = 0;
+  for (let i = 0; i < n; i++) {
+    const b = binOf[i]!;
+    if (b === low.bin) scratch[mLow++] = values[i]!;
+    else if (b === high.bin) scratch[highStart + mHigh++] = values[i]!;
+  }
+  if (low.bin === high.bin) mHigh = mLow;
+  const value = (at: { position: number; k: number; bin: number; below: number }, start: number, m: number): number => {
+    const r = at.k - at.below;
+    const v = selectInPlace(scratch, start + r, start, start + m - 1);
+    if (!(at.k + 1 < n && at.position > at.k)) return v;
     // The next order statistic: the smallest value right of the selected one, in this bin or the next non-empty one.
     let next = Infinity;
     if (r + 1 < m) {
-      for (let i = r + 1; i < m; i++) if (scratch[i]! < next) next = scratch[i]!;
+      for (let i = start + r + 1; i < start + m; i++) if (scratch[i]! < next) next = scratch[i]!;
     } else {
-      let b = bin + 1;
+      let b = at.bin + 1;
       while (histogram[b] === 0) b++;
       for (let i = 0; i < n; i++) if (binOf[i] === b && values[i]! < next) next = values[i]!;
     }
-    return low + (position - k) * (next - low);
+    return v + (at.position - at.k) * (next - v);
   };
-  return [value(lowP), value(highP)];
+  // The high rank first: when both share a bin, selecting it leaves the low rank's values left of it.
+  const highValue = value(high, highStart, mHigh);
+  return [value(low, 0, mLow), highValue];
 }
 
 /**
@@ -125,9 +146,9 @@ export function percentilePair(values: Float32Array, lowP: number, highP: number
  * std(unbiased=False) in training). `scratch` (same length) is working memory. A constant window
  * becomes all zeros.
  */
-export function clipAndZscore(values: Float32Array, clipPercentiles: readonly [number, number], scratch: Float32Array): void {
+export function clipAndZscore(values: Float32Array, clipPercentiles: readonly [number, number], scratch: Float32Array, range?: Float64Array): void {
   const n = values.length;
-  const [low, high] = percentilePair(values, Math.min(...clipPercentiles), Math.max(...clipPercentiles), scratch);
+  const [low, high] = percentilePair(values, Math.min(...clipPercentiles), Math.max(...clipPercentiles), scratch, range);
   let sum = 0;
   let squares = 0;
   for (let i = 0; i < n; i++) {
@@ -147,6 +168,8 @@ export function clipAndZscore(values: Float32Array, clipPercentiles: readonly [n
   for (let i = 0; i < n; i++) values[i] = (values[i]! - mean) * inv;
 }
 
+const windowRange = new Float64Array(2);
+
 /**
  * One normalised model-grid window per source image. `out` (rows x columns of the model) is filled;
  * `scratch` is working memory of the same length.
@@ -159,8 +182,8 @@ export function preprocessImage(
   scratch: Float32Array,
 ): void {
   const mapping = mappingFor(image, shape, manifest);
-  resamplePlane(image.pixels, image.plane.columns, mapping.toModelRows, mapping.toModelColumns, out, 0);
-  clipAndZscore(out, manifest.input.normalization.clipPercentiles, scratch);
+  resamplePlane(image.pixels, image.plane.columns, mapping.toModelRows, mapping.toModelColumns, out, 0, windowRange);
+  clipAndZscore(out, manifest.input.normalization.clipPercentiles, scratch, windowRange);
 }
 
 /**

@@ -104,6 +104,7 @@ export function gridMapping(
 /**
  * Bilinear resampling of one plane through a pair of tables: `out` (rowsT.index.length x
  * colsT.index.length) receives `fill` outside the source. `src` is row-major with `srcColumns` columns.
+ * When `range` is given it receives the minimum and maximum written (saves the caller a pass).
  */
 export function resamplePlane(
   src: ArrayLike<number>,
@@ -112,7 +113,10 @@ export function resamplePlane(
   colsT: AxisTable,
   out: Float32Array,
   fill = 0,
+  range?: Float64Array,
 ): void {
+  let min = Infinity;
+  let max = -Infinity;
   const outColumns = colsT.index.length;
   const outRows = rowsT.index.length;
   const ci = colsT.index;
@@ -138,7 +142,21 @@ export function resamplePlane(
       const j1 = oneColumn ? j : j + 1;
       const top = src[row0 + j]! + wc * (src[row0 + j1]! - src[row0 + j]!);
       const bottom = src[row1 + j]! + wc * (src[row1 + j1]! - src[row1 + j]!);
-      out[base + c] = top + wr * (bottom - top);
+      const v = top + wr * (bottom - top);
+      out[base + c] = v;
+      if (v < min) min = v;
+      if (v > max) max = v;
     }
+  }
+  if (range) {
+    // The fill value counts when any sample fell outside the source.
+    const outside = rowsT.first > 0 || rowsT.last < rowsT.index.length - 1 || colsT.first > 0 || colsT.last < outColumns - 1 || rowsT.first > rowsT.last || colsT.first > colsT.last;
+    if (outside) {
+      if (fill < min) min = fill;
+      if (fill > max) max = fill;
+    }
+    // Float32 storage may round the extremes: take them as stored.
+    range[0] = Math.fround(min);
+    range[1] = Math.fround(max);
   }
 }

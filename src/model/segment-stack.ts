@@ -10,8 +10,8 @@ import { channelSlices, mappingFor, preprocessImage } from './preprocess.js';
 import { labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
 
-/** What runs the network: a ModelSession's `run`, bound. */
-export type SliceInference = (input: Float32Array, count: number) => Promise<SliceBatchOutputs>;
+/** What runs the network: a ModelSession's `run`, bound (features fetched only when `withFeatures`). */
+export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
 
 export interface SegmentStackOptions {
   /** Slices per onnxruntime call. @defaultValue 16 */
@@ -88,24 +88,28 @@ export async function segmentStack(
   let featureDims: readonly [number, number, number] = [0, 0, 0];
 
   const total = slices * phases;
-  const batch = new Float32Array(Math.min(batchSize, total) * shape.channels * plane);
+  const batch = new Float32Array(shape.channels > 1 ? Math.min(batchSize, total) * shape.channels * plane : 0);
   for (let start = 0; start < total; start += batchSize) {
     const count = Math.min(batchSize, total - start);
     t = performance.now();
-    for (let b = 0; b < count; b++) {
-      const index = start + b;
-      const p = Math.floor(index / slices);
-      const s = index - p * slices;
-      const sources = channelsOf[s]!;
-      for (let ch = 0; ch < sources.length; ch++) {
-        const from = (p * slices + sources[ch]!) * plane;
-        batch.set(windows.subarray(from, from + plane), (b * shape.channels + ch) * plane);
+    // One-channel input is the windows themselves, already contiguous in [phase][slice] order.
+    const input = shape.channels === 1 ? windows.subarray(start * plane, (start + count) * plane) : batch;
+    if (shape.channels > 1) {
+      for (let b = 0; b < count; b++) {
+        const index = start + b;
+        const p = Math.floor(index / slices);
+        const s = index - p * slices;
+        const sources = channelsOf[s]!;
+        for (let ch = 0; ch < sources.length; ch++) {
+          const from = (p * slices + sources[ch]!) * plane;
+          batch.set(windows.subarray(from, from + plane), (b * shape.channels + ch) * plane);
+        }
       }
     }
     timingsMs.preprocess += performance.now() - t;
 
     t = performance.now();
-    const out = await infer(batch, count);
+    const out = await infer(input, count, featureData !== undefined);
     timingsMs.inference += performance.now() - t;
 
     t = performance.now();
@@ -114,8 +118,9 @@ export async function segmentStack(
       throw new Error(`model ${manifest.name}: segmentation output holds ${out.logits.length} values, expected ${count} x ${classes} x ${shape.rows} x ${shape.columns}`);
     }
     const d = out.embedding.length / count;
-    const f = out.featureDims[0] * out.featureDims[1] * out.featureDims[2];
-    featureDims = out.featureDims;
+    if (featureData && (!out.features || !out.featureDims)) throw new Error(`model ${manifest.name}: decoder features were asked for and not returned`);
+    const f = out.featureDims ? out.featureDims[0] * out.featureDims[1] * out.featureDims[2] : 0;
+    if (out.featureDims) featureDims = out.featureDims;
     for (let b = 0; b < count; b++) {
       const index = start + b;
       const p = Math.floor(index / slices);
@@ -125,7 +130,7 @@ export async function segmentStack(
       labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest), labelValues, map);
       labels[s]![p] = map;
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
-      if (featureData) featureData[s]![p] = out.features.slice(b * f, (b + 1) * f);
+      if (featureData) featureData[s]![p] = out.features!.slice(b * f, (b + 1) * f);
     }
     timingsMs.postprocess += performance.now() - t;
   }

@@ -18,9 +18,9 @@ export interface SliceBatchOutputs {
   readonly logits: Float32Array;
   /** [N, D] global embedding. */
   readonly embedding: Float32Array;
-  /** [N, F, h, w] decoder features. */
-  readonly features: Float32Array;
-  readonly featureDims: readonly [number, number, number];
+  /** [N, F, h, w] decoder features, when asked for (fetching them copies megabytes per batch). */
+  readonly features?: Float32Array;
+  readonly featureDims?: readonly [number, number, number];
 }
 
 /** Shape of the model input after the manifest: channels, rows, columns. */
@@ -71,23 +71,23 @@ export class ModelSession {
     return new ModelSession(manifest, shape, slice, head);
   }
 
-  /** Runs `count` slices stored contiguously in `input` ([count, C, H, W]). */
-  async run(input: Float32Array, count: number): Promise<SliceBatchOutputs> {
+  /**
+   * Runs `count` slices stored contiguously in `input` ([count, C, H, W]). Fetches the segmentation
+   * and the embedding, and the decoder features only when `withFeatures` (site calibration).
+   */
+  async run(input: Float32Array, count: number, withFeatures = false): Promise<SliceBatchOutputs> {
     const { channels, rows, columns } = this.shape;
     if (input.length < count * channels * rows * columns) throw new Error(`model input holds ${input.length} values, ${count} slices need ${count * channels * rows * columns}`);
     const data = input.length === count * channels * rows * columns ? input : input.subarray(0, count * channels * rows * columns);
     const tensor = new ort.Tensor('float32', data, [count, channels, rows, columns]);
     const { segmentation, embedding, features } = this.manifest.outputs;
-    const out = await this.slice.run({ [this.manifest.input.name]: tensor }, [segmentation.name, embedding.name, features.name]);
+    const fetches = withFeatures ? [segmentation.name, embedding.name, features.name] : [segmentation.name, embedding.name];
+    const out = await this.slice.run({ [this.manifest.input.name]: tensor }, fetches);
+    const result = { count, logits: out[segmentation.name]!.data as Float32Array, embedding: out[embedding.name]!.data as Float32Array };
+    if (!withFeatures) return result;
     const featureTensor = out[features.name]!;
     const [, f, h, w] = featureTensor.dims as number[];
-    return {
-      count,
-      logits: out[segmentation.name]!.data as Float32Array,
-      embedding: out[embedding.name]!.data as Float32Array,
-      features: featureTensor.data as Float32Array,
-      featureDims: [f!, h!, w!],
-    };
+    return { ...result, features: featureTensor.data as Float32Array, featureDims: [f!, h!, w!] };
   }
 
   /** The study head: one standardised feature vector in, group logits out. */

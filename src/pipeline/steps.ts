@@ -68,7 +68,7 @@ export async function segmentStep(
   options: { keepFeatures?: boolean } = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
-  const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count) => session.run(input, count), options);
+  const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
   timings.preprocess += segmentation.timingsMs.preprocess;
   timings.inference += segmentation.timingsMs.inference;
   timings.postprocess += segmentation.timingsMs.postprocess;

@@ -1,6 +1,5 @@
 /** The real StudyProcessor: the model manifest names the model; processStudy does the work. */
-import { fileURLToPath } from 'node:url';
-import { DEFAULT_MANIFEST_PATH, loadManifest } from '../model/manifest.js';
+import { defaultManifestPath, loadManifest } from '../model/manifest.js';
 import { processStudy } from '../pipeline/process-study.js';
 import type { StudyProcessor } from './study-job.js';
 
@@ -14,7 +13,7 @@ export interface PipelineProcessorOptions {
 }
 
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
-  const manifestPath = options.manifestPath ?? fileURLToPath(DEFAULT_MANIFEST_PATH);
+  const manifestPath = options.manifestPath ?? defaultManifestPath();
   const manifest = loadManifest(manifestPath);
   if (options.calibration) throw new Error(`calibration ${options.calibration} cannot be applied yet: the pipeline runs the bare model only`);
   return {

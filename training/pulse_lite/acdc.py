@@ -7,9 +7,9 @@ import numpy as np
 
 @dataclass
 class Phase:
-    image: np.ndarray        # [X, Y, Z] float32 (rows = X, columns = Y)
-    label: np.ndarray        # [X, Y, Z] uint8
-    spacing: tuple           # (row mm, col mm, slice mm)
+    image: np.ndarray        # [rows, columns, slices] float32, as the DICOM import shows the image
+    label: np.ndarray        # [rows, columns, slices] uint8
+    spacing: tuple           # (row spacing, column spacing, slice spacing) mm: PixelSpacing order
 
 
 @dataclass
@@ -36,8 +36,11 @@ def load_phase(folder: Path, pid: str, frame: int) -> Phase:
     im = nib.load(str(folder / f'{pid}_frame{frame:02d}.nii.gz'))
     gt = nib.load(str(folder / f'{pid}_frame{frame:02d}_gt.nii.gz'))
     z = im.header.get_zooms()
-    return Phase(np.asarray(im.dataobj, dtype=np.float32), np.asarray(gt.dataobj).astype(np.uint8),
-                 (float(z[0]), float(z[1]), float(z[2])))
+    # NIfTI axis 0 runs along the DICOM image's columns and axis 1 along its rows (src/nifti/geometry.ts):
+    # transpose so training, evaluation and features see the slices exactly as the pipeline does.
+    image = np.ascontiguousarray(np.asarray(im.dataobj, dtype=np.float32).transpose(1, 0, 2))
+    label = np.ascontiguousarray(np.asarray(gt.dataobj).astype(np.uint8).transpose(1, 0, 2))
+    return Phase(image, label, (float(z[1]), float(z[0]), float(z[2])))
 
 
 def load_patient(root: Path, pid: str) -> Patient:

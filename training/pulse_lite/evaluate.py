@@ -20,7 +20,7 @@ from .model import PulseLite
 from .predict import predict_volume
 from .study_head import fit, fit_temperature, logits_of
 
-AUG_DRAWS = 3
+AUG_DRAWS = 2
 
 
 def load_model(path):

@@ -44,4 +44,4 @@ def composite(logits, diag_logits, target, group):
     lov = lovasz_softmax(logits, target)
     diag = F.cross_entropy(diag_logits, group)
     total = C.W_DICE * dice + C.W_CE * ce + C.W_LOVASZ * lov + C.W_DIAG * diag
-    return total, {'dice': float(dice), 'ce': float(ce), 'lovasz': float(lov), 'diag': float(diag)}
+    return total, {k: float(v.detach()) for k, v in (('dice', dice), ('ce', ce), ('lovasz', lov), ('diag', diag))}

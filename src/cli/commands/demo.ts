@@ -10,7 +10,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { startOrthanc, type RunningOrthanc } from '../../orthanc/local-orthanc.js';
+import { isPortFree, startOrthanc, type RunningOrthanc } from '../../orthanc/local-orthanc.js';
+import { startLocalService } from '../../service/local-service.js';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { importAcdcPatient } from '../../nifti/index.js';
 import { generateStudy, SYNTH_GROUPS } from '../../synth/index.js';
@@ -101,18 +102,39 @@ export async function startDemo(options: DemoOptions, log: Log): Promise<Running
     const client = new OrthancRestClient({ url: orthanc.url });
     const stored = await seedStudies(client, options, log);
 
-    // The service joins here: `const service = await startService({ orthanc, ... }); stops.push(() => service.stop());`
+    // The PULSE service beside it: changes feed, queue in the Orthanc storage folder, bundled model.
+    const serviceUrl = await startDemoService(orthanc, options, stops, log);
 
     log('');
     log(`Orthanc Explorer:  ${orthanc.url}/app/explorer.html`);
     log(`DICOMweb root:     ${orthanc.dicomWebUrl}`);
     log(`DICOM:             AET ${orthanc.aet} on 127.0.0.1:${orthanc.dicomPort}`);
+    if (serviceUrl !== undefined) log(`PULSE dashboard:   ${serviceUrl}`);
     log(`studies in Orthanc: ${(await client.listStudies()).length}`);
     log('press Ctrl-C to stop');
     return { orthanc, storedStudies: stored, stop };
   } catch (error) {
     await stop();
     throw error;
+  }
+}
+
+/**
+ * Starts the PULSE service on the demo's Orthanc (port 8088, or a free one when taken). When it
+ * cannot start (no model yet) the demo says why and keeps Orthanc running.
+ */
+async function startDemoService(orthanc: RunningOrthanc, options: DemoOptions, stops: Array<() => Promise<void>>, log: Log): Promise<string | undefined> {
+  try {
+    const service = await startLocalService({
+      orthancUrl: orthanc.url,
+      dataDir: join(options.dataDir, 'pulse-service'),
+      port: (await isPortFree(8088)) ? 8088 : 0,
+    });
+    stops.push(() => service.stop());
+    return service.url;
+  } catch (error) {
+    log(`PULSE service not started: ${(error as Error).message}`);
+    return undefined;
   }
 }
 

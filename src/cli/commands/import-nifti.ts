@@ -1,20 +1,24 @@
 /**
  * `pulse import-nifti <input> --out <dir>`: a NIfTI short-axis volume, or an ACDC patient folder
  * (Info.cfg + ED/ES volumes), becomes a DICOM MR cine series in <dir>/dicom/, with <dir>/import.json
- * describing it (UIDs, grid, ED/ES phases, instances). `--labels` will also write the reference
- * SEG (algorithm type MANUAL) once the SEG writer is wired in.
+ * describing it (UIDs, grid, ED/ES phases, instances). `--labels` also writes the labels as a
+ * reference SEG (algorithm type MANUAL) to <dir>/seg/reference-seg.dcm.
  */
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { importAcdcPatient, importNiftiVolume, type NiftiImport } from '../../nifti/index.js';
 import { BadInputError } from '../../util/errors.js';
+import { DEFAULT_MANIFEST_PATH, loadManifest } from '../../model/manifest.js';
+import { buildReferenceSegmentation } from '../../pipeline/reference-seg.js';
+import { fileURLToPath } from 'node:url';
 
 interface ImportNiftiOptions {
   readonly out: string;
   readonly labels?: string | boolean;
   readonly patientId?: string;
   readonly frameIntervalMs?: string;
+  readonly model?: string;
 }
 
 export function registerImportNifti(program: Command): void {
@@ -26,6 +30,7 @@ export function registerImportNifti(program: Command): void {
     .option('--labels [path]', 'also write the labels as a reference DICOM SEG (ACDC: the _gt volumes; a volume: the label NIfTI at path)')
     .option('--patient-id <id>', 'PatientID for a NIfTI volume (default NIFTI-<file name>)')
     .option('--frame-interval-ms <ms>', 'time between phases of a 4D volume when the header gives none')
+    .option('--model <manifest>', 'model manifest whose segments name the labels (default: the bundled model)')
     .action(async (input: string, options: ImportNiftiOptions) => {
       const result = await runImportNifti(input, options);
       process.stdout.write(
@@ -38,8 +43,8 @@ async function runImportNifti(input: string, options: ImportNiftiOptions): Promi
   const info = await stat(input).catch(() => undefined);
   if (info === undefined) throw new BadInputError(`${input} does not exist`);
   const wantLabels = options.labels !== undefined && options.labels !== false;
-  // Fail before any work: the reference SEG needs the SEG writer (src/dicom/seg), not wired here yet.
-  if (wantLabels) throw new Error('SEG writing not available yet: import without --labels (the label maps are still produced in memory by the API)');
+  // Read the manifest before any work: its segments name the label values of the reference SEG.
+  const manifest = wantLabels ? loadManifest(options.model ?? fileURLToPath(DEFAULT_MANIFEST_PATH)) : undefined;
   let result: NiftiImport;
   if (info.isDirectory()) {
     result = await importAcdcPatient(input, { labels: wantLabels });
@@ -55,6 +60,17 @@ async function runImportNifti(input: string, options: ImportNiftiOptions): Promi
   const dicomDir = join(options.out, 'dicom');
   await mkdir(dicomDir, { recursive: true });
   for (const file of result.files) await writeFile(join(dicomDir, file.name), file.bytes);
+  if (manifest !== undefined) {
+    if (result.labels.size === 0) throw new BadInputError(`${input}: --labels given but no label volume was found`);
+    const seg = buildReferenceSegmentation({
+      instances: result.files.map((f) => ({ source: f.name, bytes: f.bytes })),
+      labels: result.labels,
+      manifest,
+      annotator: info.isDirectory() ? 'ACDC expert annotation' : 'NIfTI label volume',
+    });
+    await mkdir(join(options.out, 'seg'), { recursive: true });
+    await writeFile(join(options.out, 'seg', 'reference-seg.dcm'), seg.bytes);
+  }
   await writeFile(join(options.out, 'import.json'), `${JSON.stringify({ format: 'pulse-nifti-import', ...result.info }, null, 2)}\n`);
   return result;
 }
