@@ -17,7 +17,7 @@ import type { StudyProcessor } from '../src/service/study-job.js';
 import { startTestOrthanc, type RunningOrthanc } from './support/orthanc.js';
 import { projectRoot, sharedData } from './support/paths.js';
 import dcmjs from 'dcmjs';
-import { retrieveSeriesTranscoded } from '../src/service/study-io.js';
+import { retrieveSeries, retrieveSeriesTranscoded } from '../src/service/study-io.js';
 import { makeCineStudy, makeCtImage, seriesModalities, standInProcessor, uploadStudy, waitFor } from './service-support.js';
 
 const luaScript = readFileSync(join(projectRoot, 'orthanc-config', 'pulse-webhook.lua'), 'utf8');
@@ -156,16 +156,26 @@ describe('changes feed alone', () => {
   });
 });
 
-test('a compressed instance is handed over transcoded to Explicit VR Little Endian, its UIDs kept', async () => {
+test('compressed instances are retrieved as stored; the fallback asks Orthanc to transcode, UIDs kept', async () => {
   const orthanc = await startTestOrthanc({});
   try {
     const client = new OrthancRestClient({ url: orthanc.url });
-    const stored = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_jp2klossless.dcm')));
-    const [instance] = await retrieveSeriesTranscoded(client, stored.ParentSeries);
-    const dataset = dcmjs.data.DicomMessage.readFile(instance!.bytes.buffer.slice(instance!.bytes.byteOffset, instance!.bytes.byteOffset + instance!.bytes.byteLength));
+    const read = (bytes: Uint8Array) => dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+    // As stored: Orthanc does not decode the JPEG 2000 (Orthanc 1.10.1 + GDCM can crash doing so).
+    const j2k = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_jp2klossless.dcm')));
+    const [asStored] = await retrieveSeries({ url: orthanc.url, timeoutMs: 5000 }, '/dicom-web', '1.3.6.1.4.1.5962.1.2.4.20040826185059.5457', '1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457');
+    assert.equal(read(asStored!.bytes).meta['00020010'].Value[0], '1.2.840.10008.1.2.4.90');
+    // The RLE file holds the same image (same SOP Instance UID): remove the JPEG 2000 one first.
+    await client.delete('instances', j2k.ID);
+    // Transcoded (RLE, which Orthanc's own DCMTK decodes): Explicit VR Little Endian, same SOP Instance UID, nothing stored.
+    const rle = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_RLE.dcm')));
+    const before = (await client.listInstances(rle.ParentSeries)).length;
+    const [transcoded] = await retrieveSeriesTranscoded(client, rle.ParentSeries);
+    const dataset = read(transcoded!.bytes);
     assert.equal(dataset.meta['00020010'].Value[0], '1.2.840.10008.1.2.1');
-    assert.equal(dataset.dict['00080018'].Value[0], '1.3.6.1.4.1.5962.1.1.4.1.1.20040826185059.5457');
-    assert.equal((await client.listInstances(stored.ParentSeries)).length, 1, 'nothing new stored in Orthanc');
+    const uid = await client.getJson<{ MainDicomTags: { SOPInstanceUID: string } }>(`/instances/${rle.ID}`);
+    assert.equal(dataset.dict['00080018'].Value[0], uid.MainDicomTags.SOPInstanceUID);
+    assert.equal((await client.listInstances(rle.ParentSeries)).length, before, 'nothing new stored in Orthanc');
   } finally {
     await orthanc.stop();
   }

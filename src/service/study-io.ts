@@ -1,11 +1,12 @@
 /**
- * Moving DICOM between the worker and Orthanc: WADO-RS retrieve of a series (Orthanc transcodes to
- * Explicit VR Little Endian), a transcoding fallback through /instances/{id}/modify, and STOW-RS store.
+ * Moving DICOM between the worker and Orthanc: WADO-RS retrieve of a series as stored, a transcoding
+ * fallback through /instances/{id}/modify (for encodings our reader cannot decode), and STOW-RS store.
  * Errors keep the REST client's mapping: transport and 5xx are UpstreamUnavailableError (retried).
  */
 import { randomUUID } from 'node:crypto';
 import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import type { StudyInstance } from '../pipeline/process-study.js';
+import { UpstreamUnavailableError } from '../util/errors.js';
 
 const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
 
@@ -33,12 +34,33 @@ export function parseMultipart(body: Uint8Array, contentType: string): Uint8Arra
   return parts;
 }
 
-/** Every instance of one series over WADO-RS, as Orthanc's DICOMweb plugin sends them (transcoded). */
-export async function retrieveSeries(client: OrthancRestClient, dicomWebRoot: string, studyUID: string, seriesUID: string): Promise<StudyInstance[]> {
-  const path = `${dicomWebRoot.replace(/\/+$/, '')}/studies/${studyUID}/series/${seriesUID}`;
-  // Orthanc answers multipart/related application/dicom by default (no Accept header needed).
-  const res = await client.send('GET', path);
-  const body = new Uint8Array(await res.arrayBuffer());
+/** How to reach Orthanc for the requests the REST client cannot shape (an Accept header). */
+export interface OrthancAccess {
+  readonly url: string;
+  readonly username?: string;
+  readonly password?: string;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Every instance of one series over WADO-RS, as stored (`transfer-syntax=*`): Orthanc does not
+ * transcode, our reader decodes. Orthanc 1.10.1 with the GDCM plugin can crash while transcoding
+ * JPEG 2000, and decoding here spares the PACS the work.
+ */
+export async function retrieveSeries(access: OrthancAccess, dicomWebRoot: string, studyUID: string, seriesUID: string): Promise<StudyInstance[]> {
+  const route = `${dicomWebRoot.replace(/\/+$/, '')}/studies/${studyUID}/series/${seriesUID}`;
+  const headers: Record<string, string> = { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*' };
+  if (access.username !== undefined) headers.Authorization = `Basic ${Buffer.from(`${access.username}:${access.password ?? ''}`).toString('base64')}`;
+  let res: Response;
+  let body: Uint8Array;
+  try {
+    res = await fetch(`${access.url.replace(/\/+$/, '')}${route}`, { headers, signal: AbortSignal.timeout(access.timeoutMs) });
+    body = new Uint8Array(await res.arrayBuffer());
+  } catch (error) {
+    throw new UpstreamUnavailableError(`Orthanc at ${access.url} is unreachable (WADO-RS series ${seriesUID}): ${(error as Error).name === 'TimeoutError' ? 'timed out' : ((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message)}`);
+  }
+  if (res.status >= 500) throw new UpstreamUnavailableError(`Orthanc answered ${res.status} to WADO-RS series ${seriesUID}`);
+  if (!res.ok) throw new Error(`Orthanc answered ${res.status} to WADO-RS series ${seriesUID} of study ${studyUID}`);
   return parseMultipart(body, res.headers.get('content-type') ?? '').map((bytes, i) => ({ source: `series ${seriesUID} part ${i + 1}`, bytes }));
 }
 

@@ -54,7 +54,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     const orthancId = route.orthancId;
     logger.debug('study qualifies', { ...log, reason: decision.reason });
 
-    const instances = await timings.time('retrieve', () => retrieveAll(decision.series, (s) => retrieveSeries(client, dicomWebRoot, job.studyInstanceUID, s.seriesInstanceUID)));
+    const instances = await timings.time('retrieve', () => retrieveAll(decision.series, (s) => retrieveSeries(config.orthanc, dicomWebRoot, job.studyInstanceUID, s.seriesInstanceUID)));
 
     let outputs: StudyOutputs;
     try {
