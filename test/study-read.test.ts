@@ -142,11 +142,20 @@ describe('readStudy on a single-frame cine study', () => {
     assert.ok(decisions.some((d) => d.seriesInstanceUID === `${SERIES_UID}.9` && !d.chosen));
   });
 
-  it('accepts an axis-aligned stack when the rules allow any orientation', () => {
+  it('accepts an axis-aligned stack unless the rules demand short-axis planes', () => {
     const axial = cineInstances({ rowDirection: [1, 0, 0], columnDirection: [0, 1, 0] });
-    assert.throws(() => readStudy(axial), /not short-axis/);
-    const study = readStudy(axial, { orientation: 'any' });
+    assert.throws(() => readStudy(axial, { orientation: 'short-axis' }), /not short-axis/);
+    assert.equal(readStudy(axial, { orientation: 'any' }).grid.slices, SLICES);
+    assert.equal(readStudy(axial).grid.slices, SLICES, 'by default an axis-aligned stack is taken when it is the only one');
+  });
+
+  it('prefers an oblique stack to a larger axis-aligned one by default', () => {
+    const axial = cineInstances({ rowDirection: [1, 0, 0], columnDirection: [0, 1, 0], slices: 6, seriesInstanceUID: `${SERIES_UID}.77` });
+    const decisions: SeriesDecision[] = [];
+    const study = readStudy([...axial, ...cineInstances()], undefined, (d) => decisions.push(d));
     assert.equal(study.grid.slices, SLICES);
+    assert.ok(decisions.some((d) => !d.chosen && /oblique \(short-axis\) stack is present/.test(d.reason)));
+    assert.equal(readStudy([...axial, ...cineInstances()], { orientation: 'any' }).grid.slices, 6, "'any' takes the largest stack");
   });
 
   it('rejects invalid rules with a zod error naming the field', () => {

@@ -9,7 +9,7 @@ import { readUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClas
 import { BadInputError } from '../util/errors.js';
 import { studyContext } from './context.js';
 import { firstNumber, firstText, frameRecords, type FrameRecord } from './frames.js';
-import { angleDeg, planeNormal } from './geometry.js';
+import { angleDeg, angleToNearestAxisDeg, planeNormal } from './geometry.js';
 import { planGrid, type GridPlan } from './plan-grid.js';
 import { parseSeriesSelectionRules, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
 import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';
@@ -86,6 +86,10 @@ function describePlan(plan: GridPlan): string {
  *   chosen series has missing or broken pixel data; UnsupportedEncodingError for a transfer syntax this
  *   reader cannot decode (the caller can ask Orthanc to transcode).
  */
+function isAxisAligned(plan: GridPlan, rules: SeriesSelectionRules): boolean {
+  return angleToNearestAxisDeg(plan.sliceNormal) < rules.maxAxisAlignmentDeg;
+}
+
 export function readStudy(
   instances: ReadonlyArray<StudyInstanceBytes>,
   rules?: SeriesSelectionRulesInput | SeriesSelectionRules,
@@ -170,6 +174,15 @@ export function readStudy(
     if (decisions.length > shown.length) shown.push(`and ${decisions.length - shown.length} more`);
     const reasons = shown.join('; ');
     throw new BadInputError(`no cine short-axis series (${reasons})`, studyForErrors);
+  }
+
+  if (settings.orientation === 'prefer-short-axis' && qualified.some((q) => !isAxisAligned(q.plan, settings))) {
+    for (let i = qualified.length - 1; i >= 0; i--) {
+      const q = qualified[i]!;
+      if (!isAxisAligned(q.plan, settings)) continue;
+      decide({ seriesInstanceUID: q.series.seriesInstanceUID, chosen: false, reason: `${describePlan(q.plan)}, plane is axial, coronal or sagittal while an oblique (short-axis) stack is present` });
+      qualified.splice(i, 1);
+    }
   }
 
   const size = (q: { plan: GridPlan }): number => q.plan.frames.length * q.plan.frames[0]!.length;

@@ -26,12 +26,14 @@ export const SeriesSelectionRulesSchema = z
       .array(regex)
       .default(['localizer|locali[sz]er|scout|survey|tri-?pilot', '\\bLGE\\b|late gad|\\bPSIR\\b|\\bMOLLI\\b|\\bT1 ?map|\\bT2 ?map', '\\bPULSE\\b|\\bAUTOMATED\\b']),
     /**
-     * Required orientation: 'short-axis' accepts any oblique plane, i.e. one whose normal is more than
-     * `maxAxisAlignmentDeg` away from every patient axis (cardiac short axis is double-oblique, but
-     * need not be axis-aligned in any way); 'any' also accepts axial, coronal and sagittal stacks.
-     * @defaultValue 'short-axis'
+     * Orientation: 'short-axis' accepts only oblique planes, i.e. those whose normal is more than
+     * `maxAxisAlignmentDeg` away from every patient axis (a scanner's cardiac short axis is
+     * double-oblique); 'any' also accepts axial, coronal and sagittal stacks; 'prefer-short-axis'
+     * takes an oblique stack when the study has one and otherwise an axis-aligned one, because
+     * studies converted from NIfTI (research archives such as ACDC) carry axis-aligned geometry.
+     * @defaultValue 'prefer-short-axis'
      */
-    orientation: z.enum(['short-axis', 'any']).default('short-axis'),
+    orientation: z.enum(['short-axis', 'prefer-short-axis', 'any']).default('prefer-short-axis'),
     /** A normal within this angle (degrees) of a patient axis counts as an axial/coronal/sagittal plane. @defaultValue 10 */
     maxAxisAlignmentDeg: z.number().min(0).max(45).default(10),
     /** Largest angle (degrees) between slice normals within one stack. @defaultValue 2 */

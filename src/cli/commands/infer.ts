@@ -58,7 +58,7 @@ export function registerInfer(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', positiveInteger)
     .option('--all-phases', 'put every phase in the SEG, not only ED and ES')
     .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
-    .option('--any-orientation', 'accept a stack in any orientation (e.g. NIfTI imports with no real geometry), not only short-axis-like planes')
+    .option('--any-orientation', 'take the largest stack in any orientation, even when an oblique (short-axis) one exists')
     .action(async (folder: string, options: InferOptions) => {
       const written = await runInfer(folder, options);
       process.stdout.write(`${written.join('\n')}\n`);
