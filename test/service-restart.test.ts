@@ -88,6 +88,18 @@ test('killed with SIGKILL and restarted, the service processes every study exact
       assert.deepEqual(byModality, { MR: 48, SEG: 1, SR: 1 }, `study ${study.studyInstanceUID}`);
     }
 
+    // `pulse reprocess` (another process, the same queue database): the running service runs the study again.
+    const again = all[0]!.studyInstanceUID;
+    const cli = spawn(process.execPath, [pulseBin, 'reprocess', again, '--data', dataDir, '--processor-module', standIn], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let cliOut = '';
+    cli.stdout!.on('data', (chunk: Buffer) => (cliOut += chunk.toString()));
+    assert.equal(await new Promise((done) => cli.once('exit', done)), 0);
+    assert.match(cliOut, /^job \d+ queued/);
+    await waitFor('reprocessed', async () => {
+      const job = (await jobs(port)).find((j) => j.studyInstanceUID === again);
+      return job?.state === 'done' && job.forced && job;
+    }, 30_000);
+
     // SIGTERM: a graceful stop, exit code 0.
     const code = await new Promise<number | null>((done) => {
       second.once('exit', (c) => done(c));

@@ -134,9 +134,16 @@ describe('changes feed alone', () => {
     assert.equal(seg.Instances.length, 1, 'one SEG instance, not two');
   });
 
+  test('a job queued for another model is skipped with its reason', async () => {
+    const { job } = s!.service.store.enqueue({ studyInstanceUID: '1.2.3.99', modelKey: 'pulse-lite@0.9.0', source: 'cli' });
+    s!.service.worker.notify();
+    const skipped = await waitFor('skipped', () => s!.service.store.get(job.id)?.state === 'skipped' && s!.service.store.get(job.id));
+    assert.equal(skipped.reason, 'queued for model pulse-lite@0.9.0; this service runs stand-in@1.0.0');
+  });
+
   test('the HTTP API lists jobs by state, serves health, metrics and the dashboard', async () => {
     const list = (await (await fetch(`${s!.service.url}/api/jobs?state=skipped`)).json()) as { jobs: Array<{ state: string; reason: string }> };
-    assert.equal(list.jobs.length, 1);
+    assert.equal(list.jobs.length, 2);
     assert.equal(list.jobs[0]!.state, 'skipped');
     assert.equal((await fetch(`${s!.service.url}/api/jobs?state=nonsense`)).status, 400);
     assert.equal((await fetch(`${s!.service.url}/api/jobs/99999`)).status, 404);

@@ -40,6 +40,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
   return async ({ job, timings }): Promise<JobResult> => {
     const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID };
+    // A job queued for another model (before an upgrade, or by a tool configured differently) is not ours to run.
+    if (job.modelKey !== modelKey) return { state: 'skipped', reason: `queued for model ${job.modelKey}; this service runs ${modelKey}` };
 
     // Route on what Orthanc holds now (the study may have changed or gone since it was queued).
     const route = await timings.time('route', async () => {

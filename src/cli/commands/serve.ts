@@ -89,10 +89,12 @@ export function registerServe(program: Command): void {
 
   commonOptions(program.command('reprocess').description('queue a study again for the current model and calibration, even when already processed'))
     .argument('<studyInstanceUID>', 'Study Instance UID')
-    .action((studyInstanceUID: string, flags: ServeFlags) => {
+    .addOption(new Option('--processor-module <file>', 'module exporting createProcessor(config), instead of the bundled pipeline').hideHelp())
+    .action(async (studyInstanceUID: string, flags: ServeFlags) => {
       if (!/^[0-9.]{1,64}$/.test(studyInstanceUID)) throw new Error('the argument must be a Study Instance UID');
       const config = configFromFlags(flags);
-      const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration });
+      // The model key must be the running service's: same configuration, same manifest.
+      const processor = await processorFor(config, flags.processorModule);
       // The job store is shared with a running service (SQLite WAL): it picks the job up at its next poll.
       const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
       try {
