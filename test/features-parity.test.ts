@@ -161,11 +161,6 @@ describe('study features: TypeScript vs the training code (Python)', () => {
 
   it(
     "matches training's own reading of the ACDC patient (same image orientation as the DICOM the pipeline reads)",
-    {
-      todo:
-        'training/pulse_lite/acdc.py takes NIfTI axis 0 as image rows, the DICOM import (src/nifti/geometry.ts) makes it the columns: ' +
-        'the sector features differ until training uses the DICOM orientation (label[:, :, z].T, spacing (zooms[1], zooms[0]))',
-    },
     async (t) => {
       if (!existsSync(join(projectRoot, 'training', 'pulse_lite', 'acdc.py')) || !findPythonFeatures()) {
         t.skip('training/pulse_lite (acdc.py, features.py) not present');
