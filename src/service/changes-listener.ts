@@ -8,6 +8,7 @@ import { lastChangeSeq, readChanges, stableStudyIds } from '../orthanc/changes.j
 import type { JobStore } from '../queue/job-store.js';
 import type { Discovery } from './discovery.js';
 import type { Logger } from './logger.js';
+import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 export interface ChangesListenerOptions {
   readonly pollIntervalMs: number;
@@ -19,7 +20,7 @@ export class ChangesListener {
   private readonly cursorKey: string;
   private loop: Promise<void> | undefined;
   private stopping = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
   private unreachableSince: number | undefined;
 
   constructor(
@@ -47,7 +48,7 @@ export class ChangesListener {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wakeUp?.();
+    this.pause.wakeUp();
     await this.loop;
     this.loop = undefined;
   }
@@ -98,14 +99,7 @@ export class ChangesListener {
         }
       }
       if (this.stopping) break;
-      await new Promise<void>((done) => {
-        const timer = setTimeout(done, this.options.pollIntervalMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
-      this.wakeUp = undefined;
+      await this.pause.sleep(this.options.pollIntervalMs);
     }
   }
 }

@@ -11,6 +11,7 @@ import { BadInputError, isTransient } from '../util/errors.js';
 import type { Logger } from './logger.js';
 import { StageTimer } from './stage-timer.js';
 import type { ServiceMetrics } from '../server/metrics.js';
+import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 export type JobResult = { readonly state: 'done'; readonly outcome: JobOutcome } | { readonly state: 'skipped'; readonly reason: string };
 
@@ -39,7 +40,7 @@ export class Worker {
   private readonly inFlight = new Map<number, { done: Promise<void>; abort: AbortController }>();
   private loop: Promise<void> | undefined;
   private stopping = false;
-  private wakeUp: (() => void) | undefined;
+  private readonly pause = new WakeableSleep();
 
   constructor(
     private readonly store: JobStore,
@@ -64,7 +65,7 @@ export class Worker {
 
   /** Wakes the loop now (a job was queued). */
   notify(): void {
-    this.wakeUp?.();
+    this.pause.wakeUp();
   }
 
   /**
@@ -102,14 +103,7 @@ export class Worker {
         // The job store itself failed (disk full, locked): keep the service up and try again.
         this.logger.error('job store error', { error: describeError(error), stack: (error as Error).stack });
       }
-      await new Promise<void>((done) => {
-        const timer = setTimeout(done, this.options.pollIntervalMs);
-        this.wakeUp = () => {
-          clearTimeout(timer);
-          done();
-        };
-      });
-      this.wakeUp = undefined;
+      await this.pause.sleep(this.options.pollIntervalMs);
     }
   }
 
