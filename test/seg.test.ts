@@ -89,12 +89,16 @@ describe('SEG builder', () => {
     assert.deepEqual(unexpected, [], report.output);
   });
 
-  test('PixelMed DicomInstanceValidator finds no error in the SEG but its Laterality simplification', () => {
-    const report = pixelmedInstanceValidator(buildSegmentation(input(fixture)).bytes);
+  test('PixelMed DicomInstanceValidator finds no error in the SEG; Laterality is absent, ImageLaterality U', () => {
+    const bytes = buildSegmentation(input(fixture)).bytes;
+    const report = pixelmedInstanceValidator(bytes);
     assert.match(report.output, /Found Segmentation IOD/);
-    // PixelMed asks for Laterality whenever no Image/Frame Laterality exists; dciodvfy (rightly, for an
-    // unpaired body part such as the heart) rejects it when present. We follow dciodvfy (docs/dicom-outputs.md).
-    assert.deepEqual(report.errors.filter((e) => !/GeneralSeriesModule\/Laterality\/: : Missing conditional attribute/.test(e)), [], report.output);
+    // PixelMed asks for series Laterality unless an Image/Frame Laterality exists; dciodvfy rejects series
+    // Laterality for an unpaired body part. ImageLaterality U satisfies both (docs/dicom-outputs.md).
+    assert.deepEqual(report.errors, [], report.output);
+    const ds = readPart10(bytes);
+    assert.equal(ds.Laterality, undefined);
+    assert.equal(ds.ImageLaterality, 'U');
     // Accepted: this PixelMed build predates the ISO_IR 192 (UTF-8) defined term.
     assert.deepEqual(report.warnings.filter((w) => !/ISO_IR 192/.test(w)), [], report.output);
   });

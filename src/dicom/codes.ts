@@ -52,6 +52,7 @@ export const PROCEDURE_REPORTED = c('121058', 'DCM', 'Procedure reported');
 export const IMAGE_LIBRARY = c('111028', 'DCM', 'Image Library'); // TID 1600
 export const IMAGE_LIBRARY_GROUP = c('126200', 'DCM', 'Image Library Group');
 export const IMAGING_MEASUREMENTS = c('126010', 'DCM', 'Imaging Measurements');
+export const DERIVED_IMAGING_MEASUREMENTS = c('126011', 'DCM', 'Derived Imaging Measurements'); // TID 1500 row 10 (TID 1420)
 export const MEASUREMENT_GROUP = c('125007', 'DCM', 'Measurement Group'); // TID 1501 / 1411
 export const TRACKING_IDENTIFIER = c('112039', 'DCM', 'Tracking Identifier');
 export const TRACKING_UID = c('112040', 'DCM', 'Tracking Unique Identifier');

@@ -282,7 +282,11 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     ...patientStudyAttributes(context),
     // General Series + Segmentation Series
     Modality: 'SEG',
-    BodyPartExamined: 'HEART', // unpaired: Laterality (Type 2C) is then absent for every validator
+    // The heart is unpaired: series Laterality (Type 2C, "required if the body part is paired") stays
+    // absent, which dciodvfy demands; ImageLaterality U (General Image module, "unpaired") states it
+    // per image, which is what PixelMed looks for before it asks for Laterality.
+    BodyPartExamined: 'HEART',
+    ImageLaterality: 'U',
     SeriesInstanceUID: input.seriesInstanceUID,
     SeriesNumber: seriesNumber,
     SeriesDate: date,

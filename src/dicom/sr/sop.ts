@@ -5,13 +5,13 @@
  *   Imaging Measurement Report [1500]
  *     Language [1204], Device observer [1002/1004], Procedure reported
  *     Image Library [1600] -> Image Library Group -> IMAGE per source image
- *     Imaging Measurements
- *       Measurement Group [1501] "Cardiac function": every number as a plain NUM (viewers that skip
- *         segment-referencing groups still show them)
- *       Measurement Group [1501] "Diagnosis": Finding = group code, Certainty of Finding = probability
- *       Measurement Group [1411] per segment and phase: Referenced Segment (SEG segment + frames),
- *         source series, Finding, Finding Site, its volume or mass
- *     Qualitative Evaluations: diagnosis CODE, findings and impression TEXT, the review statement
+ *     Imaging Measurements: Measurement Group [1411] per segment and phase: Referenced Segment (SEG
+ *       segment), source series, Finding, Finding Site, its volume or mass
+ *     Derived Imaging Measurements [1420]: every number as a plain NUM. Not TID 1501 groups inside
+ *       Imaging Measurements: PixelMed judges every group of that container as TID 1411 once one of
+ *       them references a segment (docs/dicom-outputs.md)
+ *     Qualitative Evaluations: diagnosis CODE (HAS PROPERTIES Certainty of Finding NUM = probability),
+ *       findings and impression TEXT, the review statement
  */
 import type { CodeDefinition, SegmentDefinition } from '../../model/manifest.js';
 import type { StudyResult } from '../../pipeline/result.js';
@@ -230,26 +230,13 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
   const diagnosis = diagnosisCode(input, result);
   const uid = (...parts: Array<string | number>): string => deterministicUid(input.sopInstanceUID, ...parts);
 
-  // Cardiac function group: every known measurement as a plain NUM.
+  // Every known measurement as a plain NUM in Derived Imaging Measurements (TID 1420): outside the
+  // Imaging Measurements container, whose groups PixelMed judges as TID 1411 once one references a segment.
   const specs = measurementSpecs(context.modality).filter((spec) => typeof result.measurements[spec.key] === 'number');
-  const functionGroup = containerItem(
-    'CONTAINS',
-    codes.MEASUREMENT_GROUP,
-    [...trackingItems('Cardiac function', uid('tracking', 'function')), codeContentItem('CONTAINS', codes.FINDING, codes.HEART), ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!))],
-    { template: '1501' },
-  );
-
   const probability = result.diagnosis.probabilities[result.diagnosis.label]!;
-  const diagnosisGroup = containerItem(
-    'CONTAINS',
-    codes.MEASUREMENT_GROUP,
-    [
-      ...trackingItems('Diagnosis', uid('tracking', 'diagnosis')),
-      codeContentItem('CONTAINS', codes.FINDING, diagnosis),
-      numItem('CONTAINS', codes.CERTAINTY_OF_FINDING, probability, codes.UNIT_RATIO),
-    ],
-    { template: '1501' },
-  );
+  const derived = containerItem('CONTAINS', codes.DERIVED_IMAGING_MEASUREMENTS, [
+    ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!)),
+  ]);
 
   // Volumetric ROI groups: one per (segment, phase), referencing the SEG segment and its frames.
   const specByKey = new Map(measurementSpecs(context.modality).map((s) => [s.key, s]));
@@ -283,7 +270,7 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
   }
 
   const qualitative = containerItem('CONTAINS', codes.QUALITATIVE_EVALUATIONS, [
-    codeContentItem('CONTAINS', codes.FINDING, diagnosis),
+    codeContentItem('CONTAINS', codes.FINDING, diagnosis, [numItem('HAS PROPERTIES', codes.CERTAINTY_OF_FINDING, probability, codes.UNIT_RATIO)]),
     textItem('CONTAINS', codes.FINDING, narrative.findings),
     textItem('CONTAINS', codes.IMPRESSION, narrative.impression),
     textItem('CONTAINS', codes.COMMENT, `${narrative.disclaimer} ${REVIEW_STATEMENT}`.trim()),
@@ -294,7 +281,9 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     ...observerContext(algorithm),
     codeContentItem('HAS CONCEPT MOD', codes.PROCEDURE_REPORTED, codes.procedureForModality(context.modality)),
     imageLibrary(images),
-    containerItem('CONTAINS', codes.IMAGING_MEASUREMENTS, [functionGroup, diagnosisGroup, ...volumetric]),
+    // Always present, even without groups: OHIF's TID 1500 reader dereferences it unconditionally.
+    containerItem('CONTAINS', codes.IMAGING_MEASUREMENTS, volumetric),
+    derived,
     qualitative,
   ];
 
