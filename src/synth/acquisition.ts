@@ -101,7 +101,7 @@ export function drawAcquisition(rng: Random, req: AcquisitionRequest): Omit<Acqu
   const { row, col, normal } = drawOrientation(rng);
   const rrMs = 60000 / req.heartRateBpm;
   const triggerTimesMs = Array.from({ length: phases }, (_, i) => Math.round(((i * rrMs) / phases) * 10) / 10);
-  const fovMm = rng.uniform(300, 400);
+  const fovMm = rng.uniform(300, 380);
   const aspect = rng.pick([0.75, 0.8, 0.8125, 0.84375, 0.875, 0.9, 1]);
   const pixelMm = rng.uniform(1.35, 2.0);
   const anisotropy = rng.chance(0.2) ? rng.uniform(0.9, 1.1) : 1;

@@ -73,15 +73,19 @@ export function drawStyle(domain: SynthDomain, rng: Random, rows: number, column
   };
   switch (domain) {
     case 'cine-mri': {
-      const myo = rng.uniform(0.3, 0.5);
+      // Relative to LV blood, near what ACDC mid-ventricular slices show (medians over 15 patients:
+      // myocardium 0.36, RV blood 0.76 with partial volume, tissue 1-6 mm around the heart 0.32 with
+      // quartiles 0.23-0.46): dark-grey myocardium, bright fat, soft tissue mottled with fat lobules
+      // (scene.ts), liver mid grey, lungs dark.
+      const myo = rng.uniform(0.3, 0.45);
       const maxStored = rng.pick([255, 600, 1000, 2000, 4095]);
       return {
         ...base,
         tissueMeans: means(rng, {
-          [Tissue.Air]: [0, 0], [Tissue.Lung]: [0.07, 0.3], [Tissue.SubcutaneousFat]: [0.85, 0.12], [Tissue.Muscle]: [0.28, 0.12],
-          [Tissue.SoftTissue]: [0.24, 0.2], [Tissue.Liver]: [0.38, 0.12], [Tissue.Bone]: [0.3, 0.15], [Tissue.Aorta]: [0.85, 0.1],
-          [Tissue.Stomach]: [0.55, 0.3], [Tissue.EpicardialFat]: [0.78, 0.1], [Tissue.LvBlood]: [1, 0], [Tissue.RvBlood]: [0.88, 0.06],
-          [Tissue.Myocardium]: [myo, 0], [Tissue.Papillary]: [myo * 1.1, 0.05], [Tissue.AtrialBlood]: [0.9, 0.06], [Tissue.RvWall]: [myo * 1.05, 0.05],
+          [Tissue.Air]: [0, 0], [Tissue.Lung]: [0.06, 0.3], [Tissue.SubcutaneousFat]: [0.85, 0.12], [Tissue.Muscle]: [0.26, 0.12],
+          [Tissue.SoftTissue]: [0.3, 0.15], [Tissue.Liver]: [0.34, 0.12], [Tissue.Bone]: [0.3, 0.15], [Tissue.Aorta]: [0.9, 0.06],
+          [Tissue.Stomach]: [0.55, 0.3], [Tissue.EpicardialFat]: [0.8, 0.1], [Tissue.LvBlood]: [1, 0], [Tissue.RvBlood]: [0.9, 0.06],
+          [Tissue.Myocardium]: [myo, 0], [Tissue.Papillary]: [myo * 1.1, 0.05], [Tissue.AtrialBlood]: [0.95, 0.04], [Tissue.RvWall]: [myo * 1.05, 0.05],
         }),
         psfSigmaPx: rng.uniform(0.45, 0.8),
         noiseSigma: 1 / rng.uniform(8, 40),
@@ -90,7 +94,7 @@ export function drawStyle(domain: SynthDomain, rng: Random, rows: number, column
         maxStored,
         bitsAllocated: 16,
         bitsStored: maxStored > 4095 ? 16 : 12,
-        texture: 0.06,
+        texture: 0.1,
       };
     }
     case 'vendor-shifted-mri': {

@@ -17,7 +17,7 @@ import { drawThorax, planeCoordinates, rasterise, thoraxMap } from './scene.js';
 import { measure, volumeCurves } from './truth.js';
 import { SYNTH_DOMAINS, SYNTH_GROUPS, type SynthDomain, type SynthFile, type SynthGroup, type SynthLabelEntry, type SynthOptions, type SynthStudy, type SynthTruth } from './types.js';
 
-export const GENERATOR_VERSION = '1.0.0';
+export const GENERATOR_VERSION = '1.1.0';
 const STREAM = 'pulse-synth/1';
 
 function checkOptions(options: SynthOptions): void {
@@ -216,7 +216,7 @@ export function generateStudy(options: SynthOptions): SynthStudy {
   const domain = options.domain ?? 'cine-mri';
   const subject = drawSubject(seed, group, options);
   const { shape, acquisition: acq, demographics: demo, physiology: phys, zMid } = subject;
-  const thorax = drawThorax(Random.from(STREAM, seed, group, 'thorax'), shape.Rc + shape.T0);
+  const thorax = drawThorax(Random.from(STREAM, seed, group, 'thorax'), shape.Rc + shape.T0, shape.W + shape.rvWallMm);
   const appRng = Random.from(STREAM, seed, group, domain, 'appearance');
   const [dr, dc] = acq.pixelSpacing;
   const box: HeartBox = {

@@ -52,6 +52,9 @@ export interface Thorax {
   /** Epicardial fat thickness pattern around the heart (mm): mean and harmonic amplitudes. */
   readonly epiFat: readonly { k: number; amp: number; phase: number }[];
   readonly epiFatMm: number;
+  /** Mediastinal fat: soft tissue is fat where this sum of plane waves (kx, ky, phase) exceeds `fatLevel`. */
+  readonly fatWaves: readonly { kx: number; ky: number; phase: number }[];
+  readonly fatLevel: number;
   /** Pulmonary vessels: small bright discs inside the lungs (x, y, radius, drift per mm of z). */
   readonly vessels: readonly { x: number; y: number; r: number; dx: number; dy: number }[];
 }
@@ -68,27 +71,45 @@ function ellipse(rng: Random, cx: number, cy: number, a: number, b: number, rot:
   };
 }
 
-/** Lays out the thorax for a heart whose ED base epicardial radius is `heartRadius` (mm). */
-export function drawThorax(rng: Random, heartRadius: number): Thorax {
+/**
+ * Lays out the thorax for a heart whose ED base epicardial radius is `heartRadius` (mm). Heart
+ * frame: the RV lies towards -x, anterior is -y. As on real short-axis cine the heart sits just
+ * behind the anterior chest wall (a few cm of mediastinal fat between), the lungs hug its lateral
+ * and right sides, the liver lies below and to the right, the aorta and spine behind.
+ */
+export function drawThorax(rng: Random, heartRadius: number, rvReach = 30): Thorax {
   const r = heartRadius;
+  const fatMm = rng.uniform(6, 20);
+  const muscleMm = rng.uniform(6, 13);
+  const bodyA = 170 * rng.uniform(0.88, 1.12);
+  const bodyB = 118 * rng.uniform(0.88, 1.12);
+  // Anterior inner chest wall this far in front of the heart's epicardium.
+  const front = rng.uniform(10, 28);
+  const bodyCy = -r - front - fatMm - muscleMm + bodyB;
   return {
-    body: ellipse(rng, -5, 22, 205, 150, 0, 8, 0.05),
-    fatMm: rng.uniform(7, 24),
-    muscleMm: rng.uniform(7, 15),
+    body: { cx: rng.gaussian(-10, 8), cy: bodyCy, a: bodyA, b: bodyB, rot: rng.gaussian(0, 0.1), dx: rng.gaussian(0, 0.05), dy: rng.gaussian(0, 0.05) },
+    fatMm,
+    muscleMm,
     lungs: [
-      ellipse(rng, -r - 72, -25, 80, 100, 0.35, 8, 0.15),
-      ellipse(rng, r + 72, -15, 78, 105, -0.35, 8, 0.15),
-      ellipse(rng, 0, -r - 55, 130, 48, 0, 6, 0.15),
+      ellipse(rng, -r - rvReach - 70, 5, 62, 88, 0.35, 6, 0.15),
+      ellipse(rng, r + 62, 5, 58, 92, -0.35, 6, 0.15),
+      ellipse(rng, r * 0.6 + 18, -r - 16, 42, 18, 0.3, 5, 0.1),
     ],
-    liver: { ...ellipse(rng, -40, r + 75, 125, 62, 0.2, 10, 0.1), dy: -rng.uniform(0.3, 0.6) },
-    stomach: rng.chance(0.6) ? ellipse(rng, r + 40, r + 55, 35, 25, -0.3, 8, 0.1) : null,
-    aorta: { ...ellipse(rng, r + 18, r + 35, 12, 12, 0, 5, 0.05), a: rng.uniform(10, 14), b: 0 },
-    spine: ellipse(rng, r + 5, r + 75, 20, 17, 0, 5, 0.03),
+    liver: { ...ellipse(rng, -60, r + 62, 95, 50, 0.25, 8, 0.1), dy: -rng.uniform(0.3, 0.6) },
+    stomach: rng.chance(0.6) ? ellipse(rng, r + 40, r + 55, 32, 22, -0.3, 8, 0.1) : null,
+    aorta: { ...ellipse(rng, r + 12, r + 30, 12, 12, 0, 4, 0.05), a: rng.uniform(10, 14), b: 0 },
+    spine: ellipse(rng, r + 2, r + 68, 20, 17, 0, 5, 0.03),
     epiFat: [1, 2, 3].map((k) => ({ k, amp: rng.uniform(0.5, 2.5), phase: rng.uniform(0, 2 * Math.PI) })),
-    epiFatMm: rng.uniform(1.5, 5),
+    epiFatMm: rng.uniform(2, 6),
+    fatWaves: Array.from({ length: 6 }, () => {
+      const angle = rng.uniform(0, 2 * Math.PI);
+      const k = (2 * Math.PI) / rng.uniform(18, 50);
+      return { kx: k * Math.cos(angle), ky: k * Math.sin(angle), phase: rng.uniform(0, 2 * Math.PI) };
+    }),
+    fatLevel: rng.uniform(0.2, 0.9),
     vessels: Array.from({ length: 40 }, () => ({
-      x: rng.uniform(-200, 200),
-      y: rng.uniform(-150, 60),
+      x: rng.uniform(-180, 180),
+      y: rng.uniform(-100, 90),
       r: rng.uniform(1.2, 3.2),
       dx: rng.gaussian(0, 0.4),
       dy: rng.gaussian(0, 0.4),
@@ -145,6 +166,12 @@ export function thoraxMap(t: Thorax, coords: { x: Float64Array; y: Float64Array 
           tissue = organ;
           break;
         }
+      }
+      if (tissue === Tissue.SoftTissue) {
+        // Mediastinal and pericardial fat lobules in the soft tissue (bright on SSFP).
+        let w = 0;
+        for (const f of t.fatWaves) w += Math.cos(f.kx * x + f.ky * y + f.phase + 0.02 * z);
+        if (w > t.fatLevel) tissue = Tissue.SubcutaneousFat;
       }
       if (tissue === Tissue.Lung) {
         for (const v of vessels) if ((x - v.x) ** 2 + (y - v.y) ** 2 < v.r2) tissue = Tissue.Aorta;
@@ -219,7 +246,14 @@ export function rasterise(
       return { x: sec.cx + Math.cos(angle) * rcAt * 0.62, y: sec.cy + Math.sin(angle) * rcAt * 0.62, r: Math.min(0.28 * sec.rcMean, 0.11 * shape.Rc * (1 + 0.35 * (1 - f))) };
     })
     : [];
-  const atriumR = sec.atrium ? shape.Rc * 0.85 : 0;
+  // Above the mitral plane: the left atrium (behind, away from the RV) and the aortic root (towards
+  // the RV), both with walls too thin to look like a ventricle's myocardium.
+  const atriumR = sec.atrium ? shape.Rc * 0.8 : 0;
+  const awayX = -Math.cos(shape.rvAngle);
+  const awayY = -Math.sin(shape.rvAngle);
+  const la = { x: sec.cx + 0.3 * shape.Rc * awayX + 0.25 * shape.Rc, y: sec.cy + 0.3 * shape.Rc * awayY + 0.3 * shape.Rc };
+  const aoR = Math.min(16, 0.45 * shape.Rc + 2);
+  const ao = { x: sec.cx - 0.55 * shape.Rc * awayX, y: sec.cy - 0.55 * shape.Rc * awayY - 0.35 * shape.Rc };
   for (let i = 0; i < n; i++) {
     const x = coords.x[i] as number;
     const y = coords.y[i] as number;
@@ -273,7 +307,12 @@ export function rasterise(
       for (const h of thorax.epiFat) fat += h.amp * Math.cos(h.k * theta + h.phase);
       if (Math.sqrt(d2) < rej + Math.max(0.5, fat)) tissue = Tissue.EpicardialFat;
     }
-    if (tissue < 0 && atriumR > 0 && d2 < atriumR * atriumR) tissue = d2 < (atriumR - 3) ** 2 ? Tissue.AtrialBlood : Tissue.Myocardium;
+    if (tissue < 0 && atriumR > 0) {
+      const a2 = (x - ao.x) ** 2 + (y - ao.y) ** 2;
+      const l2 = (x - la.x) ** 2 + (y - la.y) ** 2;
+      if (a2 < aoR * aoR) tissue = a2 < (aoR - 1.5) ** 2 ? Tissue.AtrialBlood : Tissue.RvWall;
+      else if (l2 < atriumR * atriumR) tissue = l2 < (atriumR - 1.5) ** 2 ? Tissue.AtrialBlood : Tissue.RvWall;
+    }
     if (tissue < 0) tissue = background[i] as number;
     labels[i] = label;
     tissues[i] = tissue;
