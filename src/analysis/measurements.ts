@@ -18,13 +18,14 @@ import {
   volumeMl,
 } from './conventions.js';
 import { segmentLabels, type SegmentLabels } from './segments.js';
+import type { CoreMeasurements } from '../pipeline/result.js';
 
 export interface StudyMeasurement {
   readonly phases: { readonly ed: number; readonly es: number };
   /** Volume curve (ml, unrounded) per segment key. */
   readonly volumesMl: Readonly<Record<string, readonly number[]>>;
   /** result.json's measurements, rounded (conventions.ts). */
-  readonly measurements: Record<string, number> & MeasurementsCore;
+  readonly measurements: Record<string, number> & CoreMeasurements;
   /** The same keys, unrounded. */
   readonly exact: Readonly<Record<string, number>>;
   /** Slab thickness per slice (mm). */
@@ -37,16 +38,6 @@ export interface StudyMeasurement {
   readonly notes: readonly string[];
 }
 
-interface MeasurementsCore {
-  lvedv_ml: number;
-  lvesv_ml: number;
-  lvsv_ml: number;
-  lvef_pct: number;
-  lv_mass_g: number;
-  rvedv_ml: number;
-  rvesv_ml: number;
-  rvef_pct: number;
-}
 
 export interface MeasureInput {
   readonly grid: CineGrid;
@@ -132,6 +123,6 @@ export function measureStudy(input: MeasureInput): StudyMeasurement {
     });
   }
   const measurements = Object.fromEntries(Object.entries(exact).map(([key, value]) => [key, roundMeasurement(key, value)])) as Record<string, number> &
-    MeasurementsCore;
+    CoreMeasurements;
   return { phases, volumesMl, measurements, exact, slabsMm, areasMm2, labels, ...(bsaM2 !== undefined ? { bsaM2 } : {}), notes };
 }

@@ -3,6 +3,7 @@
  * The truth file format (truth.json + labels.bin) is documented in src/synth/README.md.
  */
 import type { SeriesInstanceUID, SOPInstanceUID, StudyInstanceUID } from '../dicom/uid.js';
+import type { CoreMeasurements } from '../pipeline/result.js';
 
 /** The five ACDC diagnostic groups (Bernard et al. 2018, IEEE TMI). */
 export const SYNTH_GROUPS = ['NOR', 'DCM', 'HCM', 'MINF', 'RV'] as const;
@@ -45,16 +46,8 @@ export interface SynthLabelEntry {
   readonly columns: number;
 }
 
-export interface SynthMeasurements {
-  lvedv_ml: number;
-  lvesv_ml: number;
-  lvsv_ml: number;
-  lvef_pct: number;
-  lv_mass_g: number;
-  rvedv_ml: number;
-  rvesv_ml: number;
+export interface SynthMeasurements extends CoreMeasurements {
   rvsv_ml: number;
-  rvef_pct: number;
   myo_es_ml: number;
   /** Indexed to body-surface area (Mosteller). */
   lvedvi_ml_m2: number;
