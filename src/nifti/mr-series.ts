@@ -3,17 +3,13 @@
  * Explicit VR Little Endian, signed 16-bit pixels) from voxel volumes and their geometry (pure:
  * data in, Part 10 bytes out). UIDs derive from `uidSeed`, so the same input gives the same files.
  */
-import dcmjs from 'dcmjs';
+import { writePart10 } from '../dicom/modules/part10.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPInstanceUID, type StudyInstanceUID } from '../dicom/uid.js';
 import { BadInputError } from '../util/errors.js';
 import type { SliceGeometry } from './geometry.js';
 
-const { DicomDict, DicomMetaDictionary } = dcmjs.data;
 
 export const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
-export const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
-const IMPLEMENTATION_CLASS_UID = deterministicUid<'ImplementationClassUID'>('pulse-for-orthanc', 'implementation-class');
-const IMPLEMENTATION_VERSION_NAME = 'PULSE_0_1';
 
 /** One file of an imported series. */
 export interface ImportedFile {
@@ -160,7 +156,8 @@ export function buildMrSeries(input: MrSeriesInput): MrSeries {
         PixelData: pixels.buffer,
       };
       const name = `s${pad(k)}-p${pad(p)}.dcm`;
-      files.push({ name, bytes: writePart10(dataset, MR_IMAGE_STORAGE, sopInstanceUID) });
+      // PixelData's dictionary VR is "OB or OW": name it (16-bit native pixels are OW), or dcmjs guesses and warns.
+      files.push({ name, bytes: writePart10({ ...dataset, _vrMap: { PixelData: 'OW' } }) });
       instances.push({ sopInstanceUID, file: name, slice: k, phase: p, instanceNumber, triggerTimeMs: phase.triggerTimeMs });
       if (phase.labels) {
         const map = new Uint8Array(planeSize);
@@ -172,21 +169,6 @@ export function buildMrSeries(input: MrSeriesInput): MrSeries {
   return { studyInstanceUID, seriesInstanceUID, frameOfReferenceUID, files, instances, labels };
 }
 
-/** Part 10 bytes (Explicit VR Little Endian) of a naturalized data set. */
-export function writePart10(dataset: Record<string, unknown>, sopClassUID: string, sopInstanceUID: string): Uint8Array {
-  const meta = {
-    FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
-    MediaStorageSOPClassUID: sopClassUID,
-    MediaStorageSOPInstanceUID: sopInstanceUID,
-    TransferSyntaxUID: EXPLICIT_VR_LITTLE_ENDIAN,
-    ImplementationClassUID: IMPLEMENTATION_CLASS_UID,
-    ImplementationVersionName: IMPLEMENTATION_VERSION_NAME,
-  };
-  const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
-  // PixelData's dictionary VR is "OB or OW": name it (16-bit native pixels are OW), or dcmjs guesses and warns.
-  dict.dict = DicomMetaDictionary.denaturalizeDataset({ ...dataset, _vrMap: { PixelData: 'OW' } });
-  return new Uint8Array(dict.write() as ArrayBuffer);
-}
 
 interface Int16Scaling {
   /** stored = round((value - intercept) / slope) */

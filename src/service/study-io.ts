@@ -8,7 +8,7 @@ import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import type { StudyInstance } from '../pipeline/process-study.js';
 import { UpstreamUnavailableError } from '../util/errors.js';
 
-const EXPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2.1';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/modules/part10.js';
 
 /** Splits a multipart/related body into its parts' bodies. */
 export function parseMultipart(body: Uint8Array, contentType: string): Uint8Array[] {
