@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { measureStudy } from '../src/analysis/index.js';
 import { bsaMosteller, ejectionFractionPct, edEsFromCurve, myocardialMassG, slabThicknessesMm } from '../src/analysis/conventions.js';
-import { BadInputError } from '../src/util/errors.js';
+import { BadInputError } from '../src/core/errors.js';
 import { block, LV, makeContext, makeManifest, makeStudy, MYO, paint, RV, type ImageSpec } from './analysis-fixtures.js';
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`);

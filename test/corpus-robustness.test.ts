@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { readInstance } from '../src/dicom/read/read-instance.js';
 import { readStudy } from '../src/study/read-study.js';
-import { BadInputError, UnsupportedEncodingError } from '../src/util/errors.js';
+import { BadInputError, UnsupportedEncodingError } from '../src/core/errors.js';
 import { cineInstances, enhancedCineInstance } from './study-fixtures.js';
 import { sharedData } from './support/paths.js';
 

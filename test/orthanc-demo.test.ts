@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pulseBin, sharedData } from './support/paths.js';
 import { freePort } from '../src/orthanc/local-orthanc.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
-import { UpstreamUnavailableError } from '../src/util/errors.js';
+import { UpstreamUnavailableError } from '../src/core/errors.js';
 
 test('pulse demo runs Orthanc with the PULSE metadata, stores studies, and stops cleanly on Ctrl-C', { timeout: 120_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-demo-'));

@@ -8,7 +8,7 @@ import { sharedData } from './support/paths.js';
 import { importAcdcPatient } from '../src/nifti/index.js';
 import { DicomWebClient, jsonString, Tag } from '../src/orthanc/dicomweb.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
-import { UpstreamUnavailableError } from '../src/util/errors.js';
+import { UpstreamUnavailableError } from '../src/core/errors.js';
 
 const orthanc = useOrthanc();
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { startTestOrthanc } from './support/orthanc.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
-import { UpstreamUnavailableError } from '../src/util/errors.js';
+import { UpstreamUnavailableError } from '../src/core/errors.js';
 
 test('the harness starts a real Orthanc with DICOMweb and removes its storage after stop', async () => {
   const orthanc = await startTestOrthanc({ userMetadata: { PulseStatus: 1024 } });

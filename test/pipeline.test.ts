@@ -9,8 +9,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import dcmjs from 'dcmjs';
 import { generateStudy } from '../src/synth/index.js';
-import { processStudy, type StudyInstance } from '../src/pipeline/process-study.js';
-import type { StudyResult } from '../src/pipeline/result.js';
+import type { StudyInstance } from '../src/core/study-instance.js';
+import { processStudy } from '../src/pipeline/process-study.js';
+import type { StudyResult } from '../src/core/result.js';
 import { bundledManifest } from './support/paths.js';
 
 /** The bundled model, or PULSE_TEST_MANIFEST (a development export) when set. */

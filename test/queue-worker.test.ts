@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
 import { Worker, type JobHandler, type WorkerOptions } from '../src/service/worker.js';
 import { createLogger } from '../src/service/logger.js';
-import { BadInputError, UpstreamUnavailableError } from '../src/util/errors.js';
+import { BadInputError, UpstreamUnavailableError } from '../src/core/errors.js';
 import { waitFor } from './service-support.js';
 
 const MODEL = 'm@1';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigSchema } from '../src/config/schema.js';
 import { cineShape, isOwnOutput, routeStudy } from '../src/service/router.js';
-import type { SeriesFacts, StudyFacts } from '../src/service/study-facts.js';
+import type { SeriesFacts, StudyFacts } from '../src/orthanc/study-facts.js';
 
 const config = ConfigSchema.parse({});
 const MODEL = 'pulse-lite@1.0.0';

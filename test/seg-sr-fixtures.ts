@@ -3,7 +3,7 @@
  * single-frame MR source images with label maps we draw, and a StudyResult with made-up numbers.
  */
 import type { SegmentDefinition } from '../src/model/manifest.js';
-import type { StudyResult } from '../src/pipeline/result.js';
+import type { StudyResult } from '../src/core/result.js';
 import type { CineGrid, LabelMap, SourceImage, StudyContext, Vec3 } from '../src/study/types.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClassUID, type SOPInstanceUID, type StudyInstanceUID } from '../src/dicom/uid.js';
 

@@ -5,7 +5,7 @@ import { unpackBits } from '../src/dicom/seg/bitpack.js';
 import { rgbToDicomLab } from '../src/dicom/seg/content.js';
 import { readPart10 } from '../src/dicom/modules/part10.js';
 import { algorithmDeviceUid } from '../src/dicom/modules/equipment.js';
-import { BadInputError } from '../src/util/errors.js';
+import { BadInputError } from '../src/core/errors.js';
 import dcmjs from 'dcmjs';
 import { buildFixture, SEGMENTS, type Fixture } from './seg-sr-fixtures.js';
 import { dciodvfy, pixelmedInstanceValidator } from './support/validators.js';

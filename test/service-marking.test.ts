@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { featuresOf } from '../src/orthanc/metadata.js';
 import { stableStudyIds, type OrthancChange } from '../src/orthanc/changes.js';
-import { modelKeyOf, priorityOf, studyLabels, studyMarks } from '../src/service/marking.js';
+import { modelKeyOf } from '../src/core/model-identity.js';
+import { priorityOf, studyLabels, studyMarks } from '../src/service/marking.js';
 import { parseMultipart } from '../src/service/study-io.js';
-import type { StudyResult } from '../src/pipeline/result.js';
+import type { StudyResult } from '../src/core/result.js';
 
 function result(lvef: number, label = 'DCM'): StudyResult {
   return {

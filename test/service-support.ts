@@ -5,10 +5,10 @@
  */
 import dcmjs from 'dcmjs';
 import { deterministicUid } from '../src/dicom/uid.js';
-import type { StudyInstance } from '../src/pipeline/process-study.js';
-import type { StudyOutputs, StudyResult } from '../src/pipeline/result.js';
+import type { StudyInstance } from '../src/core/study-instance.js';
+import type { StudyOutputs, StudyResult } from '../src/core/result.js';
 import type { StudyProcessor } from '../src/service/study-job.js';
-import { BadInputError } from '../src/util/errors.js';
+import { BadInputError } from '../src/core/errors.js';
 import type { OrthancRestClient } from '../src/orthanc/rest-client.js';
 
 const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data;

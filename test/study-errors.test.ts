@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readStudy } from '../src/study/read-study.js';
-import { BadInputError, UnsupportedEncodingError } from '../src/util/errors.js';
+import { BadInputError, UnsupportedEncodingError } from '../src/core/errors.js';
 import { cineInstances, enhancedCineInstance, SERIES_UID, STUDY_UID, writeDicom } from './study-fixtures.js';
 
 /** Runs readStudy expecting a BadInputError whose message matches `pattern`, names the study and leaks no patient data. */

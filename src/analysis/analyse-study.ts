@@ -2,7 +2,7 @@
  * The analysis stage in one call: measurements -> features -> diagnosis -> narrative. Thin wiring;
  * each step lives in its own module.
  */
-import type { AnalysisInput, StudyAnalysis } from './index.js';
+import type { AnalysisInput, StudyAnalysis } from './types.js';
 import { diagnose } from './diagnosis.js';
 import { measureStudy } from './measurements.js';
 import { buildNarrative } from './narrative.js';

@@ -4,7 +4,7 @@
  */
 import type { Manifest } from '../model/manifest.js';
 import type { CineGrid, LabelMap, StudyContext } from '../study/types.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 import { checkLabelMaps, segmentAreas, type AreaTable } from './areas.js';
 import {
   bsaMosteller,
@@ -18,7 +18,7 @@ import {
   volumeMl,
 } from './conventions.js';
 import { segmentLabels, type SegmentLabels } from './segments.js';
-import type { CoreMeasurements } from '../pipeline/result.js';
+import type { CoreMeasurements } from '../core/result.js';
 
 export interface StudyMeasurement {
   readonly phases: { readonly ed: number; readonly es: number };

@@ -12,7 +12,7 @@
  * so the world position of voxel (i, j, k) is IPP(k) + i * rowDir * PixelSpacing[1] + j * colDir * PixelSpacing[0].
  */
 import type { Vec3 } from '../study/types.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 import type { Affine } from './read-nifti.js';
 
 export interface SliceGeometry {

@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import type { SOPInstanceUID } from '../dicom/uid.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 import { float32Digits, sliceGeometry } from './geometry.js';
 import { buildMrSeries, type ImportedFile, type ImportedInstance, type MrSeries, type PhaseVolume } from './mr-series.js';
 import { readNifti, type AffineSource, type NiftiVolume } from './read-nifti.js';

@@ -5,7 +5,7 @@
  */
 import { writePart10 } from '../dicom/modules/part10.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPInstanceUID, type StudyInstanceUID } from '../dicom/uid.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 import type { SliceGeometry } from './geometry.js';
 
 

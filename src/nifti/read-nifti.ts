@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as nifti from 'nifti-reader-js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 
 /** A 4x4 row-major affine: world = A * [i, j, k, 1]. */
 export type Affine = readonly [

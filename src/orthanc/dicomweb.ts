@@ -7,7 +7,7 @@
  * UpstreamUnavailableError so the queue retries them; other failures are a DicomWebError.
  */
 import { createRequire } from 'node:module';
-import { UpstreamUnavailableError } from '../util/errors.js';
+import { UpstreamUnavailableError } from '../core/errors.js';
 
 const require = createRequire(import.meta.url);
 

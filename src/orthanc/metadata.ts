@@ -3,7 +3,7 @@
  * labels only from 1.12, detected from /system.
  */
 import { OrthancRequestError, type OrthancRestClient, type OrthancSystem } from './rest-client.js';
-import type { InstanceFacts, SeriesFacts, StudyFacts } from '../service/study-facts.js';
+import type { InstanceFacts, SeriesFacts, StudyFacts } from './study-facts.js';
 
 interface StudyResource {
   ID: string;

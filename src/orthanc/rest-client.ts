@@ -3,7 +3,7 @@
  * Transport failures (connection refused, timeouts, 5xx) become UpstreamUnavailableError so the
  * queue retries them; 4xx answers are a plain Error naming the route (our bug or bad input).
  */
-import { UpstreamUnavailableError } from '../util/errors.js';
+import { UpstreamUnavailableError } from '../core/errors.js';
 
 export interface OrthancClientOptions {
   /** Base URL, e.g. http://127.0.0.1:8042 (a trailing slash is ignored). */

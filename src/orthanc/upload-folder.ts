@@ -7,7 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { NotDicomError, parseDicom } from '../dicom/read/dicom-file.js';
-import { UpstreamUnavailableError } from '../util/errors.js';
+import { UpstreamUnavailableError } from '../core/errors.js';
 import type { OrthancRestClient } from './rest-client.js';
 
 export type UploadOutcome = 'stored' | 'already-present' | 'skipped' | 'failed';

@@ -12,7 +12,8 @@ import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy, LabelMap } from '../study/types.js';
 import { classification, dice, errorSummary, hausdorff95, type ClassificationMetrics, type PhaseVolume } from './metrics.js';
 import { readInstancesFromFiles } from './read-folder.js';
-import { runStudy, type LoadedModel, type StudyInstance } from './steps.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import { runStudy, type LoadedModel } from './steps.js';
 
 /** One labelled study. */
 export interface EvalCase {

@@ -7,10 +7,10 @@ import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { buildSegmentation, segmentationReference, segmentationUids } from '../dicom/seg/sop.js';
 import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
 import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
-import type { StudyOutputs, StudyResult } from './result.js';
-import { buildResult, loadModel, runStudy, type StageTimings, type StudyInstance, type StudyRun } from './steps.js';
+import type { StudyOutputs, StudyResult } from '../core/result.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
 
-export type { StudyInstance } from './steps.js';
 
 export interface ProcessStudyOptions {
   /** Model manifest; @defaultValue models/pulse-lite/manifest.json */

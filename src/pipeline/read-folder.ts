@@ -3,8 +3,8 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { extname, join, relative } from 'node:path';
-import { BadInputError } from '../util/errors.js';
-import type { StudyInstance } from './steps.js';
+import { BadInputError } from '../core/errors.js';
+import type { StudyInstance } from '../core/study-instance.js';
 
 /** Extensions that are certainly not DICOM (sidecars written next to studies: truth.json, labels.bin, ...). */
 const NOT_DICOM = new Set(['.json', '.bin', '.txt', '.md', '.cfg', '.gz', '.nii', '.png', '.jpg', '.csv', '.yaml', '.yml']);

@@ -6,13 +6,14 @@
 import { buildSegmentation, type BuiltSegmentation } from '../dicom/seg/sop.js';
 import { deterministicUid } from '../dicom/uid.js';
 import type { LoadedManifest } from '../model/manifest.js';
-import { readStudy, type StudyInstanceBytes } from '../study/index.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import { readStudy } from '../study/index.js';
 import type { LabelMap } from '../study/types.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 
 export interface ReferenceSegInput {
   /** The image instances the labels lie on (Part 10 bytes). */
-  readonly instances: readonly StudyInstanceBytes[];
+  readonly instances: readonly StudyInstance[];
   /** Label map per SOP Instance UID, rows x columns, the manifest's label values. */
   readonly labels: ReadonlyMap<string, Uint8Array>;
   /** Supplies the segment definitions (labels, names, codes, colours). */

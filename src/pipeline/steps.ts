@@ -11,12 +11,8 @@ import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy } from '../study/types.js';
 import { resolve } from 'node:path';
-import type { StudyResult } from './result.js';
-
-export interface StudyInstance {
-  readonly source: string;
-  readonly bytes: Uint8Array;
-}
+import type { StudyResult } from '../core/result.js';
+import type { StudyInstance } from '../core/study-instance.js';
 
 /** The model a study runs through: its manifest and a shared onnxruntime session. */
 export interface LoadedModel {

@@ -5,9 +5,9 @@
 import express, { type Request, type Response, type NextFunction } from 'express';
 import { timingSafeEqual } from 'node:crypto';
 import { JOB_STATES, type JobState, type JobStore } from '../queue/job-store.js';
-import { isTransient } from '../util/errors.js';
+import { isTransient } from '../core/errors.js';
 import type { Discovery } from '../service/discovery.js';
-import type { Logger } from '../service/logger.js';
+import type { Logger } from '../core/logger.js';
 import type { ServiceMetrics } from './metrics.js';
 import { renderDashboard } from './dashboard.js';
 

@@ -7,7 +7,7 @@ import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import { lastChangeSeq, readChanges, stableStudyIds } from '../orthanc/changes.js';
 import type { JobStore } from '../queue/job-store.js';
 import type { Discovery } from './discovery.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../core/logger.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
 
 export interface ChangesListenerOptions {

@@ -5,7 +5,7 @@
 import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import { studyIdentity } from '../orthanc/metadata.js';
 import type { EnqueueResult, JobSource, JobStore } from '../queue/job-store.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../core/logger.js';
 
 /** What an announcement may already say about the study (the webhook's body). */
 export interface KnownStudy {

@@ -3,9 +3,11 @@
  * never names, patient IDs, birth dates or accession numbers.
  */
 import winston from 'winston';
+import type { Logger } from '../core/logger.js';
 
-export type Logger = winston.Logger;
+export type { Logger } from '../core/logger.js';
 
+/** A JSON-lines logger on stderr that satisfies the core Logger contract. */
 export function createLogger(level: string, options: { silent?: boolean } = {}): Logger {
   return winston.createLogger({
     level,

@@ -1,5 +1,5 @@
 /** How a processed study is marked in Orthanc: user metadata names and values (pure). */
-import type { StudyResult } from '../pipeline/result.js';
+import type { StudyResult } from '../core/result.js';
 
 /** User metadata the service writes; Orthanc must declare them (orthanc-config/orthanc.json "UserMetadata"). */
 export const METADATA = {
@@ -16,17 +16,6 @@ export const USER_METADATA_DECLARATION: Readonly<Record<string, number>> = {
   PulseModel: 1026,
   PulsePriority: 1027,
 };
-
-export interface ModelIdentity {
-  readonly name: string;
-  readonly version: string;
-  readonly calibration: string | null;
-}
-
-/** One key per model and calibration version: `pulse-lite@1.2.0` or `pulse-lite@1.2.0+site-2026-11`. */
-export function modelKeyOf(model: ModelIdentity): string {
-  return `${model.name}@${model.version}${model.calibration ? `+${model.calibration}` : ''}`;
-}
 
 export type Priority = 'urgent' | 'routine';
 

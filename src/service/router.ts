@@ -3,7 +3,7 @@
  * out. Our own outputs (SEG, SR, overlay) and studies already processed for this model never qualify.
  */
 import type { ServiceConfig } from '../config/schema.js';
-import type { SeriesFacts, StudyFacts } from './study-facts.js';
+import type { SeriesFacts, StudyFacts } from '../orthanc/study-facts.js';
 import { METADATA } from './marking.js';
 
 export type RoutingRules = ServiceConfig['routing'];

@@ -16,7 +16,7 @@ import { createMetrics } from '../server/metrics.js';
 import { ChangesListener } from './changes-listener.js';
 import { createDiscovery } from './discovery.js';
 import { createLogger, type Logger } from './logger.js';
-import { modelKeyOf } from './marking.js';
+import { modelKeyOf } from '../core/model-identity.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
 import { Worker } from './worker.js';
 

@@ -5,8 +5,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { OrthancRestClient } from '../orthanc/rest-client.js';
-import type { StudyInstance } from '../pipeline/process-study.js';
-import { UpstreamUnavailableError } from '../util/errors.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import { UpstreamUnavailableError } from '../core/errors.js';
 
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/modules/part10.js';
 

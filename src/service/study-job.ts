@@ -7,16 +7,17 @@ import type { ServiceConfig } from '../config/schema.js';
 import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import { addStudyLabel, findInstanceId, findStudyId, gatherStudyFacts, setStudyMetadata, studyIdentity, type OrthancFeatures } from '../orthanc/metadata.js';
 import { storeToModality } from '../orthanc/modalities.js';
-import type { StudyInstance } from '../pipeline/process-study.js';
-import type { StudyOutputs } from '../pipeline/result.js';
-import { UnsupportedEncodingError } from '../util/errors.js';
-import type { Logger } from './logger.js';
-import { modelKeyOf, priorityOf, studyLabels, studyMarks, type ModelIdentity } from './marking.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import type { StudyOutputs } from '../core/result.js';
+import { UnsupportedEncodingError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
+import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
 import { routeStudy } from './router.js';
 import { retrieveSeries, retrieveSeriesTranscoded, storeInstances } from './study-io.js';
 import type { JobHandler, JobResult } from './worker.js';
-import type { SeriesFacts } from './study-facts.js';
+import type { SeriesFacts } from '../orthanc/study-facts.js';
 
 /** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
 export interface StudyProcessor {

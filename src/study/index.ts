@@ -7,7 +7,7 @@
  *
  * and, for single files, readInstance(source, bytes) -> data set + decoded frames.
  */
-export { readStudy, readStudyFolder, type SeriesDecisionLog, type StudyInstanceBytes } from './read-study.js';
+export { readStudy, readStudyFolder, type SeriesDecisionLog } from './read-study.js';
 export {
   defaultSeriesSelectionRules,
   parseSeriesSelectionRules,

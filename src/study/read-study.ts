@@ -6,7 +6,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parseInstance, type ParsedInstance } from '../dicom/read/read-instance.js';
 import { readUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClassUID, type SOPInstanceUID, type StudyInstanceUID } from '../dicom/uid.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
+import type { StudyInstance } from '../core/study-instance.js';
 import { studyContext } from './context.js';
 import { firstNumber, firstText, frameRecords, type FrameRecord } from './frames.js';
 import { angleDeg, angleToNearestAxisDeg, planeNormal } from './geometry.js';
@@ -14,11 +15,6 @@ import { planGrid, type GridPlan } from './plan-grid.js';
 import { parseSeriesSelectionRules, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
 import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';
 
-/** One instance as the reader receives it: `source` (file name or Orthanc id) appears only in error messages. */
-export interface StudyInstanceBytes {
-  readonly source: string;
-  readonly bytes: Uint8Array;
-}
 
 /** Receives each series decision as it is made (for the job log; decisions carry no patient data). */
 export type SeriesDecisionLog = (decision: SeriesDecision) => void;
@@ -91,7 +87,7 @@ function isAxisAligned(plan: GridPlan, rules: SeriesSelectionRules): boolean {
 }
 
 export function readStudy(
-  instances: ReadonlyArray<StudyInstanceBytes>,
+  instances: ReadonlyArray<StudyInstance>,
   rules?: SeriesSelectionRulesInput | SeriesSelectionRules,
   log?: SeriesDecisionLog,
 ): CineStudy {

@@ -6,7 +6,7 @@
  */
 import { deterministicUid, type SOPInstanceUID } from '../dicom/uid.js';
 import type { Vec3 } from '../study/types.js';
-import { BadInputError } from '../util/errors.js';
+import { BadInputError } from '../core/errors.js';
 import { calibrateShape, drawHeartShape, filling, section, type HeartShape } from './anatomy.js';
 import { drawAcquisition, drawMatrix, imagePositionPatient, type Acquisition } from './acquisition.js';
 import { drawStyle, NormalPool, renderImage, smoothField, textureField, type DomainStyle, type HeartBox } from './appearance.js';

@@ -3,7 +3,7 @@
  * The truth file format (truth.json + labels.bin) is documented in src/synth/README.md.
  */
 import type { SeriesInstanceUID, SOPInstanceUID, StudyInstanceUID } from '../dicom/uid.js';
-import type { CoreMeasurements } from '../pipeline/result.js';
+import type { CoreMeasurements } from '../core/result.js';
 
 /** The five ACDC diagnostic groups (Bernard et al. 2018, IEEE TMI). */
 export const SYNTH_GROUPS = ['NOR', 'DCM', 'HCM', 'MINF', 'RV'] as const;

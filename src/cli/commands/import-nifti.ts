@@ -8,7 +8,7 @@ import { mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { importAcdcPatient, importNiftiVolume, type NiftiImport } from '../../nifti/index.js';
-import { BadInputError } from '../../util/errors.js';
+import { BadInputError } from '../../core/errors.js';
 import { DEFAULT_MANIFEST_PATH, loadManifest } from '../../model/manifest.js';
 import { buildReferenceSegmentation } from '../../pipeline/reference-seg.js';
 import { fileURLToPath } from 'node:url';

@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../config/load.js';
 import type { ServiceConfig } from '../../config/schema.js';
 import { SqliteJobStore } from '../../queue/sqlite-job-store.js';
-import { modelKeyOf } from '../../service/marking.js';
+import { modelKeyOf } from '../../core/model-identity.js';
 import { createPipelineProcessor } from '../../service/pipeline-processor.js';
 import { startService } from '../../service/service.js';
 import type { StudyProcessor } from '../../service/study-job.js';

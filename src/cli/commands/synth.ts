@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { defaultGroup } from '../../synth/generate.js';
 import { generateStudy, SYNTH_DOMAINS, SYNTH_GROUPS, writeStudy, type SynthDomain, type SynthGroup } from '../../synth/index.js';
-import { BadInputError } from '../../util/errors.js';
+import { BadInputError } from '../../core/errors.js';
 
 interface SynthCliOptions {
   out?: string;

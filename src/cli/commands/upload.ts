@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { SingleBar } from 'cli-progress';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { uploadFolder, type UploadEvent, type UploadSummary } from '../../orthanc/upload-folder.js';
-import { BadInputError } from '../../util/errors.js';
+import { BadInputError } from '../../core/errors.js';
 
 export interface UploadCommandOptions {
   readonly orthanc: string;

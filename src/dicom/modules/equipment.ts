@@ -4,16 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROCESSING_EQUIPMENT, codeItem } from '../codes.js';
 import { deterministicUid } from '../uid.js';
+import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 
-/** The model that produced a result: manifest name and version, plus the site calibration. */
-export interface AlgorithmIdentification {
-  /** Model name from the manifest ('pulse-lite'). */
-  readonly name: string;
-  /** Model version from the manifest (semantic version). */
-  readonly version: string;
-  /** Site calibration id, or null for the bare model. */
-  readonly calibration: string | null;
-}
 
 export const MANUFACTURER = 'PULSE for Orthanc';
 export const MANUFACTURER_MODEL_NAME = 'PULSE for Orthanc';
@@ -35,21 +27,16 @@ function findPackageVersion(): string {
 /** This software's version (package.json), written in SoftwareVersions. */
 export const SOFTWARE_VERSION = findPackageVersion();
 
-/** The algorithm as one string: 'pulse-lite 1.2.0' or 'pulse-lite 1.2.0 (calibration site-a-3)'. */
-export function algorithmLabel(algorithm: AlgorithmIdentification): string {
-  return algorithm.calibration ? `${algorithm.name} ${algorithm.version} (calibration ${algorithm.calibration})` : `${algorithm.name} ${algorithm.version}`;
-}
-
 /**
  * DeviceUID / Device Observer UID of the algorithm: changes whenever the model, its version or the
  * site calibration changes (IHE AI Results), and only then.
  */
-export function algorithmDeviceUid(algorithm: AlgorithmIdentification): string {
+export function algorithmDeviceUid(algorithm: ModelIdentity): string {
   return deterministicUid('pulse-algorithm-device', algorithm.name, algorithm.version, algorithm.calibration ?? 'uncalibrated');
 }
 
 /** Checks the algorithm identification; messages name the argument. */
-export function checkAlgorithm(algorithm: AlgorithmIdentification | undefined, argument = 'algorithm'): AlgorithmIdentification {
+export function checkAlgorithm(algorithm: ModelIdentity | undefined, argument = 'algorithm'): ModelIdentity {
   if (!algorithm) throw new TypeError(`${argument} is required`);
   if (!algorithm.name?.trim()) throw new TypeError(`${argument}.name must not be empty`);
   if (!algorithm.version?.trim()) throw new TypeError(`${argument}.version must not be empty`);
@@ -68,7 +55,7 @@ export function equipmentAttributes(): Record<string, unknown> {
 }
 
 /** ContributingEquipmentSequence naming the algorithm (manufacturer, model name, version, DeviceUID). */
-export function contributingEquipment(algorithm: AlgorithmIdentification): Record<string, unknown> {
+export function contributingEquipment(algorithm: ModelIdentity): Record<string, unknown> {
   return {
     ContributingEquipmentSequence: [
       {
@@ -77,7 +64,7 @@ export function contributingEquipment(algorithm: AlgorithmIdentification): Recor
         ManufacturerModelName: algorithm.name,
         SoftwareVersions: algorithm.calibration ? [algorithm.version, algorithm.calibration] : algorithm.version,
         DeviceUID: algorithmDeviceUid(algorithm),
-        ContributionDescription: `Automated inference by ${algorithmLabel(algorithm)}`.slice(0, 64),
+        ContributionDescription: `Automated inference by ${modelLabel(algorithm)}`.slice(0, 64),
       },
     ],
   };

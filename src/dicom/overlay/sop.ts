@@ -5,11 +5,12 @@
  * diagnosis. Off by default (the caller decides).
  */
 import type { SegmentDefinition } from '../../model/manifest.js';
-import type { StudyResult } from '../../pipeline/result.js';
+import type { StudyResult } from '../../core/result.js';
 import type { LabelMap, StudyContext } from '../../study/types.js';
 import { deterministicUid, isValidUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
 import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { checkAlgorithm, contributingEquipment, equipmentAttributes, algorithmLabel, type AlgorithmIdentification } from '../modules/equipment.js';
+import { checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
+import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
 import { patientStudyAttributes } from '../modules/patient-study.js';
 import { imageReference } from '../seg/content.js';
@@ -28,7 +29,7 @@ export interface OverlayInput {
   /** ED/ES phases and the numbers to burn in. */
   readonly result: StudyResult;
   readonly segments: readonly SegmentDefinition[];
-  readonly algorithm: AlgorithmIdentification;
+  readonly algorithm: ModelIdentity;
   readonly seriesInstanceUID: SeriesInstanceUID;
   readonly sopInstanceUID: SOPInstanceUID;
   /** @defaultValue 9003 */
@@ -49,7 +50,7 @@ export interface BuiltOverlay {
 }
 
 /** Deterministic overlay UIDs (same rule as the SEG's). */
-export function overlayUids(studyInstanceUID: string, sourceSeriesInstanceUID: string, algorithm: AlgorithmIdentification): { seriesInstanceUID: SeriesInstanceUID; sopInstanceUID: SOPInstanceUID } {
+export function overlayUids(studyInstanceUID: string, sourceSeriesInstanceUID: string, algorithm: ModelIdentity): { seriesInstanceUID: SeriesInstanceUID; sopInstanceUID: SOPInstanceUID } {
   const parts = [studyInstanceUID, sourceSeriesInstanceUID, algorithm.name, algorithm.version, algorithm.calibration ?? 'uncalibrated', 'overlay'];
   return { seriesInstanceUID: deterministicUid(...parts, 'series'), sopInstanceUID: deterministicUid(...parts, 'instance') };
 }
@@ -64,13 +65,13 @@ export function midVentricularSlice(labelMaps: OverlayInput['labelMaps'], ed: nu
 const fmt = (v: number | undefined): string => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '-');
 
 /** The burned-in lines of one frame (numbers straight from the result, never recomputed). */
-export function overlayLines(result: StudyResult, phase: 'ED' | 'ES', algorithm: AlgorithmIdentification): string[] {
+export function overlayLines(result: StudyResult, phase: 'ED' | 'ES', algorithm: ModelIdentity): string[] {
   const m = result.measurements;
   return [
     `${phase}  LVEF ${fmt(m.lvef_pct)}%  RVEF ${fmt(m.rvef_pct)}%`,
     `LVEDV ${fmt(m.lvedv_ml)}ML  LVESV ${fmt(m.lvesv_ml)}ML`,
     `RVEDV ${fmt(m.rvedv_ml)}ML  RVESV ${fmt(m.rvesv_ml)}ML  LV MASS ${fmt(m.lv_mass_g)}G`,
-    `AUTOMATED ${algorithmLabel(algorithm).toUpperCase()} - NOT FOR DIAGNOSIS`,
+    `AUTOMATED ${modelLabel(algorithm).toUpperCase()} - NOT FOR DIAGNOSIS`,
   ];
 }
 
@@ -140,7 +141,7 @@ export function buildOverlay(input: OverlayInput): BuiltOverlay {
     ContentDate: date,
     ContentTime: time,
     ImageType: ['DERIVED', 'SECONDARY'],
-    DerivationDescription: `Mid-ventricular slice at ED and ES with automated contours by ${algorithmLabel(algorithm)}; not for diagnosis`.slice(0, 1024),
+    DerivationDescription: `Mid-ventricular slice at ED and ES with automated contours by ${modelLabel(algorithm)}; not for diagnosis`.slice(0, 1024),
     SourceImageSequence: [imageReference(edMap.image), imageReference(esMap.image)],
     BurnedInAnnotation: 'YES',
     RecognizableVisualFeatures: 'NO',

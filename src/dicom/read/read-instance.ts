@@ -2,7 +2,7 @@
  * One DICOM instance -> its data set and (on demand) its decoded frames. Errors are the project's
  * typed errors, naming the attribute, the source and the study UID, never patient data.
  */
-import { BadInputError, UnsupportedEncodingError } from '../../util/errors.js';
+import { BadInputError, UnsupportedEncodingError } from '../../core/errors.js';
 import { NotDicomError, parseDicom, type NaturalDataset } from './dicom-file.js';
 import { decodeFrames, greyValues, PixelDataError, pixelFormatOf, type PixelFormat, type StoredSamples } from './pixel-data.js';
 import { isBigEndian, pixelEncodingOf, type PixelEncoding } from './transfer-syntax.js';

@@ -8,7 +8,7 @@ import {
   SOURCE_IMAGE_FOR_PROCESSING,
   codeItem,
 } from '../codes.js';
-import type { AlgorithmIdentification } from '../modules/equipment.js';
+import type { ModelIdentity } from '../../core/model-identity.js';
 import type { SegmentAlgorithmTypeValues } from './enums.js';
 
 const srgbToLinear = (v: number): number => (v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
@@ -44,7 +44,7 @@ export function segmentDescription(
   segment: SegmentDefinition,
   segmentNumber: number,
   algorithmType: SegmentAlgorithmTypeValues,
-  algorithm: AlgorithmIdentification,
+  algorithm: ModelIdentity,
 ): Record<string, unknown> {
   const item: Record<string, unknown> = {
     SegmentNumber: segmentNumber,

@@ -9,17 +9,17 @@
  */
 import type { SegmentDefinition } from '../../model/manifest.js';
 import type { LabelMap, SourceImage, StudyContext } from '../../study/types.js';
-import { BadInputError } from '../../util/errors.js';
+import { BadInputError } from '../../core/errors.js';
 import { isValidUid, deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
 import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { checkAlgorithm, contributingEquipment, equipmentAttributes, type AlgorithmIdentification } from '../modules/equipment.js';
+import { checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
+import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
 import { patientStudyAttributes } from '../modules/patient-study.js';
 import { packBits } from './bitpack.js';
 import { derivationImage, referencedSeries, segmentDescription } from './content.js';
 import { SEGMENTATION_SOP_CLASS_UID, type SegmentAlgorithmTypeValues } from './enums.js';
 
-export type { AlgorithmIdentification } from '../modules/equipment.js';
 
 export interface SegmentationInput {
   /** Patient/study context of the source series (copied into the SEG). */
@@ -34,7 +34,7 @@ export interface SegmentationInput {
   /** One SEG segment per manifest segment, numbered 1..n in this order. */
   readonly segments: readonly SegmentDefinition[];
   /** The model that produced the labels (name, version, calibration id). */
-  readonly algorithm: AlgorithmIdentification;
+  readonly algorithm: ModelIdentity;
   /** AUTOMATIC for model output; MANUAL for imported reference labels. @defaultValue 'AUTOMATIC' */
   readonly algorithmType?: SegmentAlgorithmTypeValues;
   readonly seriesInstanceUID: SeriesInstanceUID;
@@ -86,7 +86,7 @@ export const DEFAULT_SEG_SERIES_NUMBER = 9001;
 export function segmentationUids(
   studyInstanceUID: string,
   sourceSeriesInstanceUID: string,
-  algorithm: AlgorithmIdentification,
+  algorithm: ModelIdentity,
 ): { seriesInstanceUID: SeriesInstanceUID; sopInstanceUID: SOPInstanceUID } {
   const parts = [studyInstanceUID, sourceSeriesInstanceUID, algorithm.name, algorithm.version, algorithm.calibration ?? 'uncalibrated', 'seg'];
   return { seriesInstanceUID: deterministicUid(...parts, 'series'), sopInstanceUID: deterministicUid(...parts, 'instance') };

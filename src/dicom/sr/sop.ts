@@ -14,21 +14,20 @@
  *       findings and impression TEXT, the review statement
  */
 import type { CodeDefinition, SegmentDefinition } from '../../model/manifest.js';
-import type { StudyResult } from '../../pipeline/result.js';
+import type { StudyResult } from '../../core/result.js';
 import type { SourceImage, StudyContext } from '../../study/types.js';
-import { BadInputError } from '../../util/errors.js';
+import { BadInputError } from '../../core/errors.js';
 import * as codes from '../codes.js';
 import { deterministicUid, isValidUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
 import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { MANUFACTURER, algorithmDeviceUid, algorithmLabel, checkAlgorithm, contributingEquipment, equipmentAttributes, type AlgorithmIdentification } from '../modules/equipment.js';
+import { MANUFACTURER, algorithmDeviceUid, checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
+import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
 import { patientStudyAttributes } from '../modules/patient-study.js';
 import { SEGMENTATION_SOP_CLASS_UID } from '../seg/enums.js';
 import { codeContentItem, containerItem, imageItem, numItem, textItem, uidrefItem, type ContentItem } from './content.js';
 import { COMPREHENSIVE_3D_SR_SOP_CLASS_UID } from './enums.js';
 import { VOLUMETRIC_GROUPS, measurementSpecs, type MeasurementSpec } from './measurements.js';
-
-export type { AlgorithmIdentification } from '../modules/equipment.js';
 
 /** The SEG this report's measurement groups point at (segmentationReference(builtSeg) gives it). */
 export interface ReferencedSegmentation {
@@ -65,7 +64,7 @@ export interface MeasurementReportInput {
   readonly segmentation: ReferencedSegmentation;
   /** Source images the measurements were made on (e.g. the ED and ES phases): image library and evidence. */
   readonly sourceImages: readonly SourceImage[];
-  readonly algorithm: AlgorithmIdentification;
+  readonly algorithm: ModelIdentity;
   readonly seriesInstanceUID: SeriesInstanceUID;
   readonly sopInstanceUID: SOPInstanceUID;
   /** @defaultValue 9002 */
@@ -95,7 +94,7 @@ export const REVIEW_STATEMENT = 'This report was produced automatically by softw
 export function measurementReportUids(
   studyInstanceUID: string,
   sourceSeriesInstanceUID: string,
-  algorithm: AlgorithmIdentification,
+  algorithm: ModelIdentity,
 ): { seriesInstanceUID: SeriesInstanceUID; sopInstanceUID: SOPInstanceUID } {
   const parts = [studyInstanceUID, sourceSeriesInstanceUID, algorithm.name, algorithm.version, algorithm.calibration ?? 'uncalibrated', 'sr'];
   return { seriesInstanceUID: deterministicUid(...parts, 'series'), sopInstanceUID: deterministicUid(...parts, 'instance') };
@@ -168,13 +167,13 @@ function trackingItems(label: string, uid: string): ContentItem[] {
   return [textItem('HAS OBS CONTEXT', codes.TRACKING_IDENTIFIER, label), uidrefItem('HAS OBS CONTEXT', codes.TRACKING_UID, uid)];
 }
 
-function observerContext(algorithm: AlgorithmIdentification): ContentItem[] {
+function observerContext(algorithm: ModelIdentity): ContentItem[] {
   return [
     codeContentItem('HAS OBS CONTEXT', codes.OBSERVER_TYPE, codes.DEVICE),
     uidrefItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_UID, algorithmDeviceUid(algorithm)),
     textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_NAME, algorithm.name),
     textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_MANUFACTURER, MANUFACTURER),
-    textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_MODEL_NAME, algorithmLabel(algorithm)),
+    textItem('HAS OBS CONTEXT', codes.DEVICE_OBSERVER_MODEL_NAME, modelLabel(algorithm)),
   ];
 }
 

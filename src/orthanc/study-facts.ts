@@ -1,4 +1,4 @@
-/** What routing needs to know about a study, as read from Orthanc's index (no pixel data). */
+/** What routing needs to know about a study, as read from Orthanc's index (no pixel data): the contract between the Orthanc client (metadata.ts) and the service's router and job. */
 
 export interface InstanceFacts {
   readonly orthancId: string;
