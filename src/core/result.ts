@@ -38,4 +38,9 @@ export interface StudyOutputs {
   seg: Uint8Array;
   sr: Uint8Array;
   overlay?: Uint8Array;
+  /**
+   * Values copied from the source that were changed to fit their VR, as 'PatientBirthDate emptied
+   * (invalid DA)': keyword and kind, never the value. Empty when nothing was changed.
+   */
+  sanitised?: readonly string[];
 }

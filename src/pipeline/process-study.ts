@@ -7,6 +7,8 @@ import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { buildSegmentation, segmentationReference, segmentationUids } from '../dicom/seg/sop.js';
 import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
 import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
+import { describeSanitised } from '../dicom/modules/copied-values.js';
+import { preflightDerivedObjects } from '../dicom/preflight.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
@@ -32,7 +34,11 @@ export interface ProcessStudyOptions {
  * study it cannot handle; the model session is created on first use and shared afterwards.
  */
 export async function processStudy(instances: ReadonlyArray<StudyInstance>, options: ProcessStudyOptions = {}): Promise<StudyOutputs> {
-  const run = await runStudy(instances, () => loadModel(options.manifestPath, options.threads), options.seriesRules ? { seriesRules: options.seriesRules } : {});
+  // The writers' demands are checked on the study as read, before the model runs.
+  const run = await runStudy(instances, () => loadModel(options.manifestPath, options.threads), {
+    preflight: preflightDerivedObjects,
+    ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}),
+  });
   const { model } = run;
   const calibration = options.calibration ?? null;
   const provisional = buildResult(run.study, run.analysis, model, run.timings, calibration);
@@ -57,7 +63,7 @@ interface DicomStepInput {
  * series, model, version, calibration), so processing a study again rewrites the same objects.
  * The Secondary Capture overlay (mid-ventricular ED and ES with contours and key numbers) on request.
  */
-function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Array; sr: Uint8Array; overlay?: Uint8Array } {
+function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutputs, 'result'> {
   const t = performance.now();
   const { run, result, calibration } = input;
   const { study, segmentation, analysis, model } = run;
@@ -100,5 +106,7 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): { seg: Uint8Ar
       }).bytes
     : undefined;
   timings.dicom += performance.now() - t;
-  return { seg: seg.bytes, sr: sr.bytes, ...(overlay ? { overlay } : {}) };
+  // Every writer copies the same patient/study values: one record of what was sanitised.
+  const sanitised = describeSanitised(seg.sanitised);
+  return { seg: seg.bytes, sr: sr.bytes, ...(overlay ? { overlay } : {}), sanitised };
 }

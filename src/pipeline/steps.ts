@@ -131,6 +131,8 @@ export interface RunStudyOptions {
   knownPhases?: (study: CineStudy) => CardiacPhases | undefined;
   /** Keep the decoder features of every image (site calibration). */
   keepFeatures?: boolean;
+  /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
+  preflight?: (study: CineStudy) => void;
 }
 
 /** Steps 1-3 wired: instances -> study -> segmentation -> analysis. */
@@ -141,6 +143,7 @@ export async function runStudy(
 ): Promise<StudyRun> {
   const timings = emptyTimings();
   const study = readStep(instances, timings, options.seriesRules);
+  options.preflight?.(study);
   // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
   const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
   const segmentation = await segmentStep(study, model, timings, options.keepFeatures ? { keepFeatures: true } : {});

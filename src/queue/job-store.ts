@@ -17,6 +17,8 @@ export interface JobOutcome {
   segSOPInstanceUID?: string;
   srSOPInstanceUID?: string;
   forwarded?: boolean;
+  /** Copied values changed to fit their VR ('PatientBirthDate emptied (invalid DA)'): keyword and kind, never the value. */
+  sanitised?: readonly string[];
 }
 
 export interface Job {

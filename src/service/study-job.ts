@@ -117,6 +117,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
         segSOPInstanceUID: identities[0]!.sopInstanceUID,
         srSOPInstanceUID: identities[1]!.sopInstanceUID,
         forwarded,
+        ...(outputs.sanitised?.length ? { sanitised: outputs.sanitised } : {}),
       },
     };
   };

@@ -133,7 +133,13 @@ export class Worker {
       const stages = timings.snapshot();
       if (result.state === 'done') {
         this.settle(this.store.complete(job.id, this.owner, result.outcome, stages), log);
-        this.logger.info('job done', { ...log, timings_ms: stages, diagnosis: result.outcome.diagnosis, urgent: result.outcome.urgent });
+        this.logger.info('job done', {
+          ...log,
+          timings_ms: stages,
+          diagnosis: result.outcome.diagnosis,
+          urgent: result.outcome.urgent,
+          ...(result.outcome.sanitised?.length ? { sanitised: result.outcome.sanitised } : {}),
+        });
       } else {
         this.settle(this.store.skip(job.id, this.owner, result.reason, stages), log);
         this.logger.info('job skipped', { ...log, reason: result.reason });

@@ -34,6 +34,8 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
     ...(options.anyOrientation ? { seriesRules: { orientation: 'any' as const } } : {}),
     calibration: null,
   });
+  // Which copied values were changed to fit their VR (keyword and kind, never the value).
+  if (outputs.sanitised?.length) process.stderr.write(`copied values sanitised: ${outputs.sanitised.join('; ')}\n`);
   await mkdir(options.out, { recursive: true });
   const written: string[] = [];
   const write = async (name: string, data: string | Uint8Array) => {

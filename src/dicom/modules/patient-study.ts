@@ -1,10 +1,12 @@
-/** Patient and General Study modules, copied from the source study into derived objects. */
+/** Patient and General Study modules, copied from the source study into derived objects, sanitised to their VR. */
 import type { StudyContext } from '../../study/types.js';
+import { copyValues, type SanitisedValue } from './copied-values.js';
 
-/** Type 2 attributes must be present (empty when unknown); Type 3 ones are copied only when present. */
+/** Type 2 attributes must be present (empty when unknown or invalid); Type 3 ones are copied only when present and valid. */
 const TYPE2 = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber'] as const;
 const TYPE3 = [
   'IssuerOfPatientID',
+  'PatientBirthTime',
   'OtherPatientIDsSequence',
   'PatientAge',
   'PatientSize',
@@ -25,18 +27,26 @@ const TYPE3 = [
   'ClinicalTrialTimePointID',
 ] as const;
 
-/** Patient, Clinical Trial Subject, General Study and Patient Study attributes for a derived object. */
-export function patientStudyAttributes(context: StudyContext): Record<string, unknown> {
-  const source = context.patientStudyAttributes ?? {};
-  const out: Record<string, unknown> = {};
-  for (const keyword of TYPE2) out[keyword] = source[keyword] ?? '';
-  for (const keyword of TYPE3) {
-    const value = source[keyword];
-    if (value !== undefined && value !== null && value !== '') out[keyword] = value;
-  }
+export interface PatientStudyModule {
+  readonly attributes: Record<string, unknown>;
+  /** Copied values changed to fit their VR (keyword and kind only). */
+  readonly sanitised: readonly SanitisedValue[];
+}
+
+/**
+ * Patient, Clinical Trial Subject, General Study and Patient Study attributes for a derived object.
+ * StudyInstanceUID is referenced exactly as the source holds it (it must match the source study).
+ */
+export function patientStudyModule(context: StudyContext): PatientStudyModule {
+  const { attributes, sanitised } = copyValues(context.patientStudyAttributes ?? {}, TYPE2, TYPE3);
   // Height and weight give the indexed values: keep them beside the report (Patient Study module).
-  if (out.PatientSize === undefined && context.patientSizeM !== undefined) out.PatientSize = context.patientSizeM;
-  if (out.PatientWeight === undefined && context.patientWeightKg !== undefined) out.PatientWeight = context.patientWeightKg;
-  out.StudyInstanceUID = context.studyInstanceUID;
-  return out;
+  if (attributes.PatientSize === undefined && context.patientSizeM !== undefined) attributes.PatientSize = context.patientSizeM;
+  if (attributes.PatientWeight === undefined && context.patientWeightKg !== undefined) attributes.PatientWeight = context.patientWeightKg;
+  attributes.StudyInstanceUID = context.studyInstanceUID;
+  return { attributes, sanitised };
+}
+
+/** The attributes alone (callers that do not report sanitisation). */
+export function patientStudyAttributes(context: StudyContext): Record<string, unknown> {
+  return patientStudyModule(context).attributes;
 }

@@ -7,12 +7,11 @@
 import type { SegmentDefinition } from '../../model/manifest.js';
 import type { StudyResult } from '../../core/result.js';
 import type { LabelMap, StudyContext } from '../../study/types.js';
-import { deterministicUid, isValidUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
-import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
+import { deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
+import type { SanitisedValue } from '../modules/copied-values.js';
 import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
-import { patientStudyAttributes } from '../modules/patient-study.js';
+import { checkReferencedUid, derivedObjectBase } from '../modules/sop-class.js';
 import { imageReference } from '../seg/content.js';
 import { createImage, drawContour, drawGrey, drawText, type RgbImage } from './raster.js';
 import { GLYPH_HEIGHT } from './font.js';
@@ -47,6 +46,8 @@ export interface BuiltOverlay {
   /** Slice index drawn (mid-ventricular). */
   readonly slice: number;
   readonly frames: readonly RgbImage[];
+  /** Copied values changed to fit their VR (keyword and kind, never the value). */
+  readonly sanitised: readonly SanitisedValue[];
 }
 
 /** Deterministic overlay UIDs (same rule as the SEG's). */
@@ -78,10 +79,19 @@ export function overlayLines(result: StudyResult, phase: 'ED' | 'ES', algorithm:
 export function buildOverlay(input: OverlayInput): BuiltOverlay {
   const context = input.context;
   if (!context) throw new TypeError('context is required');
-  const algorithm = checkAlgorithm(input.algorithm);
-  for (const [value, name] of [[input.seriesInstanceUID, 'seriesInstanceUID'], [input.sopInstanceUID, 'sopInstanceUID']] as const) {
-    if (!isValidUid(value)) throw new TypeError(`${name} is not a valid UID`);
-  }
+  const base = derivedObjectBase({
+    context,
+    sopClassUID: MULTIFRAME_TRUE_COLOR_SC_SOP_CLASS_UID,
+    sopInstanceUID: input.sopInstanceUID,
+    seriesInstanceUID: input.seriesInstanceUID,
+    modality: 'OT',
+    seriesNumber: input.seriesNumber ?? DEFAULT_OVERLAY_SERIES_NUMBER,
+    instanceNumber: 1,
+    seriesDescription: DEFAULT_OVERLAY_SERIES_DESCRIPTION,
+    algorithm: input.algorithm,
+    ...(input.contentDateTime !== undefined ? { contentDateTime: input.contentDateTime } : {}),
+  });
+  const algorithm = base.algorithm;
   if (!input.labelMaps || input.labelMaps.length === 0) throw new TypeError('labelMaps must hold at least one slice');
   const { ed, es } = input.result.phases;
   const lv = input.segments.find((s) => s.key === 'lv');
@@ -91,11 +101,14 @@ export function buildOverlay(input: OverlayInput): BuiltOverlay {
     if (!m) throw new TypeError(`labelMaps[${slice}][${i === 0 ? ed : es}] is missing (${i === 0 ? 'ED' : 'ES'})`);
   });
   const [edMap, esMap] = maps as [LabelMap, LabelMap];
+  for (const map of [edMap, esMap]) {
+    checkReferencedUid(map.image.sopInstanceUID, 'source SOPInstanceUID', context.studyInstanceUID);
+    checkReferencedUid(map.image.sopClassUID, 'source SOPClassUID', context.studyInstanceUID);
+  }
   const { rows, columns } = edMap.image.plane;
   if (esMap.image.plane.rows !== rows || esMap.image.plane.columns !== columns) throw new TypeError('the ED and ES images differ in size');
   const scale = input.scale ?? Math.min(4, Math.max(1, Math.floor(512 / Math.max(rows, columns))));
   if (!Number.isInteger(scale) || scale < 1) throw new TypeError('scale must be a positive integer');
-  const at = checkDate(input.contentDateTime, 'contentDateTime');
 
   const width = columns * scale;
   const textSize = width >= 480 ? 2 : 1;
@@ -111,8 +124,6 @@ export function buildOverlay(input: OverlayInput): BuiltOverlay {
   });
   const height = frames[0]!.height;
 
-  const date = dicomDate(at);
-  const time = dicomTime(at);
   const pixelData = new Uint8Array(frames.reduce((n, f) => n + f.data.length, 0) + ((width * height * 3 * 2) % 2));
   let offset = 0;
   for (const frame of frames) {
@@ -120,26 +131,11 @@ export function buildOverlay(input: OverlayInput): BuiltOverlay {
     offset += frame.data.length;
   }
   const dataset: Record<string, unknown> = {
-    SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: MULTIFRAME_TRUE_COLOR_SC_SOP_CLASS_UID,
-    SOPInstanceUID: input.sopInstanceUID,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
-    ...patientStudyAttributes(context),
-    Modality: 'OT',
+    // SOP Common, Patient/Study, General Series, equipment, provenance, instance number, content date/time
+    ...base.attributes,
     BodyPartExamined: 'HEART', // unpaired: Laterality (Type 2C) is then absent for every validator
-    SeriesInstanceUID: input.seriesInstanceUID,
-    SeriesNumber: input.seriesNumber ?? DEFAULT_OVERLAY_SERIES_NUMBER,
-    SeriesDate: date,
-    SeriesTime: time,
-    SeriesDescription: DEFAULT_OVERLAY_SERIES_DESCRIPTION,
-    ...equipmentAttributes(),
-    ...contributingEquipment(algorithm),
     ConversionType: 'WSD',
-    InstanceNumber: 1,
     PatientOrientation: '',
-    ContentDate: date,
-    ContentTime: time,
     ImageType: ['DERIVED', 'SECONDARY'],
     DerivationDescription: `Mid-ventricular slice at ED and ES with automated contours by ${modelLabel(algorithm)}; not for diagnosis`.slice(0, 1024),
     SourceImageSequence: [imageReference(edMap.image), imageReference(esMap.image)],
@@ -160,5 +156,5 @@ export function buildOverlay(input: OverlayInput): BuiltOverlay {
     PixelData: [pixelData.buffer],
     _vrMap: { PixelData: 'OB' },
   };
-  return { bytes: writePart10(dataset), sopInstanceUID: input.sopInstanceUID, seriesInstanceUID: input.seriesInstanceUID, slice, frames };
+  return { bytes: writePart10(dataset), sopInstanceUID: input.sopInstanceUID, seriesInstanceUID: input.seriesInstanceUID, slice, frames, sanitised: base.sanitised };
 }

@@ -10,12 +10,11 @@
 import type { SegmentDefinition } from '../../model/manifest.js';
 import type { LabelMap, SourceImage, StudyContext } from '../../study/types.js';
 import { BadInputError } from '../../core/errors.js';
-import { isValidUid, deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
-import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
-import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
+import { deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
+import type { SanitisedValue } from '../modules/copied-values.js';
+import type { ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
-import { patientStudyAttributes } from '../modules/patient-study.js';
+import { checkReferencedUid, derivedObjectBase } from '../modules/sop-class.js';
 import { packBits } from './bitpack.js';
 import { derivationImage, referencedSeries, segmentDescription } from './content.js';
 import { SEGMENTATION_SOP_CLASS_UID, type SegmentAlgorithmTypeValues } from './enums.js';
@@ -74,6 +73,8 @@ export interface BuiltSegmentation {
   /** Segment number of each manifest segment key. */
   readonly segmentNumbers: Readonly<Record<string, number>>;
   readonly frames: readonly SegmentationFrame[];
+  /** Copied values changed to fit their VR (keyword and kind, never the value). */
+  readonly sanitised: readonly SanitisedValue[];
 }
 
 export const DEFAULT_SEG_SERIES_DESCRIPTION = 'PULSE automated segmentation (not reviewed)';
@@ -94,13 +95,10 @@ export function segmentationUids(
 
 // ---------------------------------------------------------------- checks (each names its argument)
 
-function checkUid(value: string, argument: string): void {
-  if (typeof value !== 'string' || !isValidUid(value)) throw new TypeError(`${argument} is not a valid UID`);
-}
-
-function checkContext(context: StudyContext | undefined): StudyContext {
+/** What a SEG needs of the source beyond the common block: a frame of reference to align to. */
+export function checkSegmentationContext(context: StudyContext | undefined): StudyContext {
   if (!context) throw new TypeError('context is required');
-  checkUid(context.studyInstanceUID, 'context.studyInstanceUID');
+  checkReferencedUid(context.studyInstanceUID, 'StudyInstanceUID', context.studyInstanceUID);
   if (!context.frameOfReferenceUID) {
     throw new BadInputError('FrameOfReferenceUID is missing: a SEG cannot be aligned to the source images', context.studyInstanceUID);
   }
@@ -167,14 +165,20 @@ function checkLabelMaps(labelMaps: SegmentationInput['labelMaps'] | undefined, p
   });
 }
 
+/** Source image references are written verbatim: each must be referencable. */
+function checkSourceReferences(maps: readonly LabelMap[][], study: string): void {
+  for (const row of maps) {
+    for (const map of row) {
+      checkReferencedUid(map.image.sopInstanceUID, 'source SOPInstanceUID', study);
+      checkReferencedUid(map.image.sopClassUID, 'source SOPClassUID', study);
+      checkReferencedUid(map.image.seriesInstanceUID, 'source SeriesInstanceUID', study);
+    }
+  }
+}
+
 function checkContentLabel(label: string): string {
   if (!/^[A-Z0-9 _]{1,16}$/.test(label)) throw new TypeError(`contentLabel '${label}' must be 1-16 characters of A-Z, 0-9, space or underscore`);
   return label;
-}
-
-function checkPositiveInteger(value: number, argument: string): number {
-  if (!Number.isInteger(value) || value < 1) throw new TypeError(`${argument} must be a positive integer`);
-  return value;
 }
 
 // ---------------------------------------------------------------- geometry
@@ -203,22 +207,29 @@ const round6 = (v: number): number => Math.round(v * 1e6) / 1e6;
 // ---------------------------------------------------------------- builder
 
 export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
-  const context = checkContext(input.context);
+  const context = checkSegmentationContext(input.context);
   const study = context.studyInstanceUID;
+  const base = derivedObjectBase({
+    context,
+    sopClassUID: SEGMENTATION_SOP_CLASS_UID,
+    sopInstanceUID: input.sopInstanceUID,
+    seriesInstanceUID: input.seriesInstanceUID,
+    modality: 'SEG',
+    seriesNumber: input.seriesNumber ?? DEFAULT_SEG_SERIES_NUMBER,
+    instanceNumber: input.instanceNumber ?? 1,
+    seriesDescription: input.seriesDescription ?? DEFAULT_SEG_SERIES_DESCRIPTION,
+    algorithm: input.algorithm,
+    ...(input.contentDateTime !== undefined ? { contentDateTime: input.contentDateTime } : {}),
+  });
+  const algorithm = base.algorithm;
   const segments = checkSegments(input.segments);
-  const algorithm = checkAlgorithm(input.algorithm);
   const algorithmType: SegmentAlgorithmTypeValues = input.algorithmType ?? 'AUTOMATIC';
   if (!['AUTOMATIC', 'SEMIAUTOMATIC', 'MANUAL'].includes(algorithmType)) throw new TypeError(`algorithmType '${algorithmType}' is not AUTOMATIC, SEMIAUTOMATIC or MANUAL`);
-  checkUid(input.seriesInstanceUID, 'seriesInstanceUID');
-  checkUid(input.sopInstanceUID, 'sopInstanceUID');
-  if (input.seriesInstanceUID === context.seriesInstanceUID) throw new TypeError('seriesInstanceUID must be a new series, not the source series');
   const phaseCount = Math.min(...(input.labelMaps ?? [[]]).map((row) => row?.length ?? 0));
   const phases = checkPhases(input.phases, phaseCount);
   const maps = checkLabelMaps(input.labelMaps, phases, study); // maps[slice][phaseOrdinal]
-  const seriesNumber = checkPositiveInteger(input.seriesNumber ?? DEFAULT_SEG_SERIES_NUMBER, 'seriesNumber');
-  const instanceNumber = checkPositiveInteger(input.instanceNumber ?? 1, 'instanceNumber');
+  checkSourceReferences(maps, study);
   const contentLabel = checkContentLabel(input.contentLabel ?? 'PULSE_SEG');
-  const at = checkDate(input.contentDateTime, 'contentDateTime');
 
   const plane = maps[0]![0]!.image.plane;
   const pixelsPerFrame = plane.rows * plane.columns;
@@ -263,8 +274,6 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
 
   const allImages = maps.flat().map((m) => m.image);
   const dimensionOrganizationUID = deterministicUid(input.sopInstanceUID, 'dimension-organization');
-  const date = dicomDate(at);
-  const time = dicomTime(at);
   const pixelMeasures: Record<string, unknown> = {
     PixelSpacing: [...plane.pixelSpacing],
     SliceThickness: round6(thickness),
@@ -272,32 +281,17 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
   };
 
   const dataset: Record<string, unknown> = {
-    // SOP Common
-    SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: SEGMENTATION_SOP_CLASS_UID,
-    SOPInstanceUID: input.sopInstanceUID,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
-    // Patient, General Study
-    ...patientStudyAttributes(context),
-    // General Series + Segmentation Series
-    Modality: 'SEG',
+    // SOP Common, Patient/Study, General Series, equipment, provenance, instance number, content date/time
+    ...base.attributes,
+    // Segmentation Series
     // The heart is unpaired: series Laterality (Type 2C, "required if the body part is paired") stays
     // absent, which dciodvfy demands; ImageLaterality U (General Image module, "unpaired") states it
     // per image, which is what PixelMed looks for before it asks for Laterality.
     BodyPartExamined: 'HEART',
     ImageLaterality: 'U',
-    SeriesInstanceUID: input.seriesInstanceUID,
-    SeriesNumber: seriesNumber,
-    SeriesDate: date,
-    SeriesTime: time,
-    SeriesDescription: (input.seriesDescription ?? DEFAULT_SEG_SERIES_DESCRIPTION).slice(0, 64),
     // Frame of Reference
     FrameOfReferenceUID: context.frameOfReferenceUID,
     PositionReferenceIndicator: '',
-    // General + Enhanced General Equipment, provenance
-    ...equipmentAttributes(),
-    ...contributingEquipment(algorithm),
     // Image Pixel
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
@@ -309,9 +303,6 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     PixelRepresentation: 0,
     // Segmentation Image
     ImageType: ['DERIVED', 'PRIMARY'],
-    InstanceNumber: instanceNumber,
-    ContentDate: date,
-    ContentTime: time,
     ContentLabel: contentLabel,
     ContentDescription: (input.contentDescription ?? 'Automated cardiac segmentation; requires review before clinical use').slice(0, 64),
     ContentCreatorName: input.contentCreatorName ?? 'PULSE^Automated',
@@ -351,6 +342,7 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     seriesInstanceUID: input.seriesInstanceUID,
     segmentNumbers,
     frames,
+    sanitised: base.sanitised,
   };
 }
 

@@ -18,12 +18,12 @@ import type { StudyResult } from '../../core/result.js';
 import type { SourceImage, StudyContext } from '../../study/types.js';
 import { BadInputError } from '../../core/errors.js';
 import * as codes from '../codes.js';
-import { deterministicUid, isValidUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
-import { checkDate, dicomDate, dicomTime } from '../modules/datetime.js';
-import { MANUFACTURER, algorithmDeviceUid, checkAlgorithm, contributingEquipment, equipmentAttributes } from '../modules/equipment.js';
+import { deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
+import type { SanitisedValue } from '../modules/copied-values.js';
+import { MANUFACTURER, algorithmDeviceUid } from '../modules/equipment.js';
 import { modelLabel, type ModelIdentity } from '../../core/model-identity.js';
 import { writePart10 } from '../modules/part10.js';
-import { patientStudyAttributes } from '../modules/patient-study.js';
+import { checkCreatedUid, checkReferencedUid, derivedObjectBase } from '../modules/sop-class.js';
 import { SEGMENTATION_SOP_CLASS_UID } from '../seg/enums.js';
 import { codeContentItem, containerItem, imageItem, numItem, textItem, uidrefItem, type ContentItem } from './content.js';
 import { COMPREHENSIVE_3D_SR_SOP_CLASS_UID } from './enums.js';
@@ -84,6 +84,8 @@ export interface BuiltMeasurementReport {
   readonly seriesInstanceUID: SeriesInstanceUID;
   /** result.json keys written as NUM items (unknown keys are left out: no standard code). */
   readonly writtenMeasurements: readonly string[];
+  /** Copied values changed to fit their VR (keyword and kind, never the value). */
+  readonly sanitised: readonly SanitisedValue[];
 }
 
 export const DEFAULT_SR_SERIES_DESCRIPTION = 'PULSE automated measurements (not reviewed)';
@@ -101,10 +103,6 @@ export function measurementReportUids(
 }
 
 // ---------------------------------------------------------------- checks
-
-function checkUid(value: string, argument: string): void {
-  if (typeof value !== 'string' || !isValidUid(value)) throw new TypeError(`${argument} is not a valid UID`);
-}
 
 function checkResult(result: StudyResult | undefined, context: StudyContext): StudyResult {
   if (!result) throw new TypeError('result is required');
@@ -131,19 +129,22 @@ function checkNarrative(narrative: NarrativeParts | undefined): NarrativeParts {
 
 function checkSegmentation(segmentation: ReferencedSegmentation | undefined): ReferencedSegmentation {
   if (!segmentation) throw new TypeError('segmentation is required');
-  checkUid(segmentation.sopInstanceUID, 'segmentation.sopInstanceUID');
-  checkUid(segmentation.seriesInstanceUID, 'segmentation.seriesInstanceUID');
+  // The SEG is ours: its UIDs were created here and must be valid.
+  checkCreatedUid(segmentation.sopInstanceUID, 'segmentation.sopInstanceUID');
+  checkCreatedUid(segmentation.seriesInstanceUID, 'segmentation.seriesInstanceUID');
   for (const [key, n] of Object.entries(segmentation.segmentNumbers ?? {})) {
     if (!Number.isInteger(n) || n < 1) throw new TypeError(`segmentation.segmentNumbers.${key} must be a positive integer`);
   }
   return segmentation;
 }
 
-function checkSourceImages(images: readonly SourceImage[] | undefined): readonly SourceImage[] {
+/** Source images are referenced verbatim (leading-zero components pass): each must be referencable. */
+function checkSourceImages(images: readonly SourceImage[] | undefined, study: string): readonly SourceImage[] {
   if (!images || images.length === 0) throw new TypeError('sourceImages must list at least one image');
   images.forEach((image, i) => {
-    checkUid(image.sopInstanceUID, `sourceImages[${i}].sopInstanceUID`);
-    checkUid(image.sopClassUID, `sourceImages[${i}].sopClassUID`);
+    checkReferencedUid(image.sopInstanceUID, `sourceImages[${i}].sopInstanceUID`, study);
+    checkReferencedUid(image.sopClassUID, `sourceImages[${i}].sopClassUID`, study);
+    checkReferencedUid(image.seriesInstanceUID, `sourceImages[${i}].seriesInstanceUID`, study);
   });
   return images;
 }
@@ -210,22 +211,24 @@ function evidence(study: string, images: readonly SourceImage[], segmentation: R
 export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeasurementReport {
   const context = input.context;
   if (!context) throw new TypeError('context is required');
-  checkUid(context.studyInstanceUID, 'context.studyInstanceUID');
+  const segmentation = checkSegmentation(input.segmentation);
+  const base = derivedObjectBase({
+    context,
+    sopClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS_UID,
+    sopInstanceUID: input.sopInstanceUID,
+    seriesInstanceUID: input.seriesInstanceUID,
+    modality: 'SR',
+    seriesNumber: input.seriesNumber ?? DEFAULT_SR_SERIES_NUMBER,
+    instanceNumber: input.instanceNumber ?? 1,
+    seriesDescription: input.seriesDescription ?? DEFAULT_SR_SERIES_DESCRIPTION,
+    algorithm: input.algorithm,
+    otherSeries: [segmentation.seriesInstanceUID],
+    ...(input.contentDateTime !== undefined ? { contentDateTime: input.contentDateTime } : {}),
+  });
+  const algorithm = base.algorithm;
   const result = checkResult(input.result, context);
   const narrative = checkNarrative(input.narrative);
-  const segmentation = checkSegmentation(input.segmentation);
-  const images = checkSourceImages(input.sourceImages);
-  const algorithm = checkAlgorithm(input.algorithm);
-  checkUid(input.seriesInstanceUID, 'seriesInstanceUID');
-  checkUid(input.sopInstanceUID, 'sopInstanceUID');
-  if (input.seriesInstanceUID === context.seriesInstanceUID || input.seriesInstanceUID === segmentation.seriesInstanceUID) {
-    throw new TypeError('seriesInstanceUID must be a new series (not the source or SEG series)');
-  }
-  const seriesNumber = input.seriesNumber ?? DEFAULT_SR_SERIES_NUMBER;
-  if (!Number.isInteger(seriesNumber) || seriesNumber < 1) throw new TypeError('seriesNumber must be a positive integer');
-  const instanceNumber = input.instanceNumber ?? 1;
-  if (!Number.isInteger(instanceNumber) || instanceNumber < 1) throw new TypeError('instanceNumber must be a positive integer');
-  const at = checkDate(input.contentDateTime, 'contentDateTime');
+  const images = checkSourceImages(input.sourceImages, context.studyInstanceUID);
   const diagnosis = diagnosisCode(input, result);
   const uid = (...parts: Array<string | number>): string => deterministicUid(input.sopInstanceUID, ...parts);
 
@@ -286,29 +289,12 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     qualitative,
   ];
 
-  const date = dicomDate(at);
-  const time = dicomTime(at);
   const dataset: Record<string, unknown> = {
-    SpecificCharacterSet: 'ISO_IR 192',
-    SOPClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS_UID,
-    SOPInstanceUID: input.sopInstanceUID,
-    InstanceCreationDate: date,
-    InstanceCreationTime: time,
-    ...patientStudyAttributes(context),
-    Modality: 'SR',
-    SeriesInstanceUID: input.seriesInstanceUID,
-    SeriesNumber: seriesNumber,
-    SeriesDate: date,
-    SeriesTime: time,
-    SeriesDescription: (input.seriesDescription ?? DEFAULT_SR_SERIES_DESCRIPTION).slice(0, 64),
+    // SOP Common, Patient/Study, SR Document Series, equipment, provenance, instance number, content date/time
+    ...base.attributes,
     ReferencedPerformedProcedureStepSequence: [],
-    ...equipmentAttributes(),
-    ...contributingEquipment(algorithm),
-    InstanceNumber: instanceNumber,
     CompletionFlag: 'COMPLETE',
     VerificationFlag: 'UNVERIFIED',
-    ContentDate: date,
-    ContentTime: time,
     PerformedProcedureCodeSequence: [],
     CurrentRequestedProcedureEvidenceSequence: evidence(context.studyInstanceUID, images, segmentation),
     // Document root (TID 1500).
@@ -324,5 +310,6 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     sopInstanceUID: input.sopInstanceUID,
     seriesInstanceUID: input.seriesInstanceUID,
     writtenMeasurements: specs.map((s) => s.key),
+    sanitised: base.sanitised,
   };
 }
