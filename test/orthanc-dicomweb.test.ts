@@ -7,7 +7,7 @@ import { useOrthanc, startTestOrthanc } from './support/orthanc.js';
 import { sharedData } from './support/paths.js';
 import { importAcdcPatient } from '../src/nifti/index.js';
 import { DicomWebClient, jsonString, Tag } from '../src/orthanc/dicomweb.js';
-import { OrthancRestClient } from '../src/orthanc/rest-client.js';
+import { OrthancRequestError, OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { UpstreamUnavailableError } from '../src/core/errors.js';
 
 const orthanc = useOrthanc();
@@ -98,9 +98,8 @@ test('a JPEG 2000 instance can be retrieved as stored (transfer-syntax=*), byte 
   const compressed = new Uint8Array(await readFile(join(sharedData, 'dicom-corpus', 'pydicom-data', 'emri_small_jpeg_2k_lossless.dcm')));
   const original = parse(compressed);
   await rest.uploadInstance(compressed);
-  const web = new DicomWebClient({ url: orthanc().dicomWebUrl });
   const uids = original.dataset as { StudyInstanceUID: string; SeriesInstanceUID: string; SOPInstanceUID: string };
-  const back = parse(await web.retrieveInstanceAsStored(uids.StudyInstanceUID, uids.SeriesInstanceUID, uids.SOPInstanceUID));
+  const back = parse(await rest.retrieveInstanceAsStored(uids.StudyInstanceUID, uids.SeriesInstanceUID, uids.SOPInstanceUID));
   assert.equal(back.meta.TransferSyntaxUID, '1.2.840.10008.1.2.4.90');
   assert.deepEqual(pixelBytes(back.dataset), pixelBytes(original.dataset));
 });
@@ -110,4 +109,23 @@ test('a DICOMweb or REST call to a stopped Orthanc is an UpstreamUnavailableErro
   await down.stop();
   await assert.rejects(new DicomWebClient({ url: down.dicomWebUrl, timeoutMs: 3000 }).searchForStudies(), UpstreamUnavailableError);
   await assert.rejects(new OrthancRestClient({ url: down.url, timeoutMs: 3000 }).listStudies(), UpstreamUnavailableError);
+});
+
+test('every 4xx from Orthanc, over REST or DICOMweb, is an OrthancRequestError with its status; a cancelled request is an abort, not an outage', async () => {
+  const rest = new OrthancRestClient({ url: orthanc().url, timeoutMs: 5000 });
+  const refused = async (call: Promise<unknown>, status: number) => {
+    const error = await call.then(() => undefined, (e: unknown) => e);
+    assert.ok(error instanceof OrthancRequestError, `expected OrthancRequestError, got ${String(error)}`);
+    assert.equal(error.status, status);
+  };
+  await refused(rest.getJson('/studies/not-a-study-id'), 404);
+  await refused(rest.retrieveSeriesAsStored('1.2.3.4', '1.2.3.4.5'), 404);
+  await refused(new OrthancRestClient({ url: orthanc().url, dicomWebRoot: '/no-dicom-web-here' }).retrieveSeriesAsStored('1.2.3', '1.2.3.4'), 404);
+  await refused(new DicomWebClient({ url: `${orthanc().url}/no-dicom-web-here` }).searchForStudies(), 404);
+
+  const stop = new AbortController();
+  stop.abort();
+  const aborted = await rest.retrieveSeriesAsStored('1.2.3.4', '1.2.3.4.5', { signal: stop.signal }).then(() => undefined, (e: unknown) => e);
+  assert.ok(aborted instanceof Error && aborted.name === 'AbortError', `expected AbortError, got ${String(aborted)}`);
+  assert.ok(!(aborted instanceof UpstreamUnavailableError));
 });

@@ -4,7 +4,7 @@ import { featuresOf } from '../src/orthanc/metadata.js';
 import { stableStudyIds, type OrthancChange } from '../src/orthanc/changes.js';
 import { modelKeyOf } from '../src/core/model-identity.js';
 import { priorityOf, studyLabels, studyMarks } from '../src/service/marking.js';
-import { parseMultipart } from '../src/service/study-io.js';
+import { buildDicomMultipart, parseMultipart } from '../src/orthanc/multipart.js';
 import type { StudyResult } from '../src/core/result.js';
 
 function result(lvef: number, label = 'DCM'): StudyResult {
@@ -57,4 +57,11 @@ test('multipart answers are split into their parts, binary bodies intact', () =>
   const parts = parseMultipart(new Uint8Array(body), 'multipart/related; type="application/dicom"; boundary=abc');
   assert.deepEqual(parts.map((p) => Buffer.from(p)), [part1, part2]);
   assert.throws(() => parseMultipart(new Uint8Array(body), 'multipart/related'), /without a boundary/);
+});
+
+test('a STOW-RS body built here splits back into the same instances', () => {
+  const instances = [new Uint8Array([1, 2, 3, 13, 10]), new Uint8Array(0), new Uint8Array(Buffer.from('--pulse-x\r\n'))];
+  const { body, contentType } = buildDicomMultipart(instances, 'pulse-fixed');
+  assert.equal(contentType, 'multipart/related; type="application/dicom"; boundary=pulse-fixed');
+  assert.deepEqual(parseMultipart(body, contentType).map((p) => Buffer.from(p)), instances.map((i) => Buffer.from(i)));
 });

@@ -17,7 +17,6 @@ import type { StudyProcessor } from '../src/service/study-job.js';
 import { startTestOrthanc, type RunningOrthanc } from './support/orthanc.js';
 import { projectRoot, sharedData } from './support/paths.js';
 import dcmjs from 'dcmjs';
-import { retrieveSeries, retrieveSeriesTranscoded } from '../src/service/study-io.js';
 import { makeCineStudy, makeCtImage, seriesModalities, standInProcessor, uploadStudy, waitFor } from './service-support.js';
 
 const luaScript = readFileSync(join(projectRoot, 'orthanc-config', 'pulse-webhook.lua'), 'utf8');
@@ -47,7 +46,7 @@ async function setup(options: { webhook: boolean; changesFeed: boolean; config?:
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-service-'));
   const config = ConfigSchema.parse({
     ...options.config,
-    orthanc: { url: orthanc.url, timeoutMs: 5000 },
+    orthanc: { ...options.config?.orthanc, url: orthanc.url, timeoutMs: 5000 },
     dataDir,
     server: { port, webhookSecret: options.webhook ? SECRET : undefined },
     changesFeed: { enabled: options.changesFeed, pollIntervalMs: 200 },
@@ -170,15 +169,15 @@ test('compressed instances are retrieved as stored; the fallback asks Orthanc to
     const read = (bytes: Uint8Array) => dcmjs.data.DicomMessage.readFile(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
     // As stored: Orthanc does not decode the JPEG 2000 (Orthanc 1.10.1 + GDCM can crash doing so).
     const j2k = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_jp2klossless.dcm')));
-    const [asStored] = await retrieveSeries({ url: orthanc.url, timeoutMs: 5000 }, '/dicom-web', '1.3.6.1.4.1.5962.1.2.4.20040826185059.5457', '1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457');
-    assert.equal(read(asStored!.bytes).meta['00020010'].Value[0], '1.2.840.10008.1.2.4.90');
+    const [asStored] = await new OrthancRestClient({ url: orthanc.url, timeoutMs: 5000 }).retrieveSeriesAsStored('1.3.6.1.4.1.5962.1.2.4.20040826185059.5457', '1.3.6.1.4.1.5962.1.3.4.1.20040826185059.5457');
+    assert.equal(read(asStored!).meta['00020010'].Value[0], '1.2.840.10008.1.2.4.90');
     // The RLE file holds the same image (same SOP Instance UID): remove the JPEG 2000 one first.
     await client.delete('instances', j2k.ID);
     // Transcoded (RLE, which Orthanc's own DCMTK decodes): Explicit VR Little Endian, same SOP Instance UID, nothing stored.
     const rle = await client.uploadInstance(readFileSync(join(sharedData, 'dicom-corpus', 'pydicom', 'MR_small_RLE.dcm')));
     const before = (await client.listInstances(rle.ParentSeries)).length;
-    const [transcoded] = await retrieveSeriesTranscoded(client, rle.ParentSeries);
-    const dataset = read(transcoded!.bytes);
+    const transcoded = await client.instanceTranscoded(rle.ID);
+    const dataset = read(transcoded);
     assert.equal(dataset.meta['00020010'].Value[0], '1.2.840.10008.1.2.1');
     const uid = await client.getJson<{ MainDicomTags: { SOPInstanceUID: string } }>(`/instances/${rle.ID}`);
     assert.equal(dataset.dict['00080018'].Value[0], uid.MainDicomTags.SOPInstanceUID);
@@ -262,4 +261,20 @@ describe('failures', () => {
     const done = await jobFor(s!, good.studyInstanceUID, ['done', 'failed', 'skipped']);
     assert.equal(done.state, 'done', done.reason ?? '');
   });
+});
+
+test('Orthanc refusing to send a study (a 4xx from WADO-RS) fails the job as bad input, once, not as an internal error', async () => {
+  // A DICOMweb root Orthanc does not serve: routing over REST works, every WADO-RS answers 404.
+  const s = await setup({ webhook: false, changesFeed: true, config: { orthanc: { url: 'http://placeholder', dicomWebRoot: '/no-dicom-web-here' } } });
+  try {
+    const study = makeCineStudy(7);
+    await uploadStudy(s.client, study);
+    const job = await jobFor(s, study.studyInstanceUID, ['done', 'failed', 'skipped']);
+    assert.equal(job.state, 'failed');
+    assert.match(job.reason!, /^BadInputError: Orthanc refused to send series .*: Orthanc answered 404 to GET \/no-dicom-web-here\/studies\//);
+    assert.equal(job.attempts, 1, 'bad input is not retried');
+    assert.deepEqual(s.processor.calls, [], 'the pipeline never ran');
+  } finally {
+    await teardown(s);
+  }
 });

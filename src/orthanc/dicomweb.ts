@@ -1,13 +1,21 @@
 /**
- * DICOMweb access (QIDO-RS, WADO-RS, STOW-RS) through dicomweb-client, typed for this project.
+ * Generic DICOMweb access (QIDO-RS, WADO-RS, STOW-RS) to any DICOMweb server through
+ * dicomweb-client, typed for this project.
+ *
+ * Where it earns its place: searches and retrievals by tools and tests, against Orthanc or any
+ * other DICOMweb node, with the API of the library the DICOMweb stack's users know (OHIF speaks it).
+ * The service's own job path does not use it: it needs `transfer-syntax=*`, Orthanc's exact STOW-RS
+ * part headers and cancellation, which dicomweb-client cannot give; that path is OrthancRestClient's
+ * (rest-client.ts), over the same auth header (http.ts) and the same error classes as here.
  *
  * dicomweb-client speaks XMLHttpRequest, which Node does not have ("XMLHttpRequest is not defined",
  * see FIELD-NOTES): `ensureXhr()` installs the xhr2 polyfill on globalThis once, before the first
  * request. Transport failures (connection refused, timeout: XHR status 0) and 5xx answers become
- * UpstreamUnavailableError so the queue retries them; other failures are a DicomWebError.
+ * UpstreamUnavailableError so the queue retries them; 4xx answers are an OrthancRequestError.
  */
 import { createRequire } from 'node:module';
 import { UpstreamUnavailableError } from '../core/errors.js';
+import { basicAuthorization, OrthancRequestError } from './http.js';
 
 const require = createRequire(import.meta.url);
 
@@ -31,14 +39,6 @@ export interface DicomWebOptions {
   readonly password?: string;
   /** Per-request timeout. @defaultValue 120000 ms */
   readonly timeoutMs?: number;
-}
-
-/** A DICOMweb request that failed with a 4xx status (not retried). */
-export class DicomWebError extends Error {
-  override readonly name = 'DicomWebError';
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
 }
 
 interface RawClient {
@@ -70,23 +70,17 @@ export function ensureXhr(): void {
 export class DicomWebClient {
   readonly url: string;
   private readonly client: RawClient;
-  private readonly timeoutMs: number;
-  private readonly authHeader: Record<string, string>;
 
   constructor(options: DicomWebOptions) {
     if (!/^https?:\/\//u.test(options.url)) throw new TypeError(`DICOMweb URL must start with http:// or https:// (got "${options.url}")`);
     ensureXhr();
     this.url = options.url.replace(/\/+$/u, '');
     const timeoutMs = options.timeoutMs ?? 120_000;
-    this.timeoutMs = timeoutMs;
-    this.authHeader =
-      options.username !== undefined
-        ? { Authorization: `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}` }
-        : {};
     const { api } = require('dicomweb-client') as { api: { DICOMwebClient: new (options: unknown) => RawClient } };
     this.client = new api.DICOMwebClient({
       url: this.url,
-      ...(options.username !== undefined ? { username: options.username, password: options.password ?? '' } : {}),
+      // The same Basic-auth header as every other request to Orthanc (http.ts), not the library's own.
+      headers: basicAuthorization(options.username, options.password),
       singlepart: false,
       verbose: false,
       // xhr2 honours `timeout`: a request that takes longer ends with status 0 (mapped below).
@@ -137,33 +131,8 @@ export class DicomWebClient {
   async retrieveInstance(studyInstanceUID: string, seriesInstanceUID: string, sopInstanceUID: string): Promise<Uint8Array> {
     const answer = await this.call('WADO-RS instance', () => this.client.retrieveInstance({ studyInstanceUID, seriesInstanceUID, sopInstanceUID }));
     const part = Array.isArray(answer) ? answer[0] : answer;
-    if (part === undefined) throw new DicomWebError(`WADO-RS instance ${sopInstanceUID} came back empty`, 204);
+    if (part === undefined) throw new Error(`WADO-RS instance ${sopInstanceUID} came back empty`);
     return new Uint8Array(part);
-  }
-
-  /**
-   * WADO-RS: one instance in its stored transfer syntax (`transfer-syntax=*`), so Orthanc does not
-   * transcode. Use it for compressed instances: decoding them in Orthanc 1.10.1 can crash it (see
-   * docs/orthanc-harness.md). dicomweb-client cannot ask for this (`mediaTypes` throws), so this
-   * one request goes through fetch.
-   */
-  async retrieveInstanceAsStored(studyInstanceUID: string, seriesInstanceUID: string, sopInstanceUID: string): Promise<Uint8Array> {
-    const url = `${this.url}/studies/${studyInstanceUID}/series/${seriesInstanceUID}/instances/${sopInstanceUID}`;
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        headers: { Accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', ...this.authHeader },
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch {
-      throw new UpstreamUnavailableError(`WADO-RS instance to ${this.url} failed: server unreachable or timed out`);
-    }
-    if (res.status >= 500) throw new UpstreamUnavailableError(`WADO-RS instance to ${this.url} failed with HTTP ${res.status}`);
-    if (!res.ok) throw new DicomWebError(`WADO-RS instance to ${this.url} failed with HTTP ${res.status}`, res.status);
-    const parts = multipartParts(new Uint8Array(await res.arrayBuffer()), res.headers.get('content-type') ?? '');
-    const first = parts[0];
-    if (first === undefined) throw new DicomWebError(`WADO-RS instance ${sopInstanceUID} came back empty`, 204);
-    return first;
   }
 
   /** WADO-RS: every instance of a series, as Part 10 bytes. */
@@ -200,31 +169,10 @@ export class DicomWebClient {
     if (typeof status === 'number') {
       if (status === 0) return new UpstreamUnavailableError(`${what} to ${this.url} failed: server unreachable or timed out`);
       if (status >= 500) return new UpstreamUnavailableError(`${what} to ${this.url} failed with HTTP ${status}`);
-      return new DicomWebError(`${what} to ${this.url} failed with HTTP ${status}`, status);
+      return new OrthancRequestError(`${what} to ${this.url} failed with HTTP ${status}`, status);
     }
     return error instanceof Error ? error : new Error(String(error));
   }
-}
-
-/** The bodies of a multipart/related message (RFC 2046), split at the boundary named in `contentType`. */
-export function multipartParts(body: Uint8Array, contentType: string): Uint8Array[] {
-  const boundary = /boundary="?([^";]+)"?/iu.exec(contentType)?.[1];
-  if (boundary === undefined) return [body];
-  const buffer = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: Uint8Array[] = [];
-  let at = buffer.indexOf(delimiter);
-  while (at >= 0) {
-    const start = at + delimiter.length;
-    if (buffer[start] === 0x2d && buffer[start + 1] === 0x2d) break; // closing delimiter "--boundary--"
-    const headersEnd = buffer.indexOf('\r\n\r\n', start);
-    const next = buffer.indexOf(delimiter, start);
-    if (headersEnd < 0 || next < 0) break;
-    // The CRLF before the next delimiter belongs to the delimiter, not to the body.
-    parts.push(new Uint8Array(buffer.subarray(headersEnd + 4, next - 2)));
-    at = next;
-  }
-  return parts;
 }
 
 /** The first value of a DICOM JSON attribute given by tag (e.g. "0020000D"), or undefined. */

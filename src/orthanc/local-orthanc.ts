@@ -8,6 +8,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, openSync, closeSync, rea
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { basicAuthorization } from './http.js';
 
 /** A DICOM node Orthanc may send to (`DicomModalities`). */
 export interface OrthancModality {
@@ -44,7 +45,7 @@ export interface OrthancOptions {
    * Transfer syntaxes the GDCM plugin decodes; DCMTK (built in) handles the others. Orthanc 1.10.1
    * with Debian's GDCM plugin 1.5 crashes after a few GDCM transcodings (any syntax, even with
    * Throttling 1), so GDCM gets only what DCMTK cannot decode: JPEG 2000. Even that can crash
-   * Orthanc: retrieve JPEG 2000 as stored (DicomWebClient.retrieveInstanceAsStored) and decode locally.
+   * Orthanc: retrieve JPEG 2000 as stored (OrthancRestClient.retrieveInstanceAsStored) and decode locally.
    * @defaultValue JPEG_2000_TRANSFER_SYNTAXES
    */
   readonly gdcmTransferSyntaxes?: readonly string[];
@@ -342,7 +343,7 @@ class OrthancExitedError extends Error {
 
 function authHeader(users: Readonly<Record<string, string>> | undefined): Record<string, string> {
   const first = users ? Object.entries(users)[0] : undefined;
-  return first ? { Authorization: `Basic ${Buffer.from(`${first[0]}:${first[1]}`).toString('base64')}` } : {};
+  return first ? basicAuthorization(first[0], first[1]) : {};
 }
 
 function delay(ms: number): Promise<void> {

@@ -1,18 +1,32 @@
 /**
- * Basic Orthanc REST API: system info, instance upload, listing and deletion of resources.
- * Transport failures (connection refused, timeouts, 5xx) become UpstreamUnavailableError so the
- * queue retries them; 4xx answers are a plain Error naming the route (our bug or bad input).
+ * The one Orthanc client of the service: Orthanc's REST API (system, upload, resources, lookup,
+ * metadata, modalities, transcoding) and the DICOMweb routes the service needs (WADO-RS of a series
+ * as stored, STOW-RS), all over one transport (http.ts: one auth header, one timeout and abort
+ * handling, one error mapping: 4xx -> OrthancRequestError, never retried; 5xx and no answer ->
+ * UpstreamUnavailableError, retried).
+ *
+ * Why DICOMweb goes through fetch here and not through dicomweb-client (dicomweb.ts): the service
+ * must ask for `transfer-syntax=*` (Orthanc 1.10.1 with GDCM can crash transcoding JPEG 2000, and
+ * our reader decodes), must send STOW-RS parts with the exact headers Orthanc wants, and must cancel
+ * a request when the worker stops; dicomweb-client can do none of the three (its `mediaTypes` throws,
+ * its XMLHttpRequest takes no AbortSignal). dicomweb.ts keeps dicomweb-client for generic QIDO-RS and
+ * WADO-RS against any DICOMweb server (tools and tests), where the library's API is what users know.
  */
-import { UpstreamUnavailableError } from '../core/errors.js';
+import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/modules/part10.js';
+import { OrthancHttp, type OrthancConnection } from './http.js';
+import { buildDicomMultipart, parseMultipart } from './multipart.js';
 
-export interface OrthancClientOptions {
-  /** Base URL, e.g. http://127.0.0.1:8042 (a trailing slash is ignored). */
-  readonly url: string;
-  /** Basic-auth credentials, when Orthanc has authentication on. */
-  readonly username?: string;
-  readonly password?: string;
-  /** Per-request timeout. @defaultValue 60000 ms */
-  readonly timeoutMs?: number;
+export { OrthancRequestError } from './http.js';
+
+export interface OrthancClientOptions extends OrthancConnection {
+  /** Where Orthanc's DICOMweb plugin answers, below the base URL. @defaultValue '/dicom-web' */
+  readonly dicomWebRoot?: string;
+}
+
+/** Per-call options of the requests a running job makes. */
+export interface CallOptions {
+  /** Cancels the request: the worker passes the job's signal, aborted when it stops. */
+  readonly signal?: AbortSignal;
 }
 
 /** The fields of `GET /system` we use (Orthanc 1.10 and later). */
@@ -40,28 +54,17 @@ export interface StoreResult {
 
 export type OrthancLevel = 'patients' | 'studies' | 'series' | 'instances';
 
-/** Thrown for a 4xx answer: the request itself was wrong (not retried). */
-export class OrthancRequestError extends Error {
-  override readonly name = 'OrthancRequestError';
-  constructor(message: string, readonly status: number) {
-    super(message);
-  }
-}
-
-/** A small typed client for the Orthanc REST API. */
+/** A typed client for one Orthanc: REST and the DICOMweb routes the service uses. */
 export class OrthancRestClient {
   readonly url: string;
-  private readonly headers: Record<string, string>;
-  private readonly timeoutMs: number;
+  /** DICOMweb root below `url`, without a trailing slash ('/dicom-web'). */
+  readonly dicomWebRoot: string;
+  private readonly http: OrthancHttp;
 
   constructor(options: OrthancClientOptions) {
-    if (!/^https?:\/\//u.test(options.url)) throw new TypeError(`Orthanc URL must start with http:// or https:// (got "${options.url}")`);
-    this.url = options.url.replace(/\/+$/u, '');
-    this.timeoutMs = options.timeoutMs ?? 60_000;
-    this.headers =
-      options.username !== undefined
-        ? { Authorization: `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}` }
-        : {};
+    this.http = new OrthancHttp(options);
+    this.url = this.http.url;
+    this.dicomWebRoot = (options.dicomWebRoot ?? '/dicom-web').replace(/\/+$/u, '');
   }
 
   /** `GET /system`: version, API version, AET, ports. */
@@ -97,9 +100,8 @@ export class OrthancRestClient {
   }
 
   /** The Part 10 bytes of one instance (`GET /instances/{id}/file`). */
-  async instanceFile(instanceId: string): Promise<Uint8Array> {
-    const res = await this.send('GET', `/instances/${encodeURIComponent(instanceId)}/file`);
-    return new Uint8Array(await res.arrayBuffer());
+  async instanceFile(instanceId: string, options: CallOptions = {}): Promise<Uint8Array> {
+    return (await this.http.send(`/instances/${encodeURIComponent(instanceId)}/file`, options)).bytes();
   }
 
   /** Deletes one resource. */
@@ -108,70 +110,64 @@ export class OrthancRestClient {
   }
 
   /** `GET` any route and parse JSON (for routes this client does not wrap). */
-  getJson<T>(path: string): Promise<T> {
-    return this.request('GET', path) as Promise<T>;
+  getJson<T>(path: string, options: CallOptions = {}): Promise<T> {
+    return this.request('GET', path, undefined, undefined, options) as Promise<T>;
   }
 
   /** Sends a request and parses a JSON answer (an empty body gives `undefined`). */
-  async request(method: string, path: string, body?: Uint8Array | string, contentType?: string): Promise<unknown> {
-    const res = await this.send(method, path, body, contentType);
-    const text = await res.text();
+  async request(method: string, path: string, body?: Uint8Array | string, contentType?: string, options: CallOptions = {}): Promise<unknown> {
+    const text = await (await this.http.send(path, { method, ...(body !== undefined ? { body } : {}), ...(contentType !== undefined ? { contentType } : {}), ...options })).text();
     return text.length > 0 ? JSON.parse(text) : undefined;
   }
 
-  /** Sends a request; maps failures to UpstreamUnavailableError (transport, 5xx) or OrthancRequestError (4xx). */
+  /** Sends a request and hands back the raw 2xx Response (failures mapped as for every request). */
   async send(method: string, path: string, body?: Uint8Array | string, contentType?: string): Promise<Response> {
-    const headers: Record<string, string> = { ...this.headers };
-    if (contentType !== undefined) headers['Content-Type'] = contentType;
-    let res: Response;
-    try {
-      res = await fetch(`${this.url}${path}`, {
-        method,
-        headers,
-        body: body as ConstructorParameters<typeof Request>[1] extends infer I ? (I extends { body?: infer B } ? B : never) : never,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      throw new UpstreamUnavailableError(`Orthanc at ${this.url} is unreachable (${method} ${routeOf(path)}): ${describe(error)}`);
-    }
-    if (res.status >= 500) {
-      const detail = await safeText(res);
-      throw new UpstreamUnavailableError(`Orthanc answered ${res.status} to ${method} ${routeOf(path)}${detail}`);
-    }
-    if (!res.ok) {
-      const detail = await safeText(res);
-      throw new OrthancRequestError(`Orthanc answered ${res.status} to ${method} ${routeOf(path)}${detail}`, res.status);
-    }
-    return res;
+    return (await this.http.send(path, { method, ...(body !== undefined ? { body } : {}), ...(contentType !== undefined ? { contentType } : {}) })).response;
   }
-}
 
-/** The route without query string (queries may carry patient data). */
-function routeOf(path: string): string {
-  return path.split('?')[0] ?? path;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    if (error.name === 'TimeoutError') return 'timed out';
-    return cause?.code ?? cause?.message ?? error.message;
+  /**
+   * WADO-RS: every instance of one series, as stored (`transfer-syntax=*`): Orthanc does not
+   * transcode, our reader decodes. Orthanc 1.10.1 with the GDCM plugin can crash while transcoding
+   * JPEG 2000, and decoding here spares the PACS the work.
+   */
+  retrieveSeriesAsStored(studyInstanceUID: string, seriesInstanceUID: string, options: CallOptions = {}): Promise<Uint8Array[]> {
+    return this.wadoAsStored(`${this.dicomWebRoot}/studies/${studyInstanceUID}/series/${seriesInstanceUID}`, options);
   }
-  return String(error);
-}
 
-async function safeText(res: Response): Promise<string> {
-  try {
-    const text = (await res.text()).trim();
-    // Orthanc's error bodies are JSON with Message/Details; keep them short.
-    if (text.length === 0) return '';
-    try {
-      const parsed = JSON.parse(text) as { Message?: string; Details?: string };
-      return `: ${[parsed.Message, parsed.Details].filter(Boolean).join(' - ')}`;
-    } catch {
-      return `: ${text.slice(0, 200)}`;
-    }
-  } catch {
-    return '';
+  /** WADO-RS: one instance as stored (`transfer-syntax=*`), byte for byte. */
+  async retrieveInstanceAsStored(studyInstanceUID: string, seriesInstanceUID: string, sopInstanceUID: string, options: CallOptions = {}): Promise<Uint8Array> {
+    const parts = await this.wadoAsStored(`${this.dicomWebRoot}/studies/${studyInstanceUID}/series/${seriesInstanceUID}/instances/${sopInstanceUID}`, options);
+    const first = parts[0];
+    if (first === undefined) throw new Error(`WADO-RS instance ${sopInstanceUID} came back empty`);
+    return first;
+  }
+
+  /**
+   * One instance transcoded by Orthanc to Explicit VR Little Endian, UIDs kept: instance-level
+   * `/modify` answers the file without storing anything. The fallback for encodings our reader
+   * cannot decode.
+   */
+  async instanceTranscoded(instanceId: string, options: CallOptions = {}): Promise<Uint8Array> {
+    const body = JSON.stringify({ Transcode: EXPLICIT_VR_LITTLE_ENDIAN, Keep: ['StudyInstanceUID', 'SeriesInstanceUID', 'SOPInstanceUID'], Force: true });
+    return (await this.http.send(`/instances/${encodeURIComponent(instanceId)}/modify`, { method: 'POST', body, contentType: 'application/json', ...options })).bytes();
+  }
+
+  /**
+   * STOW-RS into one study: one multipart request. Throws when Orthanc lists any instance in the
+   * answer's FailedSOPSequence (it refused an object we built: our bug, never retried).
+   */
+  async storeInstances(studyInstanceUID: string, instances: readonly Uint8Array[], options: CallOptions = {}): Promise<void> {
+    if (instances.length === 0) return;
+    const { body, contentType } = buildDicomMultipart(instances);
+    const answer = await this.http.send(`${this.dicomWebRoot}/studies/${studyInstanceUID}`, { method: 'POST', body, contentType, ...options });
+    const parsed = JSON.parse(await answer.text()) as Record<string, { Value?: unknown[] }>;
+    // 00081198 FailedSOPSequence: Orthanc refused at least one instance.
+    const failed = parsed['00081198']?.Value ?? [];
+    if (failed.length > 0) throw new Error(`STOW-RS refused ${failed.length} of ${instances.length} instances in study ${studyInstanceUID}`);
+  }
+
+  private async wadoAsStored(path: string, options: CallOptions): Promise<Uint8Array[]> {
+    const answer = await this.http.send(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', ...options });
+    return parseMultipart(await answer.bytes(), answer.response.headers.get('content-type') ?? '');
   }
 }

@@ -4,18 +4,17 @@
  * metadata overwrite), so running it again after a crash at any point leaves no duplicates.
  */
 import type { ServiceConfig } from '../config/schema.js';
-import type { OrthancRestClient } from '../orthanc/rest-client.js';
+import { OrthancRequestError, type OrthancRestClient } from '../orthanc/rest-client.js';
 import { addStudyLabel, findInstanceId, findStudyId, gatherStudyFacts, setStudyMetadata, studyIdentity, type OrthancFeatures } from '../orthanc/metadata.js';
 import { storeToModality } from '../orthanc/modalities.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import type { StudyOutputs } from '../core/result.js';
-import { UnsupportedEncodingError } from '../core/errors.js';
+import { BadInputError, UnsupportedEncodingError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
 import { routeStudy } from './router.js';
-import { retrieveSeries, retrieveSeriesTranscoded, storeInstances } from './study-io.js';
 import type { JobHandler, JobResult } from './worker.js';
 import type { SeriesFacts } from '../orthanc/study-facts.js';
 
@@ -37,9 +36,8 @@ export interface StudyJobDependencies {
 export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
   const { client, config, processor, logger } = deps;
   const modelKey = modelKeyOf(processor.model);
-  const dicomWebRoot = config.orthanc.dicomWebRoot;
 
-  return async ({ job, timings }): Promise<JobResult> => {
+  return async ({ job, timings, signal }): Promise<JobResult> => {
     const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID };
     // A job queued for another model (before an upgrade, or by a tool configured differently) is not ours to run.
     if (job.modelKey !== modelKey) return { state: 'skipped', reason: `queued for model ${job.modelKey}; this service runs ${modelKey}` };
@@ -57,7 +55,11 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     const orthancId = route.orthancId;
     logger.debug('study qualifies', { ...log, reason: decision.reason });
 
-    const instances = await timings.time('retrieve', () => retrieveAll(decision.series, (s) => retrieveSeries(config.orthanc, dicomWebRoot, job.studyInstanceUID, s.seriesInstanceUID)));
+    const instances = await timings.time('retrieve', () =>
+      retrieveAll(job.studyInstanceUID, decision.series, async (s) =>
+        (await client.retrieveSeriesAsStored(job.studyInstanceUID, s.seriesInstanceUID, { signal })).map((bytes, i) => ({ source: `series ${s.seriesInstanceUID} part ${i + 1}`, bytes })),
+      ),
+    );
 
     let outputs: StudyOutputs;
     try {
@@ -66,7 +68,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       if (!(error instanceof UnsupportedEncodingError)) throw error;
       // The reader cannot decode this transfer syntax: ask Orthanc to transcode, then try once more.
       logger.info('retrieving again, transcoded by Orthanc', { ...log, transferSyntaxUID: error.transferSyntaxUID });
-      const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(decision.series, (s) => retrieveSeriesTranscoded(client, s.orthancId)));
+      const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(job.studyInstanceUID, decision.series, (s) => retrieveSeriesTranscoded(client, s, signal)));
       outputs = await timings.time('pipeline', () => processor.process(transcoded));
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
@@ -83,7 +85,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       // Check first: a previous attempt may have stored some or all of them before it stopped.
       const existing = await Promise.all(identities.map((i) => findInstanceId(client, i.sopInstanceUID)));
       const missing = objects.filter((_, k) => existing[k] === undefined);
-      await storeInstances(client, dicomWebRoot, job.studyInstanceUID, missing);
+      await client.storeInstances(job.studyInstanceUID, missing, { signal });
       if (missing.length < objects.length) logger.info('outputs already in Orthanc were not stored again', { ...log, alreadyStored: objects.length - missing.length });
       const ids = await Promise.all(identities.map((i) => findInstanceId(client, i.sopInstanceUID)));
       if (ids.some((id) => id === undefined)) throw new Error(`study ${job.studyInstanceUID}: an output is missing from Orthanc after STOW-RS`);
@@ -123,8 +125,27 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
   };
 }
 
-async function retrieveAll(series: readonly SeriesFacts[], retrieve: (s: SeriesFacts) => Promise<StudyInstance[]>): Promise<StudyInstance[]> {
+/**
+ * The instances of the chosen series. Orthanc refusing to hand over a series it listed (a 4xx) is a
+ * property of this study, not of the service: the job fails as bad input, without retry.
+ */
+async function retrieveAll(studyInstanceUID: string, series: readonly SeriesFacts[], retrieve: (s: SeriesFacts) => Promise<StudyInstance[]>): Promise<StudyInstance[]> {
   const all: StudyInstance[] = [];
-  for (const s of series) all.push(...(await retrieve(s)));
+  for (const s of series) {
+    try {
+      all.push(...(await retrieve(s)));
+    } catch (error) {
+      if (error instanceof OrthancRequestError) throw new BadInputError(`Orthanc refused to send series ${s.seriesInstanceUID}: ${error.message}`, studyInstanceUID);
+      throw error;
+    }
+  }
   return all;
+}
+
+/** Every instance of one series, transcoded by Orthanc (UIDs kept): the fallback for encodings our reader cannot decode. */
+async function retrieveSeriesTranscoded(client: OrthancRestClient, series: SeriesFacts, signal: AbortSignal): Promise<StudyInstance[]> {
+  const ids = await client.listInstances(series.orthancId);
+  const out: StudyInstance[] = [];
+  for (const id of ids) out.push({ source: `instance ${id}`, bytes: await client.instanceTranscoded(id, { signal }) });
+  return out;
 }
