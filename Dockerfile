@@ -22,9 +22,11 @@ COPY bin ./bin
 COPY models ./models
 RUN mkdir -p /var/lib/pulse && chown node:node /var/lib/pulse
 USER node
+# 0.0.0.0 so that a published port reaches the service: it then refuses to start without API tokens
+# (PULSE_ADMIN_TOKENS_FILE / PULSE_VIEWER_TOKENS_FILE, as Docker secrets).
 ENV PULSE_DATA_DIR=/var/lib/pulse PULSE_HOST=0.0.0.0 PULSE_PORT=8088
 EXPOSE 8088
 VOLUME ["/var/lib/pulse"]
-HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8088/health').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8088/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 ENTRYPOINT ["node", "bin/pulse.js"]
 CMD ["serve"]

@@ -4,10 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { ENVIRONMENT } from '../src/config/environment.js';
+import { tmpdir } from 'node:os';
+import { environmentNames } from '../src/config/environment.js';
 import { loadConfig } from '../src/config/load.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import { projectRoot } from './support/paths.js';
@@ -29,9 +30,9 @@ const read = (path: string) => readFileSync(join(projectRoot, path), 'utf8');
 const compose = parse(read('docker-compose.yml')) as Compose;
 const orthancJson = JSON.parse(read('orthanc-config/orthanc.json')) as Record<string, any>;
 
-/** "host:container" port pairs. */
+/** "[address:]host:container" port pairs (the address, when given, is dropped). */
 function ports(service: ComposeService): Array<[number, number]> {
-  return (service.ports ?? []).map((p) => p.split(':').map(Number) as [number, number]);
+  return (service.ports ?? []).map((p) => p.split(':').slice(-2).map(Number) as [number, number]);
 }
 
 test('docker-compose runs Orthanc (current orthancteam image), the service and OHIF, with volumes', () => {
@@ -57,10 +58,27 @@ test('docker-compose runs Orthanc (current orthancteam image), the service and O
 
 test("the service's environment names only variables the configuration reads, with valid values", () => {
   const env = compose.services.pulse!.environment!;
-  const known = new Set(ENVIRONMENT.map((v) => v.name));
+  const known = new Set(environmentNames());
   for (const name of Object.keys(env)) assert.ok(known.has(name), `${name} is not read by the service (src/config/environment.ts)`);
-  const values = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replace(/\$\{PULSE_WEBHOOK_SECRET[^}]*\}/, 'a-long-webhook-secret')]));
-  const config = loadConfig({ env: values });
+  // Secret files (Docker secrets under /run/secrets) stand in as temporary files with sample tokens.
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-deploy-'));
+  const values = Object.fromEntries(
+    Object.entries(env).map(([k, v]) => {
+      if (!k.endsWith('_FILE')) return [k, v.replace(/\$\{PULSE_WEBHOOK_SECRET[^}]*\}/, 'a-long-webhook-secret')];
+      assert.match(v, /^\/run\/secrets\//, `${k} reads a Docker secret`);
+      const file = join(dir, k);
+      writeFileSync(file, `sample-token-for-${k.toLowerCase()}\n`);
+      return [k, file];
+    }),
+  );
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig({ env: values });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.ok(config.server.auth.adminTokens.length >= 1, 'the published service has authentication on');
+  assert.deepEqual(compose.services.pulse!.ports, [`127.0.0.1:${config.server.port}:${config.server.port}`], 'published on loopback only');
   assert.equal(config.orthanc.url, 'http://orthanc:8042');
   assert.equal(config.server.host, '0.0.0.0');
   const [[host, container]] = ports(compose.services.pulse!) as [[number, number]];

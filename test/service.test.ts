@@ -123,7 +123,7 @@ describe('changes feed alone', () => {
 
   test('reprocessing through the API runs the study again without duplicating its outputs', async () => {
     const study = makeCineStudy(1);
-    const res = await fetch(`${s!.service.url}/api/studies/${study.studyInstanceUID}/reprocess`, { method: 'POST' });
+    const res = await fetch(`${s!.service.url}/api/studies/${study.studyInstanceUID}/reprocess`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     assert.equal(res.status, 202);
     const { jobId } = (await res.json()) as { jobId: number };
     await waitFor('reprocessed', () => s!.processor.calls.length === 2 && s!.service.store.get(jobId)?.state === 'done');

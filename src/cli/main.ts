@@ -7,13 +7,14 @@ import { registerInfer } from './commands/infer.js';
 import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
+import { registerConfig } from './commands/config.js';
 
 const program = new Command()
   .name('pulse')
   .description('PULSE for Orthanc: cardiac cine MRI segmentation, diagnosis and DICOM SEG/SR reports')
   .version(process.env.npm_package_version ?? '0.1.0');
 
-for (const register of [registerSynth, registerImportNifti, registerUpload, registerInfer, registerEval, registerServe, registerDemo]) {
+for (const register of [registerSynth, registerImportNifti, registerUpload, registerInfer, registerEval, registerServe, registerDemo, registerConfig]) {
   register(program);
 }
 

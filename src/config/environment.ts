@@ -1,7 +1,11 @@
 /**
  * PULSE_* environment variables and the setting each one fills. One table, so the deployment test can
- * check that docker-compose.yml only names variables the service reads.
+ * check that docker-compose.yml only names variables the service reads. A secret may instead come
+ * from a file named by `<NAME>_FILE` (Docker and Kubernetes secrets), so it shows in no `ps` or
+ * `docker inspect`.
  */
+import { readFileSync } from 'node:fs';
+
 export type EnvKind = 'string' | 'int' | 'number' | 'boolean' | 'list';
 
 export interface EnvVariable {
@@ -9,18 +13,24 @@ export interface EnvVariable {
   /** Dotted path into the configuration (src/config/schema.ts). */
   readonly path: string;
   readonly kind: EnvKind;
+  /** A secret: also read from the file named by `<name>_FILE`, masked by `pulse config check`. */
+  readonly secret?: boolean;
 }
 
 export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_ORTHANC_URL', path: 'orthanc.url', kind: 'string' },
   { name: 'PULSE_ORTHANC_DICOMWEB_ROOT', path: 'orthanc.dicomWebRoot', kind: 'string' },
-  { name: 'PULSE_ORTHANC_USERNAME', path: 'orthanc.username', kind: 'string' },
-  { name: 'PULSE_ORTHANC_PASSWORD', path: 'orthanc.password', kind: 'string' },
+  { name: 'PULSE_ORTHANC_USERNAME', path: 'orthanc.username', kind: 'string', secret: true },
+  { name: 'PULSE_ORTHANC_PASSWORD', path: 'orthanc.password', kind: 'string', secret: true },
   { name: 'PULSE_ORTHANC_TIMEOUT_MS', path: 'orthanc.timeoutMs', kind: 'int' },
   { name: 'PULSE_DATA_DIR', path: 'dataDir', kind: 'string' },
   { name: 'PULSE_PORT', path: 'server.port', kind: 'int' },
   { name: 'PULSE_HOST', path: 'server.host', kind: 'string' },
-  { name: 'PULSE_WEBHOOK_SECRET', path: 'server.webhookSecret', kind: 'string' },
+  { name: 'PULSE_WEBHOOK_SECRET', path: 'server.webhookSecret', kind: 'string', secret: true },
+  { name: 'PULSE_VIEWER_TOKENS', path: 'server.auth.viewerTokens', kind: 'list', secret: true },
+  { name: 'PULSE_ADMIN_TOKENS', path: 'server.auth.adminTokens', kind: 'list', secret: true },
+  { name: 'PULSE_RATE_LIMIT_READS', path: 'server.rateLimit.reads', kind: 'int' },
+  { name: 'PULSE_RATE_LIMIT_WRITES', path: 'server.rateLimit.writes', kind: 'int' },
   { name: 'PULSE_CHANGES_FEED', path: 'changesFeed.enabled', kind: 'boolean' },
   { name: 'PULSE_CHANGES_POLL_MS', path: 'changesFeed.pollIntervalMs', kind: 'int' },
   { name: 'PULSE_CHANGES_START_FROM', path: 'changesFeed.startFrom', kind: 'string' },
@@ -45,7 +55,8 @@ function convert(variable: EnvVariable, text: string): unknown {
     case 'string':
       return text;
     case 'list':
-      return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      // Commas or line breaks: a secret file holds one token per line.
+      return text.split(/[,\r\n]/u).map((s) => s.trim()).filter((s) => s.length > 0);
     case 'boolean':
       if (/^(1|true|yes|on)$/i.test(text)) return true;
       if (/^(0|false|no|off)$/i.test(text)) return false;
@@ -73,13 +84,35 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
   node[keys[keys.length - 1]!] = value;
 }
 
+/** Every variable name the service reads: the table's, and `<name>_FILE` for each secret. */
+export function environmentNames(): string[] {
+  return ENVIRONMENT.flatMap((v) => (v.secret ? [v.name, `${v.name}_FILE`] : [v.name]));
+}
+
+/** A secret's text from its `_FILE` variable (trailing line break dropped); errors name the variable. */
+function readSecretFile(variable: EnvVariable, path: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/u, '');
+  } catch (error) {
+    throw new Error(`${variable.name}_FILE names ${path}, which cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
+
 /** The part of the configuration the environment gives (empty variables count as unset). */
 export function configFromEnvironment(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const variable of ENVIRONMENT) {
-    const text = env[variable.name];
+    let text = env[variable.name];
+    const file = variable.secret ? env[`${variable.name}_FILE`] : undefined;
+    if (file !== undefined && file !== '') {
+      if (text !== undefined && text !== '') throw new Error(`${variable.name} and ${variable.name}_FILE are both set: keep one`);
+      text = readSecretFile(variable, file);
+    }
     if (text === undefined || text === '') continue;
     setPath(out, variable.path, convert(variable, text));
   }
   return out;
 }
+
+/** The dotted paths of secret settings (masked wherever the configuration is shown). */
+export const SECRET_PATHS: readonly string[] = ENVIRONMENT.filter((v) => v.secret).map((v) => v.path);

@@ -1,6 +1,6 @@
 /** Reads the configuration: JSON file, then environment, then flags (later wins), validated once. */
 import { readFileSync } from 'node:fs';
-import { ConfigSchema, type ServiceConfig } from './schema.js';
+import { CheckedConfigSchema, type ServiceConfig } from './schema.js';
 import { configFromEnvironment } from './environment.js';
 
 export interface ConfigSources {
@@ -40,7 +40,7 @@ export function loadConfig(sources: ConfigSources = {}): ServiceConfig {
     fromFile = raw;
   }
   const merged = mergeConfig(mergeConfig(fromFile, configFromEnvironment(sources.env ?? {})), sources.overrides ?? {});
-  const parsed = ConfigSchema.safeParse(merged);
+  const parsed = CheckedConfigSchema.safeParse(merged);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new Error(`invalid configuration${sources.file ? ` (file ${sources.file}, environment, flags)` : ''}: ${issues}`);

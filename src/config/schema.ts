@@ -4,6 +4,7 @@
  * With nothing configured the service polls Orthanc's changes feed on http://127.0.0.1:8042.
  */
 import { z } from 'zod';
+import { splitUrlCredentials } from '../util/redact.js';
 
 /** A JavaScript regular expression source, checked when the configuration is read. */
 const Pattern = z.string().refine((source) => {
@@ -26,6 +27,9 @@ const BackoffSchema = z.object({
   jitter: z.number().min(0).max(1).default(0.5),
 });
 
+/** An API bearer token: long enough not to be guessed, printable, no spaces. */
+const Token = z.string().regex(/^[\x21-\x7e]{16,256}$/u, 'a token must be 16 to 256 printable characters without spaces');
+
 export const ConfigSchema = z.object({
   orthanc: z
     .object({
@@ -39,6 +43,13 @@ export const ConfigSchema = z.object({
       /** Per-request timeout (ms); a timeout counts as Orthanc unavailable. @defaultValue 60000 */
       timeoutMs: z.number().int().positive().default(60_000),
     })
+    // Credentials written into the URL (http://user:pw@host) move to username/password, so the URL
+    // that is logged and shown never holds them (and fetch refuses URLs with credentials).
+    .transform((orthanc) => {
+      const split = splitUrlCredentials(orthanc.url);
+      if (split.username === undefined) return orthanc;
+      return { ...orthanc, url: split.url, username: orthanc.username ?? split.username, password: orthanc.password ?? split.password };
+    })
     .prefault({}),
   /** Folder for the queue database and the changes-feed cursor. @defaultValue '.pulse-data' */
   dataDir: z.string().min(1).default('.pulse-data'),
@@ -50,6 +61,30 @@ export const ConfigSchema = z.object({
       host: z.string().default('127.0.0.1'),
       /** Shared secret the Lua script sends in `X-Pulse-Secret`; without one the webhook is off. */
       webhookSecret: z.string().min(8).optional(),
+      /**
+       * Bearer tokens. viewer: read jobs, results, metrics, dashboard; admin: that and reprocess,
+       * retry, calibrations. With no token at all, authentication is off, which only a loopback
+       * `host` allows. Tokens come best from PULSE_VIEWER_TOKENS_FILE / PULSE_ADMIN_TOKENS_FILE.
+       */
+      auth: z
+        .object({
+          viewerTokens: z.array(Token).default([]),
+          adminTokens: z.array(Token).default([]),
+        })
+        .prefault({}),
+      /** Requests per client address and window on the API and dashboard. */
+      rateLimit: z
+        .object({
+          /** Window length (ms). @defaultValue 60000 */
+          windowMs: z.number().int().min(1000).default(60_000),
+          /** Reads (jobs, results, dashboard, metrics) per window. @defaultValue 240 */
+          reads: z.number().int().min(1).default(240),
+          /** State-changing requests (reprocess, retry, calibrations) per window. @defaultValue 30 */
+          writes: z.number().int().min(1).default(30),
+        })
+        .prefault({}),
+      /** Reprocessing requests that may wait in the queue at once; more are refused (429). @defaultValue 50 */
+      maxQueuedReprocess: z.number().int().min(1).default(50),
     })
     .prefault({}),
   changesFeed: z
@@ -144,6 +179,30 @@ export const ConfigSchema = z.object({
       level: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
     })
     .prefault({}),
+});
+
+/** An address only this machine reaches: 127.0.0.0/8, ::1, localhost. */
+export function isLoopbackHost(host: string): boolean {
+  return /^127(\.\d{1,3}){3}$/u.test(host) || host === '::1' || host === '[::1]' || host.toLowerCase() === 'localhost';
+}
+
+/**
+ * Why this configuration must not start, or undefined: another address than loopback needs
+ * authentication (anyone who reaches the port would otherwise read results and queue work).
+ */
+export function exposureProblem(config: { server: { host: string; auth: { viewerTokens: readonly string[]; adminTokens: readonly string[] } } }): string | undefined {
+  const { host, auth } = config.server;
+  if (isLoopbackHost(host) || auth.viewerTokens.length + auth.adminTokens.length > 0) return undefined;
+  return (
+    `server.host is ${host}, which other machines reach, but no API token is configured: ` +
+    'set server.auth.adminTokens (PULSE_ADMIN_TOKENS_FILE or PULSE_ADMIN_TOKENS), or bind server.host to 127.0.0.1'
+  );
+}
+
+/** The configuration schema with the rules between settings (exposure needs authentication). */
+export const CheckedConfigSchema = ConfigSchema.superRefine((config, ctx) => {
+  const problem = exposureProblem(config);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['server', 'auth', 'adminTokens'], message: problem });
 });
 
 /** The settings as the service uses them, every default filled in. */

@@ -8,6 +8,7 @@
  * Messages name the route without its query string (a query may carry patient data).
  */
 import { UpstreamUnavailableError } from '../core/errors.js';
+import { redactUrlCredentials, splitUrlCredentials } from '../util/redact.js';
 
 /** How to reach one Orthanc. */
 export interface OrthancConnection {
@@ -55,10 +56,15 @@ export class OrthancHttp {
   private readonly timeoutMs: number;
 
   constructor(connection: OrthancConnection) {
-    if (!/^https?:\/\//u.test(connection.url)) throw new TypeError(`Orthanc URL must start with http:// or https:// (got "${connection.url}")`);
-    this.url = connection.url.replace(/\/+$/u, '');
+    if (!/^https?:\/\//u.test(connection.url)) throw new TypeError(`Orthanc URL must start with http:// or https:// (got "${redactUrlCredentials(connection.url)}")`);
+    // Credentials written into the URL become the Basic header; the URL kept (and printed) has none.
+    const split = splitUrlCredentials(connection.url);
+    this.url = split.url.replace(/\/+$/u, '');
     this.timeoutMs = connection.timeoutMs ?? 60_000;
-    this.authorization = basicAuthorization(connection.username, connection.password);
+    this.authorization =
+      connection.username === undefined && split.username !== undefined
+        ? basicAuthorization(split.username, split.password)
+        : basicAuthorization(connection.username, connection.password);
   }
 
   /** Sends one request to `path` (below the base URL) and maps every failure as the file comment says. */

@@ -21,6 +21,12 @@ export interface JobOutcome {
   sanitised?: readonly string[];
 }
 
+/**
+ * Claim order: higher first. New studies outrank reprocessing and retries asked for by a person, so
+ * a flood of such requests never delays a study that just arrived.
+ */
+export const JobPriority = { newStudy: 0, reprocess: -10 } as const;
+
 export interface Job {
   readonly id: number;
   readonly studyInstanceUID: string;
@@ -40,6 +46,8 @@ export interface Job {
   /** Set when the job was asked for again: routing does not skip it as already processed. */
   readonly forced: boolean;
   readonly source: JobSource;
+  /** Claim order, higher first (JobPriority). */
+  readonly priority: number;
   /** Orthanc's LastUpdate of the study when the job was queued: a changed study may be looked at again. */
   readonly triggerVersion: string | null;
   readonly createdAt: number;
@@ -62,6 +70,8 @@ export interface EnqueueRequest {
   triggerVersion?: string;
   /** Reprocess even when already done (a user asked). */
   force?: boolean;
+  /** Claim order, higher first. @defaultValue JobPriority.newStudy */
+  priority?: number;
 }
 
 export interface EnqueueResult {
@@ -72,6 +82,7 @@ export interface EnqueueResult {
 
 export interface ListOptions {
   state?: JobState;
+  source?: JobSource;
   limit?: number;
 }
 
@@ -81,7 +92,7 @@ export interface JobStore {
    * one skipped or failed is queued again only when the study changed (`triggerVersion`) or `force`.
    */
   enqueue(request: EnqueueRequest): EnqueueResult;
-  /** Takes the next due job (queued, notBefore <= now) and leases it to `owner` until now + leaseMs. */
+  /** Takes the next due job (queued, notBefore <= now; highest priority, then oldest) and leases it to `owner` until now + leaseMs. */
   claim(owner: string, leaseMs: number, now?: number): Job | undefined;
   /** Extends the lease of a job this owner runs; false when the job is no longer ours. */
   renewLease(id: number, owner: string, leaseMs: number, now?: number): boolean;

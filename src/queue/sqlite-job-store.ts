@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { JOB_STATES, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobSource, type JobState, type JobStore, type ListOptions } from './job-store.js';
+import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobSource, type JobState, type JobStore, type ListOptions } from './job-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   reason TEXT,
   forced INTEGER NOT NULL DEFAULT 0,
   source TEXT NOT NULL,
+  priority INTEGER NOT NULL DEFAULT 0,
   trigger_version TEXT,
   created_at INTEGER NOT NULL,
   queued_at INTEGER NOT NULL,
@@ -31,7 +32,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   outcome TEXT,
   UNIQUE (study_uid, model_key)
 );
-CREATE INDEX IF NOT EXISTS jobs_due ON jobs (state, not_before, id);
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -48,6 +48,7 @@ interface Row {
   reason: string | null;
   forced: number;
   source: JobSource;
+  priority: number;
   trigger_version: string | null;
   created_at: number;
   queued_at: number;
@@ -72,6 +73,7 @@ function toJob(row: Row): Job {
     reason: row.reason,
     forced: row.forced === 1,
     source: row.source,
+    priority: row.priority,
     triggerVersion: row.trigger_version,
     createdAt: row.created_at,
     queuedAt: row.queued_at,
@@ -95,10 +97,15 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Databases from before priorities: add the column (every old job counts as a new study).
+    const columns = this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === 'priority')) this.db.exec('ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0');
+    this.db.exec('DROP INDEX IF EXISTS jobs_due; CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, priority DESC, not_before, id)');
   }
 
   enqueue(request: EnqueueRequest): EnqueueResult {
     const now = Date.now();
+    const priority = request.priority ?? JobPriority.newStudy;
     const run = this.db.transaction((): EnqueueResult => {
       const existing = this.db
         .prepare('SELECT * FROM jobs WHERE study_uid = ? AND model_key = ?')
@@ -106,10 +113,10 @@ export class SqliteJobStore implements JobStore {
       if (!existing) {
         const row = this.db
           .prepare(
-            `INSERT INTO jobs (study_uid, model_key, orthanc_id, state, source, trigger_version, forced, created_at, queued_at, updated_at, not_before)
-             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, 0) RETURNING *`,
+            `INSERT INTO jobs (study_uid, model_key, orthanc_id, state, source, priority, trigger_version, forced, created_at, queued_at, updated_at, not_before)
+             VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?, 0) RETURNING *`,
           )
-          .get(request.studyInstanceUID, request.modelKey, request.orthancStudyId ?? null, request.source, request.triggerVersion ?? null, request.force ? 1 : 0, now, now, now) as Row;
+          .get(request.studyInstanceUID, request.modelKey, request.orthancStudyId ?? null, request.source, priority, request.triggerVersion ?? null, request.force ? 1 : 0, now, now, now) as Row;
         return { job: toJob(row), created: true };
       }
       const finished = existing.state === 'done' || existing.state === 'failed' || existing.state === 'skipped';
@@ -118,8 +125,13 @@ export class SqliteJobStore implements JobStore {
         request.triggerVersion !== undefined &&
         request.triggerVersion !== existing.trigger_version;
       if (!finished || !(request.force || changed)) {
-        if (request.force && existing.state === 'queued' && existing.forced === 0) {
-          const row = this.db.prepare('UPDATE jobs SET forced = 1, updated_at = ? WHERE id = ? RETURNING *').get(now, existing.id) as Row;
+        // A waiting job asked for again keeps its place, or moves up when the new request outranks it.
+        const forced = request.force && existing.forced === 0;
+        const raised = priority > existing.priority;
+        if (existing.state === 'queued' && (forced || raised)) {
+          const row = this.db
+            .prepare('UPDATE jobs SET forced = MAX(forced, ?), priority = MAX(priority, ?), updated_at = ? WHERE id = ? RETURNING *')
+            .get(request.force ? 1 : 0, priority, now, existing.id) as Row;
           return { job: toJob(row), created: false };
         }
         return { job: toJob(existing), created: false };
@@ -127,12 +139,12 @@ export class SqliteJobStore implements JobStore {
       const row = this.db
         .prepare(
           `UPDATE jobs SET state = 'queued', attempts = 0, not_before = 0, lease_owner = NULL, lease_until = NULL,
-             reason = NULL, forced = ?, source = ?, trigger_version = COALESCE(?, trigger_version),
+             reason = NULL, forced = ?, source = ?, priority = ?, trigger_version = COALESCE(?, trigger_version),
              orthanc_id = COALESCE(?, orthanc_id), updated_at = ?, queued_at = ?, started_at = NULL, finished_at = NULL,
              timings = '{}', outcome = NULL
            WHERE id = ? RETURNING *`,
         )
-        .get(request.force ? 1 : 0, request.source, request.triggerVersion ?? null, request.orthancStudyId ?? null, now, now, existing.id) as Row;
+        .get(request.force ? 1 : 0, request.source, priority, request.triggerVersion ?? null, request.orthancStudyId ?? null, now, now, existing.id) as Row;
       return { job: toJob(row), created: true };
     });
     return run.immediate();
@@ -143,7 +155,7 @@ export class SqliteJobStore implements JobStore {
       .prepare(
         `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1,
            started_at = ?, updated_at = ?
-         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY not_before, id LIMIT 1)
+         WHERE id = (SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY priority DESC, not_before, id LIMIT 1)
          RETURNING *`,
       )
       .get(owner, now + leaseMs, now, now, now) as Row | undefined;
@@ -238,11 +250,9 @@ export class SqliteJobStore implements JobStore {
 
   list(options: ListOptions = {}): Job[] {
     const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
-    const rows = (
-      options.state === undefined
-        ? this.db.prepare('SELECT * FROM jobs ORDER BY updated_at DESC, id DESC LIMIT ?').all(limit)
-        : this.db.prepare('SELECT * FROM jobs WHERE state = ? ORDER BY updated_at DESC, id DESC LIMIT ?').all(options.state, limit)
-    ) as Row[];
+    const rows = this.db
+      .prepare('SELECT * FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR source = ?) ORDER BY updated_at DESC, id DESC LIMIT ?')
+      .all(options.state ?? null, options.state ?? null, options.source ?? null, options.source ?? null, limit) as Row[];
     return rows.map(toJob);
   }
 

@@ -1,14 +1,28 @@
-/** Prometheus metrics: job counts by state, stage durations, outcomes. Labels never carry patient data. */
+/**
+ * Prometheus metrics: job counts by state, queue depth, stage latency histograms, outcomes,
+ * failures by reason class, the active model and calibration. Labels never carry patient data
+ * (nor UIDs: a label value is one of a few fixed words).
+ */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES, type JobStore } from '../queue/job-store.js';
 
+/** Why an attempt failed, as a bounded label: what the worker's error classes decide. */
+export type FailureReason = 'upstream_unavailable' | 'bad_input' | 'internal' | 'lease_lost';
+
 export interface ServiceMetrics {
   readonly registry: Registry;
-  /** Records a finished attempt: its outcome and each stage's duration. */
-  observeJob(outcome: 'done' | 'skipped' | 'failed' | 'retry', timings: Readonly<Record<string, number>>): void;
+  /** Records a finished attempt: its outcome, each stage's duration, and for a failure or retry its reason. */
+  observeJob(outcome: 'done' | 'skipped' | 'failed' | 'retry', timings: Readonly<Record<string, number>>, reason?: FailureReason): void;
 }
 
-export function createMetrics(store: JobStore): ServiceMetrics {
+/** What runs: the model's name and version and the calibration applied (none: ''). */
+export interface ActiveModel {
+  readonly name: string;
+  readonly version: string;
+  readonly calibration: string | null;
+}
+
+export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetrics {
   const registry = new Registry();
   new Gauge({
     name: 'pulse_jobs',
@@ -18,6 +32,15 @@ export function createMetrics(store: JobStore): ServiceMetrics {
     collect() {
       const counts = store.countByState();
       for (const state of JOB_STATES) this.set({ state }, counts[state]);
+    },
+  });
+  new Gauge({
+    name: 'pulse_queue_depth',
+    help: 'Jobs waiting or running (queued + running)',
+    registers: [registry],
+    collect() {
+      const counts = store.countByState();
+      this.set(counts.queued + counts.running);
     },
   });
   const durations = new Histogram({
@@ -33,10 +56,25 @@ export function createMetrics(store: JobStore): ServiceMetrics {
     labelNames: ['outcome'],
     registers: [registry],
   });
+  const failures = new Counter({
+    name: 'pulse_job_failures_total',
+    help: 'Failed or retried attempts by reason class (upstream_unavailable, bad_input, internal, lease_lost)',
+    labelNames: ['reason', 'final'],
+    registers: [registry],
+  });
+  if (model !== undefined) {
+    new Gauge({
+      name: 'pulse_model_info',
+      help: 'The active model and site calibration (value 1; calibration "" when none)',
+      labelNames: ['name', 'version', 'calibration'],
+      registers: [registry],
+    }).set({ name: model.name, version: model.version, calibration: model.calibration ?? '' }, 1);
+  }
   return {
     registry,
-    observeJob(outcome, timings) {
+    observeJob(outcome, timings, reason) {
       attempts.inc({ outcome });
+      if ((outcome === 'failed' || outcome === 'retry') && reason !== undefined) failures.inc({ reason, final: outcome === 'failed' ? 'true' : 'false' });
       for (const [stage, ms] of Object.entries(timings)) {
         if (Number.isFinite(ms) && ms >= 0) durations.observe({ stage }, ms / 1000);
       }

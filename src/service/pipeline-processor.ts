@@ -1,4 +1,6 @@
 /** The real StudyProcessor: the model manifest names the model; processStudy does the work. */
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
 import { defaultManifestPath, loadManifest } from '../model/manifest.js';
 import { processStudy } from '../pipeline/process-study.js';
 import type { StudyProcessor } from './study-job.js';
@@ -18,6 +20,16 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
   if (options.calibration) throw new Error(`calibration ${options.calibration} cannot be applied yet: the pipeline runs the bare model only`);
   return {
     model: { name: manifest.name, version: manifest.version, calibration: null },
+    readiness: async () => {
+      // The session opens on the first study; what must hold now is that its file can be read.
+      const file = join(manifest.directory, manifest.model.file);
+      try {
+        accessSync(file, constants.R_OK);
+        return { ok: true };
+      } catch {
+        return { ok: false, reason: `model file ${manifest.model.file} cannot be read` };
+      }
+    },
     process: (instances) => processStudy(instances, { manifestPath, threads: options.threads ?? 2, calibration: null }),
   };
 }

@@ -3,11 +3,12 @@
  * worker, HTTP server. `startService` resolves once the server listens; `stop` shuts down gracefully.
  */
 import { mkdirSync } from 'node:fs';
+import type { Express } from 'express';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import type { ServiceConfig } from '../config/schema.js';
-import { featuresOf, type OrthancFeatures } from '../orthanc/metadata.js';
+import { exposureProblem, type ServiceConfig } from '../config/schema.js';
+import { featuresOf, findStudyId, type OrthancFeatures } from '../orthanc/metadata.js';
 import { OrthancRestClient } from '../orthanc/rest-client.js';
 import type { JobStore } from '../queue/job-store.js';
 import { SqliteJobStore } from '../queue/sqlite-job-store.js';
@@ -35,13 +36,22 @@ export interface RunningService {
   readonly worker: Worker;
   readonly listener: ChangesListener | undefined;
   readonly logger: Logger;
+  /** The HTTP face (tests read its mounted routes). */
+  readonly app: Express;
   /** Graceful stop: no new jobs; running ones finish within `graceMs` or go back to the queue. */
   stop(graceMs?: number): Promise<void>;
 }
 
 export async function startService(options: ServiceOptions): Promise<RunningService> {
   const { config, processor } = options;
-  const logger = options.logger ?? createLogger(config.logging.level);
+  // Refuse before anything starts: another address than loopback without authentication.
+  const exposure = exposureProblem(config);
+  if (exposure !== undefined) throw new Error(`refusing to start: ${exposure}`);
+  const logger =
+    options.logger ??
+    createLogger(config.logging.level, {
+      secrets: [config.orthanc.password, config.server.webhookSecret, ...config.server.auth.viewerTokens, ...config.server.auth.adminTokens],
+    });
   const modelKey = modelKeyOf(processor.model);
   mkdirSync(config.dataDir, { recursive: true });
   const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
@@ -51,7 +61,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   let features: OrthancFeatures | undefined;
   const getFeatures = async (): Promise<OrthancFeatures> => (features ??= featuresOf(await client.system()));
 
-  const metrics = createMetrics(store);
+  const metrics = createMetrics(store, processor.model);
   const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger });
   const worker = new Worker(store, handler, { ...config.queue }, logger, metrics);
   const discovery = createDiscovery(client, store, modelKey, logger, () => worker.notify());
@@ -63,8 +73,25 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     metrics,
     logger,
     modelKey,
-    webhookSecret: config.server.webhookSecret,
+    server: config.server,
     onQueued: () => worker.notify(),
+    findStudy: (uid) => findStudyId(client, uid),
+    readiness: async () => {
+      const orthanc = await healthClient.system().then(
+        () => ({ ok: true }),
+        (error: unknown) => ({ ok: false, reason: `Orthanc unreachable: ${(error as Error).message}` }),
+      );
+      let queue: { ok: boolean; reason?: string };
+      try {
+        // A write the store must be able to do for every job (a full or read-only disk fails it).
+        store.setValue('readyz.probe', String(Date.now()));
+        queue = { ok: true };
+      } catch (error) {
+        queue = { ok: false, reason: `queue not writable: ${(error as Error).message}` };
+      }
+      const model = processor.readiness ? await processor.readiness() : { ok: true };
+      return { orthanc, model, queue };
+    },
     health: async () => {
       try {
         const system = await healthClient.system();
@@ -94,6 +121,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     port,
     model: modelKey,
     orthanc: config.orthanc.url,
+    host: config.server.host,
+    authentication: config.server.auth.viewerTokens.length + config.server.auth.adminTokens.length > 0,
     changesFeed: listener !== undefined,
     webhook: config.server.webhookSecret !== undefined,
     concurrency: config.queue.concurrency,
@@ -108,6 +137,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     worker,
     listener,
     logger,
+    app,
     stop(graceMs = 30_000) {
       stopped ??= (async () => {
         logger.info('PULSE service stopping');

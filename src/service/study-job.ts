@@ -21,6 +21,8 @@ import type { SeriesFacts } from '../orthanc/study-facts.js';
 /** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
 export interface StudyProcessor {
   readonly model: ModelIdentity;
+  /** Whether the model can run (for /readyz); assumed ready when absent. */
+  readiness?(): Promise<{ ok: boolean; reason?: string }>;
   process(instances: readonly StudyInstance[]): Promise<StudyOutputs>;
 }
 

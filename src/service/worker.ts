@@ -153,21 +153,21 @@ export class Worker {
         if (job.attempts >= this.options.maxAttempts) {
           this.settle(this.store.fail(job.id, this.owner, `gave up after ${job.attempts} attempts: ${message}`, stages), log);
           this.logger.error('job failed: upstream still unavailable', { ...log, error: message });
-          this.metrics?.observeJob('failed', stages);
+          this.metrics?.observeJob('failed', stages, 'upstream_unavailable');
         } else {
           const delay = backoffDelayMs(job.attempts, this.options.backoff, this.options.random);
           this.settle(this.store.retry(job.id, this.owner, `retry ${job.attempts + 1} in ${delay} ms: ${message}`, Date.now() + delay, stages), log);
           this.logger.warn('job will be retried', { ...log, delayMs: delay, error: message });
-          this.metrics?.observeJob('retry', stages);
+          this.metrics?.observeJob('retry', stages, 'upstream_unavailable');
         }
       } else if (error instanceof BadInputError) {
         this.settle(this.store.fail(job.id, this.owner, message, stages), log);
         this.logger.warn('job failed: bad input', { ...log, error: message });
-        this.metrics?.observeJob('failed', stages);
+        this.metrics?.observeJob('failed', stages, 'bad_input');
       } else {
         this.settle(this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
         this.logger.error('job failed: internal error', { ...log, error: message, stack: error instanceof Error ? error.stack : undefined });
-        this.metrics?.observeJob('failed', stages);
+        this.metrics?.observeJob('failed', stages, 'internal');
       }
     } finally {
       clearInterval(heartbeat);

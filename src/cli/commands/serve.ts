@@ -9,11 +9,13 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../config/load.js';
 import type { ServiceConfig } from '../../config/schema.js';
+import { JobPriority } from '../../queue/job-store.js';
 import { SqliteJobStore } from '../../queue/sqlite-job-store.js';
 import { modelKeyOf } from '../../core/model-identity.js';
 import { createPipelineProcessor } from '../../service/pipeline-processor.js';
 import { startService } from '../../service/service.js';
 import type { StudyProcessor } from '../../service/study-job.js';
+import { warnSecretFlags } from '../secret-flags.js';
 
 interface ServeFlags {
   config?: string;
@@ -69,10 +71,11 @@ export function registerServe(program: Command): void {
   commonOptions(program.command('serve').description('run the Orthanc service: every new cardiac study processed automatically, once'))
     .option('--port <n>', 'HTTP port of the webhook, API, dashboard and metrics (PULSE_PORT)')
     .option('--host <address>', 'interface to listen on (PULSE_HOST)')
-    .option('--webhook-secret <secret>', 'shared secret of the Lua webhook (PULSE_WEBHOOK_SECRET)')
+    .option('--webhook-secret <secret>', 'shared secret of the Lua webhook (better: PULSE_WEBHOOK_SECRET_FILE)')
     .option('--concurrency <n>', 'studies processed at the same time (PULSE_CONCURRENCY)')
     .addOption(new Option('--processor-module <file>', 'module exporting createProcessor(config), instead of the bundled pipeline').hideHelp())
-    .action(async (flags: ServeFlags) => {
+    .action(async (flags: ServeFlags, command: Command) => {
+      warnSecretFlags(command, { webhookSecret: 'PULSE_WEBHOOK_SECRET' });
       const config = configFromFlags(flags);
       const processor = await processorFor(config, flags.processorModule);
       const service = await startService({ config, processor });
@@ -98,7 +101,7 @@ export function registerServe(program: Command): void {
       // The job store is shared with a running service (SQLite WAL): it picks the job up at its next poll.
       const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
       try {
-        const { job } = store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true });
+        const { job } = store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true, priority: JobPriority.reprocess });
         process.stdout.write(`job ${job.id} ${job.state}\n`);
       } finally {
         store.close();

@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { uploadFolder, type UploadEvent, type UploadSummary } from '../../orthanc/upload-folder.js';
 import { BadInputError } from '../../core/errors.js';
+import { secretFromEnvironment, warnSecretFlags } from '../secret-flags.js';
 
 export interface UploadCommandOptions {
   readonly orthanc: string;
@@ -18,9 +19,15 @@ export function registerUpload(program: Command): void {
     .description('store every DICOM file under a folder (recursively) in Orthanc; non-DICOM files are skipped')
     .argument('<dir>', 'folder with DICOM files')
     .option('--orthanc <url>', 'Orthanc base URL', process.env.PULSE_ORTHANC_URL ?? 'http://127.0.0.1:8042')
-    .option('--username <name>', 'Orthanc user (basic auth)', process.env.PULSE_ORTHANC_USERNAME)
-    .option('--password <password>', 'Orthanc password (basic auth)', process.env.PULSE_ORTHANC_PASSWORD)
-    .action(async (dir: string, options: UploadCommandOptions) => {
+    .option('--username <name>', 'Orthanc user (basic auth; PULSE_ORTHANC_USERNAME[_FILE])')
+    .option('--password <password>', 'Orthanc password (basic auth; better PULSE_ORTHANC_PASSWORD_FILE)')
+    .action(async (dir: string, flags: UploadCommandOptions, command: Command) => {
+      warnSecretFlags(command, { password: 'PULSE_ORTHANC_PASSWORD' });
+      const options: UploadCommandOptions = {
+        orthanc: flags.orthanc,
+        username: flags.username ?? secretFromEnvironment('PULSE_ORTHANC_USERNAME'),
+        password: flags.password ?? secretFromEnvironment('PULSE_ORTHANC_PASSWORD'),
+      };
       const summary = await runUpload(dir, options, process.stdout);
       if (summary.failed.length > 0) process.exitCode = 1;
     });
