@@ -28,6 +28,8 @@ function serve(orthancUrl: string, dataDir: string, port: number): ChildProcess 
       PULSE_QUEUE_POLL_MS: '200',
       PULSE_CHANGES_POLL_MS: '200',
       PULSE_LOG_LEVEL: 'warn',
+      // The test polls the job list every 100 ms, beyond the default rate limit.
+      PULSE_RATE_LIMIT_READS: '100000',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -39,6 +41,7 @@ function serve(orthancUrl: string, dataDir: string, port: number): ChildProcess 
 async function jobs(port: number): Promise<Job[]> {
   try {
     const res = await fetch(`http://127.0.0.1:${port}/api/jobs?limit=1000`);
+    if (!res.ok) return [];
     return ((await res.json()) as { jobs: Job[] }).jobs;
   } catch {
     return [];
