@@ -11,7 +11,7 @@
  *   ImagePositionPatient(k) = A * [0, 0, k, 1]
  * so the world position of voxel (i, j, k) is IPP(k) + i * rowDir * PixelSpacing[1] + j * colDir * PixelSpacing[0].
  */
-import type { Vec3 } from '../study/types.js';
+import { dot as dotProduct, norm, type Vec3 } from '../core/geometry.js';
 import { BadInputError } from '../core/errors.js';
 import type { Affine } from './read-nifti.js';
 
@@ -43,7 +43,6 @@ export function voxelToLps(lps: Affine, i: number, j: number, k: number): Vec3 {
 export function sliceGeometry(affine: Affine, dims: readonly [number, number, number, ...number[]]): SliceGeometry {
   const lps = toLps(affine);
   const column = (c: number): Vec3 => [lps[0][c], lps[1][c], lps[2][c]];
-  const norm = (v: Vec3): number => Math.hypot(v[0], v[1], v[2]);
   const a0 = column(0);
   const a1 = column(1);
   const a2 = column(2);
@@ -53,7 +52,7 @@ export function sliceGeometry(affine: Affine, dims: readonly [number, number, nu
   if (!(s0 > 0) || !(s1 > 0)) throw new BadInputError('NIfTI affine has a zero in-plane axis');
   const rowDir = a0.map((v) => v / s0) as unknown as Vec3;
   const colDir = a1.map((v) => v / s1) as unknown as Vec3;
-  const dot = rowDir[0] * colDir[0] + rowDir[1] * colDir[1] + rowDir[2] * colDir[2];
+  const dot = dotProduct(rowDir, colDir);
   // DICOM requires orthogonal row and column directions; a sheared affine cannot be written as planes.
   if (Math.abs(dot) > 1e-3) throw new BadInputError(`NIfTI affine in-plane axes are not orthogonal (cosine ${dot.toFixed(4)})`);
   const nz = dims[2];

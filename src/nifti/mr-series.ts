@@ -6,6 +6,7 @@
 import { writePart10 } from '../dicom/modules/part10.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPInstanceUID, type StudyInstanceUID } from '../dicom/uid.js';
 import { BadInputError } from '../core/errors.js';
+import { dot, orientationCross } from '../core/geometry.js';
 import type { SliceGeometry } from './geometry.js';
 
 
@@ -77,7 +78,7 @@ export function buildMrSeries(input: MrSeriesInput): MrSeries {
   const seriesInstanceUID = deterministicUid<'SeriesInstanceUID'>(input.uidSeed, 'series');
   const frameOfReferenceUID = deterministicUid<'FrameOfReferenceUID'>(input.uidSeed, 'frame-of-reference');
   const iop = geometry.imageOrientationPatient;
-  const normal = cross([iop[0], iop[1], iop[2]], [iop[3], iop[4], iop[5]]);
+  const normal = orientationCross(iop);
   const windowCenter = (scaling.storedMin + scaling.storedMax) / 2;
   const windowWidth = Math.max(1, scaling.storedMax - scaling.storedMin);
 
@@ -138,7 +139,7 @@ export function buildMrSeries(input: MrSeriesInput): MrSeries {
         PositionReferenceIndicator: '',
         TemporalPositionIdentifier: String(p + 1),
         NumberOfTemporalPositions: String(phases.length),
-        SliceLocation: ds(ipp[0] * normal[0] + ipp[1] * normal[1] + ipp[2] * normal[2]),
+        SliceLocation: ds(dot(ipp, normal)),
         SamplesPerPixel: 1,
         PhotometricInterpretation: 'MONOCHROME2',
         Rows: rows,
@@ -209,10 +210,6 @@ export function ds(value: number): string {
     if (text.length <= 16) return text;
   }
   return value.toExponential(8);
-}
-
-function cross(a: readonly number[], b: readonly number[]): [number, number, number] {
-  return [a[1]! * b[2]! - a[2]! * b[1]!, a[2]! * b[0]! - a[0]! * b[2]!, a[0]! * b[1]! - a[1]! * b[0]!];
 }
 
 function pad(n: number): string {

@@ -1,21 +1,27 @@
 /** How a processed study is marked in Orthanc: user metadata names and values (pure). */
 import type { StudyResult } from '../core/result.js';
 
-/** User metadata the service writes; Orthanc must declare them (orthanc-config/orthanc.json "UserMetadata"). */
-export const METADATA = {
-  status: 'PulseStatus',
-  diagnosis: 'PulseDiagnosis',
-  model: 'PulseModel',
-  priority: 'PulsePriority',
+/**
+ * The user metadata the service writes, each with its name and its Orthanc index (1024..65535): the
+ * one table. Orthanc must declare them under the same indices (orthanc-config/orthanc.json
+ * "UserMetadata"; test Orthancs and `pulse demo` declare USER_METADATA_DECLARATION).
+ */
+const USER_METADATA = {
+  status: { name: 'PulseStatus', index: 1024 },
+  diagnosis: { name: 'PulseDiagnosis', index: 1025 },
+  model: { name: 'PulseModel', index: 1026 },
+  priority: { name: 'PulsePriority', index: 1027 },
 } as const;
 
-/** The indices orthanc-config/orthanc.json and test Orthancs declare (1024..65535). */
-export const USER_METADATA_DECLARATION: Readonly<Record<string, number>> = {
-  PulseStatus: 1024,
-  PulseDiagnosis: 1025,
-  PulseModel: 1026,
-  PulsePriority: 1027,
+type MetadataRole = keyof typeof USER_METADATA;
+
+/** Metadata name per role (`METADATA.status` is 'PulseStatus'). */
+export const METADATA = Object.fromEntries(Object.entries(USER_METADATA).map(([role, m]) => [role, m.name])) as {
+  readonly [R in MetadataRole]: (typeof USER_METADATA)[R]['name'];
 };
+
+/** Name -> index, as Orthanc's "UserMetadata" configuration declares them. */
+export const USER_METADATA_DECLARATION: Readonly<Record<string, number>> = Object.fromEntries(Object.values(USER_METADATA).map((m) => [m.name, m.index]));
 
 export type Priority = 'urgent' | 'routine';
 

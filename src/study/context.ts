@@ -3,56 +3,10 @@ import type { FrameOfReferenceUID, SeriesInstanceUID, StudyInstanceUID } from '.
 import type { NaturalDataset } from '../dicom/read/dicom-file.js';
 import { firstNumber, firstText } from './frames.js';
 import type { StudyContext } from './types.js';
+import { PATIENT_STUDY_KEYWORDS } from '../dicom/modules/patient-study-attributes.js';
 
-/** Patient, Clinical Trial Subject, Patient Study and General Study module keywords copied as they are. */
-export const PATIENT_STUDY_KEYWORDS = [
-  // Patient module
-  'PatientName',
-  'PatientID',
-  'IssuerOfPatientID',
-  'IssuerOfPatientIDQualifiersSequence',
-  'PatientBirthDate',
-  'PatientBirthTime',
-  'PatientSex',
-  'OtherPatientIDsSequence',
-  'PatientComments',
-  'PatientIdentityRemoved',
-  'DeidentificationMethod',
-  'DeidentificationMethodCodeSequence',
-  'ResponsiblePerson',
-  'ResponsibleOrganization',
-  'PatientSpeciesDescription',
-  'PatientBreedDescription',
-  // Clinical Trial Subject module
-  'ClinicalTrialSponsorName',
-  'ClinicalTrialProtocolID',
-  'ClinicalTrialProtocolName',
-  'ClinicalTrialSiteID',
-  'ClinicalTrialSiteName',
-  'ClinicalTrialSubjectID',
-  'ClinicalTrialSubjectReadingID',
-  // General Study module
-  'StudyInstanceUID',
-  'StudyDate',
-  'StudyTime',
-  'ReferringPhysicianName',
-  'StudyID',
-  'AccessionNumber',
-  'IssuerOfAccessionNumberSequence',
-  'StudyDescription',
-  'PhysiciansOfRecord',
-  'NameOfPhysiciansReadingStudy',
-  'ProcedureCodeSequence',
-  'ReferencedStudySequence',
-  // Patient Study module
-  'AdmittingDiagnosesDescription',
-  'PatientAge',
-  'PatientSize',
-  'PatientWeight',
-  'EthnicGroup',
-  'Occupation',
-  'AdditionalPatientHistory',
-] as const;
+/** The Patient and Study keywords the reader keeps (one table with the writers: dicom/modules/patient-study-attributes.ts). */
+export { PATIENT_STUDY_KEYWORDS } from '../dicom/modules/patient-study-attributes.js';
 
 /** PatientSize (m) when plausible for a human (0.5-2.5 m). Some systems write centimetres: those are not guessed at. */
 export function plausibleSizeM(value: unknown): number | undefined {

@@ -5,7 +5,7 @@
  * InstanceNumber within the slice.
  */
 import type { FrameRecord } from './frames.js';
-import { angleDeg, angleToNearestAxisDeg, dot, normalize, planeNormal } from './geometry.js';
+import { angleDeg, angleToNearestAxisDeg, dot, normalize, planeNormal } from '../core/geometry.js';
 import type { SeriesSelectionRules } from './series-rules.js';
 import type { ImagePlane, Vec3 } from './types.js';
 

@@ -10,7 +10,7 @@ import { BadInputError } from '../core/errors.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { studyContext } from './context.js';
 import { firstNumber, firstText, frameRecords, type FrameRecord } from './frames.js';
-import { angleDeg, angleToNearestAxisDeg, planeNormal } from './geometry.js';
+import { angleDeg, angleToNearestAxisDeg, planeNormal } from '../core/geometry.js';
 import { planGrid, type GridPlan } from './plan-grid.js';
 import { parseSeriesSelectionRules, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
 import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';

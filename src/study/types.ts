@@ -4,7 +4,8 @@
  */
 import type { SeriesInstanceUID, SOPClassUID, SOPInstanceUID, StudyInstanceUID, FrameOfReferenceUID } from '../dicom/uid.js';
 
-export type Vec3 = readonly [number, number, number];
+export type { Vec3 } from '../core/geometry.js';
+import type { Vec3 } from '../core/geometry.js';
 
 /** Geometry of one image plane, in DICOM patient coordinates (mm). */
 export interface ImagePlane {

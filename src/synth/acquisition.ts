@@ -2,7 +2,7 @@
  * Acquisition geometry of a synthetic cine stack: slice planes, matrix, pixel spacing, oblique
  * short-axis orientation and the in-plane placement of the heart, in DICOM patient coordinates (LPS).
  */
-import type { Vec3 } from '../study/types.js';
+import { cross, normalize, scaleAdd, type Vec3 } from '../core/geometry.js';
 import type { Random } from './random.js';
 
 export interface Acquisition {
@@ -33,16 +33,6 @@ export interface Acquisition {
   readonly triggerTimesMs: readonly number[];
 }
 
-function cross(a: Vec3, b: Vec3): Vec3 {
-  return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
-}
-function normalize(a: Vec3): Vec3 {
-  const n = Math.hypot(a[0], a[1], a[2]);
-  return [a[0] / n, a[1] / n, a[2] / n];
-}
-function scaleAdd(a: Vec3, b: Vec3, s: number): Vec3 {
-  return [a[0] + s * b[0], a[1] + s * b[1], a[2] + s * b[2]];
-}
 
 /** Cosines rounded to 6 decimals (what DICOM DS holds), then re-orthonormalised exactly enough for readers. */
 function roundVec(v: Vec3): Vec3 {

@@ -5,7 +5,7 @@
  * (seed, group, domain), so every domain of a subject has the same grid and the same truth.
  */
 import { deterministicUid, type SOPInstanceUID } from '../dicom/uid.js';
-import type { Vec3 } from '../study/types.js';
+import type { Vec3 } from '../core/geometry.js';
 import { BadInputError } from '../core/errors.js';
 import { calibrateShape, drawHeartShape, filling, section, type HeartShape } from './anatomy.js';
 import { drawAcquisition, drawMatrix, imagePositionPatient, type Acquisition } from './acquisition.js';

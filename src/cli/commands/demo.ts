@@ -10,19 +10,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { parseIntegerOption } from '../integer-option.js';
 import { isPortFree, startOrthanc, type RunningOrthanc } from '../../orthanc/local-orthanc.js';
 import { startLocalService } from '../../service/local-service.js';
+import { USER_METADATA_DECLARATION } from '../../service/marking.js';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { importAcdcPatient } from '../../nifti/index.js';
 import { generateStudy, SYNTH_GROUPS } from '../../synth/index.js';
-
-/** User metadata the service stores on studies (Orthanc 1.10 has no labels): name -> index. */
-export const PULSE_USER_METADATA = {
-  PulseStatus: 1024,
-  PulseDiagnosis: 1025,
-  PulseModel: 1026,
-  PulsePriority: 1027,
-} as const;
 
 export interface DemoOptions {
   /** Preferred HTTP port; a free one is used when it is taken. @defaultValue 8042 */
@@ -63,13 +57,13 @@ export function registerDemo(program: Command): void {
     .option('--stable-age <seconds>', 'seconds without new instances before Orthanc calls a study stable', '5')
     .action(async (raw: Record<string, string | string[] | undefined>) => {
       const options: DemoOptions = {
-        port: positiveInt(raw.port, '--port'),
-        dicomPort: positiveInt(raw.dicomPort, '--dicom-port'),
+        port: parseIntegerOption(raw.port, '--port', { min: 1, max: 65535 }),
+        dicomPort: parseIntegerOption(raw.dicomPort, '--dicom-port', { min: 1, max: 65535 }),
         dataDir: resolve(String(raw.dataDir)),
-        studies: nonNegativeInt(raw.studies, '--studies'),
-        seed: nonNegativeInt(raw.seed, '--seed'),
+        studies: parseIntegerOption(raw.studies, '--studies', { min: 0 }),
+        seed: parseIntegerOption(raw.seed, '--seed', { min: 0 }),
         acdc: (raw.acdc as string[] | undefined) ?? [],
-        stableAge: positiveInt(raw.stableAge, '--stable-age'),
+        stableAge: parseIntegerOption(raw.stableAge, '--stable-age', { min: 1 }),
       };
       const log: Log = (line) => process.stdout.write(`${line}\n`);
       const demo = await startDemo(options, log);
@@ -93,7 +87,7 @@ export async function startDemo(options: DemoOptions, log: Log): Promise<Running
       httpPort: options.port,
       dicomPort: options.dicomPort,
       aet: 'PULSE',
-      userMetadata: PULSE_USER_METADATA,
+      userMetadata: USER_METADATA_DECLARATION,
       stableAgeSeconds: options.stableAge,
     });
     stops.push(() => orthanc.stop());
@@ -189,14 +183,3 @@ function projectRoot(): string {
   }
 }
 
-function positiveInt(value: unknown, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} must be a positive integer`);
-  return n;
-}
-
-function nonNegativeInt(value: unknown, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
-  return n;
-}

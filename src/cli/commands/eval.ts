@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { integerOption } from '../integer-option.js';
 import cliProgress from 'cli-progress';
 import { acdcCases, evaluateCase, metricsMarkdown, summarise, synthCases, type CaseResult, type CaseSource, type EvalMetrics } from '../../pipeline/evaluate.js';
 import { loadModel } from '../../pipeline/steps.js';
@@ -100,11 +101,7 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the metrics as JSON')
     .option('--markdown <file>', 'write an EVAL.md-style report')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', (v: string) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer, got '${v}'`);
-      return n;
-    })
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
     .action(async (options: EvalOptions) => {
       const command = `pulse eval ${process.argv.slice(3).join(' ')}`;
       const metrics = await runEval(options, command);

@@ -5,6 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { integerOption } from '../integer-option.js';
 import { processStudy } from '../../pipeline/process-study.js';
 import { readInstancesFromFolder } from '../../pipeline/read-folder.js';
 
@@ -15,12 +16,6 @@ export interface InferOptions {
   allPhases?: boolean;
   overlay?: boolean;
   anyOrientation?: boolean;
-}
-
-function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--threads must be a positive integer, got '${value}'`);
-  return n;
 }
 
 /** Runs one study folder and writes its outputs; returns the paths written. */
@@ -57,7 +52,7 @@ export function registerInfer(program: Command): void {
     .argument('<folder>', 'folder holding the study\'s DICOM files (searched recursively)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', positiveInteger)
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
     .option('--all-phases', 'put every phase in the SEG, not only ED and ES')
     .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
     .option('--any-orientation', 'take the largest stack in any orientation, even when an oblique (short-axis) one exists')

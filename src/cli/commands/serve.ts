@@ -5,6 +5,7 @@
  * `pulse reprocess <studyUID>`: queues a study again for the current model, even when done.
  */
 import { Command, Option } from 'commander';
+import { parseIntegerOption } from '../integer-option.js';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../config/load.js';
@@ -28,13 +29,6 @@ interface ServeFlags {
   processorModule?: string;
 }
 
-function integer(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n)) throw new Error(`${flag} must be an integer (got "${text}")`);
-  return n;
-}
-
 /** The configuration from file, environment and flags (flags win). */
 export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = process.env): ServiceConfig {
   return loadConfig({
@@ -43,8 +37,8 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
     overrides: {
       orthanc: { url: flags.orthanc },
       dataDir: flags.data,
-      server: { port: integer(flags.port, '--port'), host: flags.host, webhookSecret: flags.webhookSecret },
-      queue: { concurrency: integer(flags.concurrency, '--concurrency') },
+      server: { port: flags.port === undefined ? undefined : parseIntegerOption(flags.port, '--port', { min: 0, max: 65535 }), host: flags.host, webhookSecret: flags.webhookSecret },
+      queue: { concurrency: flags.concurrency === undefined ? undefined : parseIntegerOption(flags.concurrency, '--concurrency', { min: 1 }) },
     },
   });
 }

@@ -1,5 +1,6 @@
 /** `pulse synth`: synthetic cine short-axis studies with exact truth, one folder per study. */
 import type { Command } from 'commander';
+import { parseIntegerOption } from '../integer-option.js';
 import { defaultGroup } from '../../synth/generate.js';
 import { generateStudy, SYNTH_DOMAINS, SYNTH_GROUPS, writeStudy, type SynthDomain, type SynthGroup } from '../../synth/index.js';
 import { BadInputError } from '../../core/errors.js';
@@ -13,14 +14,6 @@ interface SynthCliOptions {
   slices?: string;
   phases?: string;
   listDomains?: boolean;
-}
-
-function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value)) throw new BadInputError(`--${name} must be an integer, got ${value}`);
-  const n = Number(value);
-  if (n < min || n > max) throw new BadInputError(`--${name} must be between ${min} and ${max}, got ${value}`);
-  return n;
 }
 
 export function registerSynth(program: Command): void {
@@ -44,10 +37,10 @@ export function registerSynth(program: Command): void {
       const group = options.class?.toUpperCase();
       if (group !== undefined && !(SYNTH_GROUPS as readonly string[]).includes(group)) throw new BadInputError(`--class must be one of ${SYNTH_GROUPS.join(', ')}, got ${options.class}`);
       if (!(SYNTH_DOMAINS as readonly string[]).includes(options.domain)) throw new BadInputError(`--domain must be one of ${SYNTH_DOMAINS.join(', ')}, got ${options.domain}`);
-      const seed = integer(options.seed, 'seed', 0, Number.MAX_SAFE_INTEGER - 1_000_000) as number;
-      const count = integer(options.count, 'count', 1, 1_000_000) as number;
-      const slices = integer(options.slices, 'slices', 2, 30);
-      const phases = integer(options.phases, 'phases', 2, 60);
+      const seed = parseIntegerOption(options.seed ?? '1', '--seed', { min: 0, max: Number.MAX_SAFE_INTEGER - 1_000_000 });
+      const count = parseIntegerOption(options.count ?? '1', '--count', { min: 1, max: 1_000_000 });
+      const slices = options.slices === undefined ? undefined : parseIntegerOption(options.slices, '--slices', { min: 2, max: 30 });
+      const phases = options.phases === undefined ? undefined : parseIntegerOption(options.phases, '--phases', { min: 2, max: 60 });
       for (let i = 0; i < count; i++) {
         const study = generateStudy({
           seed: seed + i,

@@ -8,7 +8,8 @@
  * change is reported by keyword and kind (never with the value: it may identify the patient).
  */
 
-export type CopiedVr = 'PN' | 'LO' | 'SH' | 'LT' | 'DA' | 'TM' | 'CS' | 'AS' | 'DS' | 'SQ';
+import { COPIED_VR, type CopiedVr } from './patient-study-attributes.js';
+
 
 /** What was done to one copied attribute. The value itself is never recorded. */
 export interface SanitisedValue {
@@ -21,39 +22,6 @@ export interface SanitisedValue {
 
 /** Maximum length in characters per value (PS3.5 Table 6.2-1); PN per component group. */
 const MAX_LENGTH: Partial<Record<CopiedVr, number>> = { PN: 64, LO: 64, SH: 16, LT: 10240, CS: 16, AS: 4, DS: 16 };
-
-/** VR of every attribute the writers copy (Patient, Clinical Trial Subject, General Study, Patient Study). */
-export const COPIED_VR: Readonly<Record<string, CopiedVr>> = {
-  PatientName: 'PN',
-  PatientID: 'LO',
-  IssuerOfPatientID: 'LO',
-  PatientBirthDate: 'DA',
-  PatientBirthTime: 'TM',
-  PatientSex: 'CS',
-  OtherPatientIDsSequence: 'SQ',
-  PatientComments: 'LT',
-  PatientIdentityRemoved: 'CS',
-  DeidentificationMethod: 'LO',
-  PatientAge: 'AS',
-  PatientSize: 'DS',
-  PatientWeight: 'DS',
-  EthnicGroup: 'SH',
-  StudyDate: 'DA',
-  StudyTime: 'TM',
-  ReferringPhysicianName: 'PN',
-  StudyID: 'SH',
-  AccessionNumber: 'SH',
-  IssuerOfAccessionNumberSequence: 'SQ',
-  StudyDescription: 'LO',
-  ClinicalTrialSponsorName: 'LO',
-  ClinicalTrialProtocolID: 'LO',
-  ClinicalTrialProtocolName: 'LO',
-  ClinicalTrialSiteID: 'LO',
-  ClinicalTrialSiteName: 'LO',
-  ClinicalTrialSubjectID: 'LO',
-  ClinicalTrialSubjectReadingID: 'LO',
-  ClinicalTrialTimePointID: 'LO',
-};
 
 /** Enumerated values of the CS attributes we copy (PS3.3 C.7.1.1). */
 const ENUMERATED: Readonly<Record<string, readonly string[]>> = {

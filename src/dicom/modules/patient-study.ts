@@ -1,31 +1,11 @@
 /** Patient and General Study modules, copied from the source study into derived objects, sanitised to their VR. */
 import type { StudyContext } from '../../study/types.js';
 import { copyValues, type SanitisedValue } from './copied-values.js';
+import { copiedKeywords } from './patient-study-attributes.js';
 
 /** Type 2 attributes must be present (empty when unknown or invalid); Type 3 ones are copied only when present and valid. */
-const TYPE2 = ['PatientName', 'PatientID', 'PatientBirthDate', 'PatientSex', 'StudyDate', 'StudyTime', 'ReferringPhysicianName', 'StudyID', 'AccessionNumber'] as const;
-const TYPE3 = [
-  'IssuerOfPatientID',
-  'PatientBirthTime',
-  'OtherPatientIDsSequence',
-  'PatientAge',
-  'PatientSize',
-  'PatientWeight',
-  'EthnicGroup',
-  'PatientComments',
-  'PatientIdentityRemoved',
-  'DeidentificationMethod',
-  'StudyDescription',
-  'IssuerOfAccessionNumberSequence',
-  'ClinicalTrialSponsorName',
-  'ClinicalTrialProtocolID',
-  'ClinicalTrialProtocolName',
-  'ClinicalTrialSiteID',
-  'ClinicalTrialSiteName',
-  'ClinicalTrialSubjectID',
-  'ClinicalTrialSubjectReadingID',
-  'ClinicalTrialTimePointID',
-] as const;
+const TYPE2 = copiedKeywords(2);
+const TYPE3 = copiedKeywords(3);
 
 export interface PatientStudyModule {
   readonly attributes: Record<string, unknown>;

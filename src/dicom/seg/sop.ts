@@ -10,6 +10,7 @@
 import type { SegmentDefinition } from '../../model/manifest.js';
 import type { LabelMap, SourceImage, StudyContext } from '../../study/types.js';
 import { BadInputError } from '../../core/errors.js';
+import { dot, orientationCross } from '../../core/geometry.js';
 import { deterministicUid, type SeriesInstanceUID, type SOPInstanceUID } from '../uid.js';
 import type { SanitisedValue } from '../modules/copied-values.js';
 import type { ModelIdentity } from '../../core/model-identity.js';
@@ -183,19 +184,10 @@ function checkContentLabel(label: string): string {
 
 // ---------------------------------------------------------------- geometry
 
-type Vec3 = readonly [number, number, number];
-
-function normalOf(iop: readonly number[]): Vec3 {
-  const [r0, r1, r2, c0, c1, c2] = iop as [number, number, number, number, number, number];
-  return [r1 * c2 - r2 * c1, r2 * c0 - r0 * c2, r0 * c1 - r1 * c0];
-}
-
-const dot = (a: readonly number[], b: readonly number[]): number => a[0]! * b[0]! + a[1]! * b[1]! + a[2]! * b[2]!;
-
 /** Mean distance between adjacent slice centres along the normal (mm), or undefined for one slice. */
 function spacingBetweenSlices(images: readonly SourceImage[]): number | undefined {
   if (images.length < 2) return undefined;
-  const normal = normalOf(images[0]!.plane.imageOrientationPatient);
+  const normal = orientationCross(images[0]!.plane.imageOrientationPatient);
   const positions = images.map((image) => dot(image.plane.imagePositionPatient, normal));
   let sum = 0;
   for (let s = 1; s < positions.length; s++) sum += Math.abs(positions[s]! - positions[s - 1]!);
