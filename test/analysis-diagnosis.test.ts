@@ -75,7 +75,11 @@ describe('analyseStudy', () => {
     assert.match(result.narrative.impression, /consistent with abnormal right ventricle \(RV\)/);
     assert.match(result.narrative.impression, /LV end-diastolic volume below the reference range/);
     assert.ok(result.narrative.text.includes('27.0 ml'));
-    assert.deepEqual(result.flags, { lvedv_ml: 'LOW', lvef_pct: 'NORMAL' });
+    // Woman, BSA 2: EDV 27 ml and EF 50 % lie below the women's ranges.
+    assert.equal(result.flags.lvedv_ml, 'LOW');
+    assert.equal(result.flags.lvef_pct, 'LOW');
+    assert.equal(result.referenceRanges.lvedv_ml?.sex, 'F');
+    assert.equal(result.referenceRanges.lvedv_ml?.sexNeutralFallback, false);
     assert.deepEqual(result.volumesMl.lv!.map((v) => Math.round(v * 100) / 100), [27, 20.25, 13.5, 16.88, 23.63]);
   });
 });

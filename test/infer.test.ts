@@ -25,7 +25,11 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as Record<string, any>;
   // DESIGN.md: the top-level keys, the nested keys of grid/phases/diagnosis/model, the 8 measurements.
-  assert.deepEqual(Object.keys(result), ['studyInstanceUID', 'seriesInstanceUID', 'grid', 'phases', 'measurements', 'diagnosis', 'narrative', 'model', 'timings_ms']);
+  // Extensions of the contract: reference ranges and their population (always), wall thickness (when found).
+  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
+  assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)), ['studyInstanceUID', 'seriesInstanceUID', 'grid', 'phases', 'measurements', 'diagnosis', 'narrative', 'model', 'timings_ms']);
+  assert.equal(typeof result.reference_ranges, 'object');
+  assert.equal(typeof result.reference_population.note, 'string');
   assert.deepEqual(Object.keys(result.grid), ['slices', 'phases']);
   assert.deepEqual(Object.keys(result.phases), ['ed', 'es']);
   assert.deepEqual(Object.keys(result.diagnosis), ['label', 'probabilities']);

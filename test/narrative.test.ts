@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { buildNarrative, certaintyPhrase, diagnosisFromLogits, DISCLAIMER, formatMeasurement, roundMeasurement } from '../src/analysis/index.js';
-import { flagMeasurement, patientSexCode, REFERENCE_RANGES, type ReferenceRange } from '../src/analysis/normal-ranges.js';
+import { flagMeasurement, patientAgeYears, patientSexCode, referenceRange, REFERENCE_RANGES, type ReferenceRange } from '../src/analysis/normal-ranges.js';
 import { makeManifest } from './analysis-fixtures.js';
 
 const manifest = makeManifest();
@@ -71,7 +71,7 @@ describe('narrative', () => {
   });
 
   it('lists the most probable groups as the differential when indeterminate', () => {
-    const measurements = { lvedv_ml: 150, lvesv_ml: 60, lvsv_ml: 90, lvef_pct: 60, lv_mass_g: 110, rvedv_ml: 160, rvesv_ml: 80, rvef_pct: 50 };
+    const measurements = { lvedv_ml: 150, lvesv_ml: 60, lvsv_ml: 90, lvef_pct: 60, lv_mass_g: 110, rvedv_ml: 160, rvesv_ml: 64, rvef_pct: 60 };
     const { impression } = buildNarrative({
       measurements,
       diagnosis: { label: 'DCM', probabilities: { NOR: 0.05, DCM: 0.45, HCM: 0.02, MINF: 0.4, RV: 0.08 } },
@@ -84,25 +84,50 @@ describe('narrative', () => {
   });
 
   it('flags values against the reference table without printing its limits', () => {
-    const base = { lvesv_ml: 60, lvsv_ml: 90, lv_mass_g: 110, rvedv_ml: 160, rvesv_ml: 72, rvef_pct: 55 };
+    const base = { lvesv_ml: 60, lvsv_ml: 90, lv_mass_g: 110, rvedv_ml: 160, rvesv_ml: 72, rvef_pct: 60 };
     const diagnosis = { label: 'NOR', probabilities: { NOR: 0.95, DCM: 0.02, HCM: 0.01, MINF: 0.01, RV: 0.01 } };
-    const low = buildNarrative({ measurements: { ...base, lvedv_ml: 49.9, lvef_pct: 49.9 }, diagnosis, groups });
-    assert.match(low.findings, /end-diastolic volume 49\.9 ml \(below the reference range\)/);
-    assert.match(low.findings, /ejection fraction 49\.9 % \(below the reference range\)/);
+    // PatientSex unknown: the union of the men's (106-214 ml, 57-77 %) and women's (86-178 ml, 57-77 %) ranges.
+    const low = buildNarrative({ measurements: { ...base, lvedv_ml: 85.9, lvef_pct: 56.9 }, diagnosis, groups });
+    assert.match(low.findings, /end-diastolic volume 85\.9 ml \(below the reference range\)/);
+    assert.match(low.findings, /ejection fraction 56\.9 % \(below the reference range\)/);
     assert.match(low.impression, /LV end-diastolic volume below the reference range and LV ejection fraction below the reference range\./);
-    const edge = buildNarrative({ measurements: { ...base, lvedv_ml: 200, lvef_pct: 50 }, diagnosis, groups });
-    assert.match(edge.findings, /end-diastolic volume 200\.0 ml \(within the reference range\)/);
-    assert.match(edge.findings, /ejection fraction 50\.0 % \(within the reference range\)/);
+    assert.match(low.findings, /either sex \(PatientSex is not recorded/);
+    const edge = buildNarrative({ measurements: { ...base, lvedv_ml: 214, lvef_pct: 57 }, diagnosis, groups });
+    assert.match(edge.findings, /end-diastolic volume 214\.0 ml \(within the reference range\)/);
+    assert.match(edge.findings, /ejection fraction 57\.0 % \(within the reference range\)/);
     assert.match(edge.impression, /^Impression: Automated classification: findings consistent with normal cardiac anatomy and function \(NOR\)\.$/);
-    const high = buildNarrative({ measurements: { ...base, lvedv_ml: 200.1, lvef_pct: 80.1 }, diagnosis, groups });
-    assert.match(high.findings, /200\.1 ml \(above the reference range\).*80\.1 % \(above the reference range\)/);
-    // Range limits appear nowhere: 50, 80, 200 are not printed unless they are measurements.
+    const high = buildNarrative({ measurements: { ...base, lvedv_ml: 214.1, lvef_pct: 77.1 }, diagnosis, groups });
+    assert.match(high.findings, /214\.1 ml \(above the reference range\).*77\.1 % \(above the reference range\)/);
+    // Range limits appear nowhere unless they happen to be measurements.
+    const printed = new Set(numbersIn(low.text));
+    const values = new Set(Object.values({ ...base, lvedv_ml: 85.9, lvef_pct: 56.9 }).map((v) => v.toFixed(1)));
     for (const range of REFERENCE_RANGES) {
       for (const limit of [range.low, range.high]) {
-        assert.ok(!numbersIn(low.text).includes(String(limit)) && !numbersIn(low.text).includes(limit.toFixed(1)), `limit ${limit} printed`);
+        if (limit === undefined || values.has(limit.toFixed(1))) continue;
+        assert.ok(!printed.has(String(limit)) && !printed.has(limit.toFixed(1)), `limit ${limit} printed`);
       }
     }
     assert.match(low.findings, /Indexed values are not given/);
+  });
+
+  it('flags an LV mass index of 86 g/m² for a woman, names the range population, and the wall-thickness segment', () => {
+    const measurements = {
+      lvedv_ml: 150, lvesv_ml: 60, lvsv_ml: 90, lvef_pct: 60, lv_mass_g: 150, rvedv_ml: 140, rvesv_ml: 60, rvef_pct: 57.1,
+      lvedvi_ml_m2: 86.2, lvesvi_ml_m2: 34.5, lvsvi_ml_m2: 51.7, lv_mass_i_g_m2: 86, rvedvi_ml_m2: 80.5, rvesvi_ml_m2: 34.5, bsa_m2: 1.74,
+      lv_max_wall_thickness_mm: 17.5,
+    };
+    const diagnosis = { label: 'HCM', probabilities: { NOR: 0.1, DCM: 0.02, HCM: 0.8, MINF: 0.04, RV: 0.04 } };
+    const n = buildNarrative({ measurements, diagnosis, groups, patientSex: 'F', wallThicknessSegment: 'mid inferoseptal' });
+    assert.match(n.findings, /LV mass index 86\.0 g\/m² \(above the reference range\)/);
+    assert.match(n.findings, /maximal end-diastolic wall thickness 17\.5 mm in the mid inferoseptal segment \(above the reference range\)/);
+    assert.match(n.findings, /Flags use published adult reference ranges for women\./);
+    assert.match(n.impression, /LV mass index above the reference range/);
+    assert.match(n.impression, /maximal LV wall thickness above the reference range/);
+    assert.match(n.impression, /suggestive of hypertrophic cardiomyopathy/);
+    // A child gets no flags: the ranges are for adults.
+    const child = buildNarrative({ measurements, diagnosis, groups, patientSex: 'F', patientAgeYears: 12 });
+    assert.doesNotMatch(child.text, /reference range\)/);
+    assert.match(child.findings, /not flagged: the reference ranges are for adults/);
   });
 
   it('names a group by its code name when its description holds digits', () => {
@@ -117,13 +142,28 @@ describe('narrative', () => {
 
   it('prefers a sex-specific range when PatientSex is known and the table has one', () => {
     const table: ReferenceRange[] = [
-      { key: 'lvedv_ml', low: 50, high: 200 },
-      { key: 'lvedv_ml', sex: 'F', low: 60, high: 150 },
+      { key: 'lvedv_ml', low: 50, high: 200, source: 'test', checked: 'primary' },
+      { key: 'lvedv_ml', sex: 'F', low: 60, high: 150, source: 'test', checked: 'primary' },
+      { key: 'lvedv_ml', sex: 'F', ageMin: 60, low: 55, high: 140, source: 'test', checked: 'primary' },
+      { key: 'rvedv_ml', sex: 'M', low: 100, high: 220, source: 'test', checked: 'primary' },
+      { key: 'rvedv_ml', sex: 'F', low: 80, high: 180, source: 'test', checked: 'primary' },
     ];
-    assert.equal(flagMeasurement('lvedv_ml', 170, 'F', table), 'HIGH');
-    assert.equal(flagMeasurement('lvedv_ml', 170, 'M', table), 'NORMAL');
-    assert.equal(flagMeasurement('lvedv_ml', 170, undefined, table), 'NORMAL');
-    assert.equal(flagMeasurement('rvedv_ml', 170, 'F', table), undefined);
+    assert.equal(flagMeasurement('lvedv_ml', 170, { sex: 'F' }, table), 'HIGH');
+    assert.equal(flagMeasurement('lvedv_ml', 145, { sex: 'F', ageYears: 70 }, table), 'HIGH');
+    assert.equal(flagMeasurement('lvedv_ml', 145, { sex: 'F', ageYears: 40 }, table), 'NORMAL');
+    assert.equal(flagMeasurement('lvedv_ml', 170, { sex: 'M' }, table), 'NORMAL');
+    assert.equal(flagMeasurement('lvedv_ml', 170, {}, table), 'NORMAL');
+    // PatientSex unknown, sex-specific rows only: the union of both (80-220), flagged only outside both.
+    const fallback = referenceRange('rvedv_ml', {}, table);
+    assert.deepEqual([fallback?.low, fallback?.high, fallback?.sexNeutralFallback], [80, 220, true]);
+    assert.equal(flagMeasurement('rvedv_ml', 200, {}, table), 'NORMAL');
+    assert.equal(flagMeasurement('rvedv_ml', 200, { sex: 'F' }, table), 'HIGH');
+    assert.equal(flagMeasurement('rvedv_ml', 79.9, {}, table), 'LOW');
+    assert.equal(flagMeasurement('lv_mass_g', 170, { sex: 'F' }, table), undefined);
+    assert.equal(flagMeasurement('rvedv_ml', 300, { sex: 'F', ageYears: 10 }, table), undefined);
+    assert.equal(patientAgeYears('045Y'), 45);
+    assert.equal(patientAgeYears('006M'), 0.5);
+    assert.equal(patientAgeYears('45'), undefined);
     assert.equal(patientSexCode(' f '), 'F');
     assert.equal(patientSexCode('O'), undefined);
     assert.equal(patientSexCode(undefined), undefined);

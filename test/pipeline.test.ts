@@ -155,7 +155,15 @@ test('the same study read in any file order, slice order, orientation and matrix
 test('result.json carries the keys of the contract, stage timings and the model identity', { skip }, async () => {
   const study = generateStudy({ seed: 12, group: 'DCM', slices: 6, phases: 8 });
   const { result, seg, sr } = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath });
-  assert.deepEqual(Object.keys(result).sort(), ['diagnosis', 'grid', 'measurements', 'model', 'narrative', 'phases', 'seriesInstanceUID', 'studyInstanceUID', 'timings_ms'].sort());
+  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
+  assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)).sort(), ['diagnosis', 'grid', 'measurements', 'model', 'narrative', 'phases', 'seriesInstanceUID', 'studyInstanceUID', 'timings_ms'].sort());
+  // Every flagged measurement's range is in result.json, and the flag agrees with the limits.
+  for (const [key, range] of Object.entries(result.reference_ranges ?? {})) {
+    const value = result.measurements[key]!;
+    const expected = range.low !== undefined && value < range.low ? 'LOW' : range.high !== undefined && value > range.high ? 'HIGH' : 'NORMAL';
+    assert.equal(range.flag, expected, key);
+  }
+  assert.ok(result.reference_ranges?.lvef_pct, 'LVEF has a range');
   assert.equal(result.studyInstanceUID, study.truth.studyInstanceUID);
   assert.equal(result.seriesInstanceUID, study.truth.seriesInstanceUID);
   assert.deepEqual(result.grid, { slices: 6, phases: 8 });

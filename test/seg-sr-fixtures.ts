@@ -4,6 +4,7 @@
  */
 import type { SegmentDefinition } from '../src/model/manifest.js';
 import type { StudyResult } from '../src/core/result.js';
+import { applyRanges, MEASUREMENT_UNITS } from '../src/analysis/index.js';
 import type { CineGrid, LabelMap, SourceImage, StudyContext, Vec3 } from '../src/study/types.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClassUID, type SOPInstanceUID, type StudyInstanceUID } from '../src/dicom/uid.js';
 
@@ -132,26 +133,46 @@ function drawHeart(labels: Uint8Array, rows: number, columns: number, slice: num
   }
 }
 
+/** result.json's reference_ranges for these measurements (women's ranges), as the pipeline writes them. */
+export function fixtureRanges(measurements: Readonly<Record<string, number>>): NonNullable<StudyResult['reference_ranges']> {
+  const out: NonNullable<StudyResult['reference_ranges']> = {};
+  for (const [key, r] of Object.entries(applyRanges(measurements, { sex: 'F' }))) {
+    out[key] = {
+      flag: r.flag,
+      ...(r.low !== undefined ? { low: r.low } : {}),
+      ...(r.high !== undefined ? { high: r.high } : {}),
+      unit: MEASUREMENT_UNITS[key] ?? '',
+      sex: r.sex,
+      sex_neutral_fallback: r.sexNeutralFallback,
+      source: r.source,
+      checked: r.checked,
+    };
+  }
+  return out;
+}
+
 export function fixtureResult(fixture: Fixture, overrides: Partial<StudyResult['measurements']> = {}): StudyResult {
+  const measurements = {
+    lvedv_ml: 152.3,
+    lvesv_ml: 61.8,
+    lvsv_ml: 90.5,
+    lvef_pct: 59.4,
+    lv_mass_g: 118.2,
+    rvedv_ml: 160.1,
+    rvesv_ml: 75.4,
+    rvef_pct: 52.9,
+    lvedvi_ml_m2: 80.2,
+    lv_mass_i_g_m2: 62.2,
+    ...overrides,
+  } as StudyResult['measurements'];
   return {
     studyInstanceUID: fixture.context.studyInstanceUID,
     seriesInstanceUID: fixture.context.seriesInstanceUID,
     grid: { slices: fixture.grid.slices, phases: fixture.grid.phases },
     phases: { ed: 0, es: 2 },
-    measurements: {
-      lvedv_ml: 152.3,
-      lvesv_ml: 61.8,
-      lvsv_ml: 90.5,
-      lvef_pct: 59.4,
-      lv_mass_g: 118.2,
-      rvedv_ml: 160.1,
-      rvesv_ml: 75.4,
-      rvef_pct: 52.9,
-      lvedvi_ml_m2: 80.2,
-      lv_mass_i_g_m2: 62.2,
-      ...overrides,
-    },
+    measurements,
     diagnosis: { label: 'NOR', probabilities: { NOR: 0.87, DCM: 0.13 } },
+    reference_ranges: fixtureRanges(measurements),
     narrative: 'Findings: LVEF 59.4 % (NORMAL). Impression: normal. Automated result, requires review.',
     model: { name: 'pulse-lite', version: '1.0.0', calibration: null },
     timings_ms: {},

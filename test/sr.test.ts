@@ -63,10 +63,26 @@ describe('TID 1500 measurement report', () => {
     // PixelMed's TID 1420 row 1 wants concept names from CID 7465, which its build does not define, so
     // every NUM in Derived Imaging Measurements (and its modifiers) is "not in template"; so is the
     // probability under the qualitative diagnosis. Warnings anywhere else are real.
-    const expected = /^Warning: [\d.]+: \/CONTAINER \(126000,DCM,"Imaging Measurement Report"\)\/(CONTAINER \(126011,DCM,"Derived Imaging Measurements"\)\/NUM [^/]+(\/(CODE \(363698007,SCT,"Finding Site"\)|TEXT \(121050,DCM,"Equivalent Meaning of Concept Name"\)))?|CONTAINER \(C0034375,UMLS,"Qualitative Evaluations"\)\/CODE \(121071,DCM,"Finding"\)\/NUM \(111012,DCM,"Certainty of Finding"\)): Content Item not in template$/;
+    const expected = /^Warning: [\d.]+: \/CONTAINER \(126000,DCM,"Imaging Measurement Report"\)\/(CONTAINER \(126011,DCM,"Derived Imaging Measurements"\)\/NUM [^/]+(\/(CODE \(363698007,SCT,"Finding Site"\)|TEXT \(121050,DCM,"Equivalent Meaning of Concept Name"\)|CODE \(121402,DCM,"Normality"\)|NUM \((385524004|371933006),SCT,"Normal Range (Lower|Upper) Limit"\)|TEXT \((121407|121408),DCM,"Normal Range (description|Authority)"\)))?|CONTAINER \(C0034375,UMLS,"Qualitative Evaluations"\)\/CODE \(121071,DCM,"Finding"\)\/NUM \(111012,DCM,"Certainty of Finding"\)): Content Item not in template$/;
     assert.deepEqual(report.warnings.filter((w) => !expected.test(w)), [], report.output);
-    // 10 NUMs, the stroke volume's Finding Site, 2 Equivalent Meanings, the Certainty of Finding.
-    assert.equal(report.warnings.length, 14, report.output);
+    // 10 NUMs, the stroke volume's Finding Site, 2 Equivalent Meanings, the Certainty of Finding, and
+    // under each NUM with a range: Normality, its limits, description and authority (TID 310/312).
+    const rangeItems = Object.values(result.reference_ranges ?? {}).reduce((n, r) => n + 3 + (r.low !== undefined ? 1 : 0) + (r.high !== undefined ? 1 : 0), 0);
+    assert.ok(rangeItems > 0);
+    assert.equal(report.warnings.length, 14 + rangeItems, report.output);
+  });
+
+  test('each measurement with a reference range carries its Normality, limits, description and authority (TID 310/312)', () => {
+    const ds = readPart10(sr.bytes);
+    const derived = ds.ContentSequence.find((c: any) => c.ConceptNameCodeSequence?.[0]?.CodeValue === '126011');
+    const edv = derived.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === '8821-1' && c.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0].CodeValue === 'ml');
+    const child = (code: string): any => edv.ContentSequence.find((c: any) => c.ConceptNameCodeSequence[0].CodeValue === code);
+    const range = result.reference_ranges!.lvedv_ml!;
+    assert.equal(child('121402').ConceptCodeSequence[0].CodeValue, range.flag === 'NORMAL' ? '17621005' : range.flag === 'HIGH' ? '371879000' : '371880002');
+    assert.equal(Number(child('385524004').MeasuredValueSequence[0].NumericValue), range.low);
+    assert.equal(Number(child('371933006').MeasuredValueSequence[0].NumericValue), range.high);
+    assert.equal(child('121407').TextValue, 'Reference range for adult women');
+    assert.equal(child('121408').TextValue, range.source);
   });
 
   test('Imaging Measurements holds only the TID 1411 groups; every number is also a plain NUM in Derived Imaging Measurements', () => {

@@ -6,7 +6,7 @@ import type { AnalysisInput, StudyAnalysis } from './types.js';
 import { diagnose } from './diagnosis.js';
 import { measureStudy } from './measurements.js';
 import { buildNarrative } from './narrative.js';
-import { measurementFlags, patientSexCode } from './normal-ranges.js';
+import { applyRanges, patientAgeYears, patientSexCode, type RangePopulation } from './normal-ranges.js';
 import { computeStudyFeatures } from './study-features.js';
 
 export async function analyseStudy(input: AnalysisInput): Promise<StudyAnalysis> {
@@ -27,12 +27,17 @@ export async function analyseStudy(input: AnalysisInput): Promise<StudyAnalysis>
   );
   const diagnosis = await diagnose(features.standardised, manifest.diagnosis, input.runStudyHead);
   const patientSex = patientSexCode(context.patientStudyAttributes.PatientSex);
+  const ageYears = patientAgeYears(context.patientStudyAttributes.PatientAge);
+  const population: RangePopulation = { ...(patientSex ? { sex: patientSex } : {}), ...(ageYears !== undefined ? { ageYears } : {}) };
   const narrative = buildNarrative({
     measurements: measured.measurements,
     diagnosis,
     groups: manifest.diagnosis.groups,
     ...(patientSex ? { patientSex } : {}),
+    ...(ageYears !== undefined ? { patientAgeYears: ageYears } : {}),
+    ...(measured.wallThickness?.segmentName ? { wallThicknessSegment: measured.wallThickness.segmentName } : {}),
   });
+  const referenceRanges = applyRanges(measured.measurements, population);
   return {
     phases: measured.phases,
     volumesMl: measured.volumesMl,
@@ -41,7 +46,10 @@ export async function analyseStudy(input: AnalysisInput): Promise<StudyAnalysis>
     features,
     diagnosis,
     narrative,
-    flags: measurementFlags(measured.measurements, patientSex),
+    flags: Object.fromEntries(Object.entries(referenceRanges).map(([key, range]) => [key, range.flag])),
+    referenceRanges,
+    population,
+    ...(measured.wallThickness ? { wallThickness: measured.wallThickness } : {}),
     notes: measured.notes,
   };
 }

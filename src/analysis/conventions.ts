@@ -124,6 +124,7 @@ export const MEASUREMENT_UNITS: Readonly<Record<string, string>> = {
   rvedvi_ml_m2: 'ml/m2',
   rvesvi_ml_m2: 'ml/m2',
   bsa_m2: 'm2',
+  lv_max_wall_thickness_mm: 'mm',
 };
 
 /** Decimals kept in result.json and printed in the SR and narrative: 1, but BSA keeps 2 (1.9 vs 1.94 matters). */

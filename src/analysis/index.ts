@@ -10,7 +10,22 @@ export { measureStudy, type StudyMeasurement } from './measurements.js';
 export { computeStudyFeatures } from './study-features.js';
 export { diagnose, diagnosisFromLogits, softmaxWithTemperature } from './diagnosis.js';
 export { buildNarrative, certaintyPhrase, DISCLAIMER, type NarrativeInput } from './narrative.js';
-export { flagMeasurement, measurementFlags, patientSexCode, referenceRange, REFERENCE_RANGES, REFERENCE_SOURCE, type RangeFlag } from './normal-ranges.js';
+export {
+  applyRange,
+  applyRanges,
+  flagMeasurement,
+  measurementFlags,
+  patientAgeYears,
+  patientSexCode,
+  populationSentence,
+  referenceRange,
+  REFERENCE_RANGES,
+  REFERENCE_SOURCE,
+  type AppliedRange,
+  type RangeFlag,
+  type RangePopulation,
+} from './normal-ranges.js';
+export { maximalWallThickness, ahaSegment, AHA_SEGMENT_NAMES, type WallThicknessResult } from './wall-thickness.js';
 export {
   formatMeasurement,
   roundMeasurement,

@@ -18,6 +18,7 @@ import {
   volumeMl,
 } from './conventions.js';
 import { segmentLabels, type SegmentLabels } from './segments.js';
+import { maximalWallThickness, type WallThicknessResult } from './wall-thickness.js';
 import type { CoreMeasurements } from '../core/result.js';
 
 export interface StudyMeasurement {
@@ -35,6 +36,8 @@ export interface StudyMeasurement {
   readonly labels: SegmentLabels;
   /** BSA from PatientSize and PatientWeight, when both are known. */
   readonly bsaM2?: number;
+  /** Maximal ED wall thickness and its AHA segment (wall-thickness.ts), when the LV wall was found. */
+  readonly wallThickness?: WallThicknessResult;
   readonly notes: readonly string[];
 }
 
@@ -122,7 +125,12 @@ export function measureStudy(input: MeasureInput): StudyMeasurement {
       bsa_m2: bsaM2,
     });
   }
+  const wallThickness = maximalWallThickness(
+    labelMaps.map((row) => row[ed]!),
+    labels,
+  );
+  if (wallThickness) exact.lv_max_wall_thickness_mm = wallThickness.maxMm;
   const measurements = Object.fromEntries(Object.entries(exact).map(([key, value]) => [key, roundMeasurement(key, value)])) as Record<string, number> &
     CoreMeasurements;
-  return { phases, volumesMl, measurements, exact, slabsMm, areasMm2, labels, ...(bsaM2 !== undefined ? { bsaM2 } : {}), notes };
+  return { phases, volumesMl, measurements, exact, slabsMm, areasMm2, labels, ...(bsaM2 !== undefined ? { bsaM2 } : {}), ...(wallThickness ? { wallThickness } : {}), notes };
 }

@@ -7,7 +7,7 @@
  */
 import type { Manifest } from '../model/manifest.js';
 import { formatMeasurement } from './conventions.js';
-import { flagMeasurement, type PatientSexCode, type RangeFlag } from './normal-ranges.js';
+import { flagMeasurement, populationSentence, type PatientSexCode, type RangeFlag, type RangePopulation } from './normal-ranges.js';
 
 export interface NarrativeInput {
   /** The result's (rounded) measurements. */
@@ -16,6 +16,10 @@ export interface NarrativeInput {
   readonly groups: Manifest['diagnosis']['groups'];
   /** PatientSex, when known, selects sex-specific reference ranges. */
   readonly patientSex?: PatientSexCode;
+  /** Age in years (PatientAge), when known: adult ranges only. */
+  readonly patientAgeYears?: number;
+  /** AHA segment name of the maximal wall thickness (measurements.lv_max_wall_thickness_mm), when placed. */
+  readonly wallThicknessSegment?: string;
 }
 
 export interface NarrativeText {
@@ -59,6 +63,7 @@ const LV_ITEMS: readonly Item[] = [
   { key: 'lvsv_ml', label: 'stroke volume', unit: 'ml' },
   { key: 'lvef_pct', label: 'ejection fraction', unit: '%' },
   { key: 'lv_mass_g', label: 'myocardial mass', unit: 'g' },
+  { key: 'lv_max_wall_thickness_mm', label: 'maximal end-diastolic wall thickness', unit: 'mm' },
 ];
 const RV_ITEMS: readonly Item[] = [
   { key: 'rvedv_ml', label: 'end-diastolic volume', unit: 'ml' },
@@ -74,21 +79,35 @@ const INDEXED_ITEMS: readonly Item[] = [
   { key: 'rvesvi_ml_m2', label: 'RV end-systolic volume index', unit: 'ml/m²' },
 ];
 
+/** Names in the impression's list of values outside their range, in report order. */
 const ABNORMAL_NAMES: Record<string, string> = {
   lvedv_ml: 'LV end-diastolic volume',
+  lvedvi_ml_m2: 'LV end-diastolic volume index',
+  lvesv_ml: 'LV end-systolic volume',
+  lvesvi_ml_m2: 'LV end-systolic volume index',
+  lvsv_ml: 'LV stroke volume',
   lvef_pct: 'LV ejection fraction',
+  lv_mass_g: 'LV mass',
+  lv_mass_i_g_m2: 'LV mass index',
+  lv_max_wall_thickness_mm: 'maximal LV wall thickness',
+  rvedv_ml: 'RV end-diastolic volume',
+  rvedvi_ml_m2: 'RV end-diastolic volume index',
+  rvesv_ml: 'RV end-systolic volume',
+  rvef_pct: 'RV ejection fraction',
 };
 
-function measurementPhrase(item: Item, measurements: Readonly<Record<string, number>>, sex?: PatientSexCode): string | undefined {
+function measurementPhrase(item: Item, measurements: Readonly<Record<string, number>>, population: RangePopulation, segment?: string): string | undefined {
   const value = measurements[item.key];
   if (value === undefined) return undefined;
   const unit = item.unit === '%' ? ' %' : ` ${item.unit}`;
-  const flag = flagMeasurement(item.key, value, sex);
-  return `${item.label} ${formatMeasurement(item.key, value)}${unit}${flag ? ` (${FLAG_WORDS[flag]})` : ''}`;
+  const flag = flagMeasurement(item.key, value, population);
+  // A segment name never holds digits ("mid inferoseptal"): the number rule holds.
+  const where = item.key === 'lv_max_wall_thickness_mm' && segment && !/\d/.test(segment) ? ` in the ${segment} segment` : '';
+  return `${item.label} ${formatMeasurement(item.key, value)}${unit}${where}${flag ? ` (${FLAG_WORDS[flag]})` : ''}`;
 }
 
-function listPhrases(items: readonly Item[], measurements: Readonly<Record<string, number>>, sex?: PatientSexCode): string[] {
-  return items.map((item) => measurementPhrase(item, measurements, sex)).filter((p): p is string => p !== undefined);
+function listPhrases(items: readonly Item[], measurements: Readonly<Record<string, number>>, population: RangePopulation, segment?: string): string[] {
+  return items.map((item) => measurementPhrase(item, measurements, population, segment)).filter((p): p is string => p !== undefined);
 }
 
 function groupText(groups: Manifest['diagnosis']['groups'], name: string): string {
@@ -127,24 +146,29 @@ function capitalise(text: string): string {
 
 /** Builds the narrative (findings, impression, disclaimer) from the result's measurements and diagnosis. */
 export function buildNarrative(input: NarrativeInput): NarrativeText {
-  const { measurements, patientSex: sex } = input;
+  const { measurements } = input;
+  const population: RangePopulation = {
+    ...(input.patientSex ? { sex: input.patientSex } : {}),
+    ...(input.patientAgeYears !== undefined ? { ageYears: input.patientAgeYears } : {}),
+  };
   const sentences: string[] = [];
-  const lv = listPhrases(LV_ITEMS, measurements, sex);
+  const lv = listPhrases(LV_ITEMS, measurements, population, input.wallThicknessSegment);
   if (lv.length > 0) sentences.push(`Left ventricle: ${lv.join(', ')}.`);
-  const rv = listPhrases(RV_ITEMS, measurements, sex);
+  const rv = listPhrases(RV_ITEMS, measurements, population);
   if (rv.length > 0) sentences.push(`Right ventricle: ${rv.join(', ')}.`);
-  const indexed = listPhrases(INDEXED_ITEMS, measurements, sex);
+  const indexed = listPhrases(INDEXED_ITEMS, measurements, population);
   if (indexed.length > 0 && measurements.bsa_m2 !== undefined) {
     sentences.push(`Indexed to a body-surface area of ${formatMeasurement('bsa_m2', measurements.bsa_m2)} m² (Mosteller): ${indexed.join(', ')}.`);
   } else {
     sentences.push('Indexed values are not given: patient height or weight is not recorded.');
   }
+  sentences.push(populationSentence(population));
   const findings = `Findings: ${sentences.join(' ')}`;
 
   const abnormal = Object.keys(ABNORMAL_NAMES)
     .map((key) => {
       const value = measurements[key];
-      const flag = value === undefined ? undefined : flagMeasurement(key, value, sex);
+      const flag = value === undefined ? undefined : flagMeasurement(key, value, population);
       return flag === 'LOW' || flag === 'HIGH' ? `${ABNORMAL_NAMES[key]} ${FLAG_WORDS[flag]}` : undefined;
     })
     .filter((p): p is string => p !== undefined);

@@ -7,7 +7,8 @@ import type { ResultMeasurements } from '../core/result.js';
 import type { CineGrid, LabelMap, StudyContext } from '../study/types.js';
 import type { DiagnosisResult, StudyHeadRunner as StudyHeadRunnerType } from './diagnosis.js';
 import type { NarrativeText } from './narrative.js';
-import type { RangeFlag } from './normal-ranges.js';
+import type { AppliedRange, RangeFlag, RangePopulation } from './normal-ranges.js';
+import type { WallThicknessResult } from './wall-thickness.js';
 import type { StudyFeatureVector } from './study-features.js';
 
 /**
@@ -65,6 +66,12 @@ export interface StudyAnalysis {
   readonly narrative: Narrative;
   /** NORMAL/LOW/HIGH per measurement that normal-ranges.ts covers (PatientSex-specific when known and tabled). */
   readonly flags: Readonly<Record<string, RangeFlag>>;
+  /** The range applied to each flagged measurement (normal-ranges.ts): result.json's reference_ranges. */
+  readonly referenceRanges: Readonly<Record<string, AppliedRange>>;
+  /** PatientSex / age used to choose the ranges (absent = unknown). */
+  readonly population: RangePopulation;
+  /** Maximal ED wall thickness and its AHA segment, when found. */
+  readonly wallThickness?: WallThicknessResult;
   /** Remarks for the log/result (e.g. volume-curve ED far from the first phase). No patient data. */
   readonly notes: readonly string[];
 }

@@ -20,6 +20,24 @@ export interface CoreMeasurements {
 /** The core measurements, plus indexed values present only when PatientSize and PatientWeight are known. */
 export type ResultMeasurements = CoreMeasurements & { [indexed: string]: number };
 
+/** The reference range applied to one measurement and its flag (src/analysis/normal-ranges.ts). */
+export interface ResultReferenceRange {
+  flag: 'LOW' | 'NORMAL' | 'HIGH';
+  /** Inclusive limits in the measurement's unit; absent = no limit on that side. */
+  low?: number;
+  high?: number;
+  /** UCUM unit of the measurement and limits. */
+  unit: string;
+  /** 'M' / 'F' for a sex-specific range, 'any' for a sex-independent one or the union fallback. */
+  sex: 'M' | 'F' | 'any';
+  /** True when PatientSex was unknown and the men's and women's ranges were merged. */
+  sex_neutral_fallback: boolean;
+  /** Short citation of the range. */
+  source: string;
+  /** How far the row was checked against its source (normal-ranges.ts). */
+  checked: 'primary' | 'secondary' | 'second-hand';
+}
+
 export interface StudyResult {
   studyInstanceUID: string;
   seriesInstanceUID: string;
@@ -28,6 +46,12 @@ export interface StudyResult {
   measurements: ResultMeasurements;
   diagnosis: { label: string; probabilities: Record<string, number> };
   narrative: string;
+  /** Range and flag per measurement that has a reference range (absent in results written before them). */
+  reference_ranges?: Record<string, ResultReferenceRange>;
+  /** Whose ranges were used: PatientSex when known, whether the patient is an adult (null = unknown), in words. */
+  reference_population?: { sex: 'M' | 'F' | null; adult: boolean | null; note: string };
+  /** Maximal end-diastolic LV wall thickness (also measurements.lv_max_wall_thickness_mm) and where it lies. */
+  wall_thickness?: { max_mm: number; aha_segment: number | null; segment_name: string | null; slice: number };
   model: ModelIdentity;
   timings_ms: Record<string, number>;
 }

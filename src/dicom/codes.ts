@@ -68,6 +68,18 @@ export const EQUIVALENT_MEANING_OF_CONCEPT_NAME = c('121050', 'DCM', 'Equivalent
 /** CID 6048: the probability the model gives its diagnosis. */
 export const CERTAINTY_OF_FINDING = c('111012', 'DCM', 'Certainty of Finding');
 
+// --- Measurement properties (TID 310) and normal range properties (TID 312), on each measurement NUM.
+// Concept names from PS3.16 TID 310/312 (DCM); values from CID 222 Normality Codes and CID 223 Normal
+// Range Values (SCT), as PixelMed's DicomContextGroupsSource.xml lists them.
+export const NORMALITY = c('121402', 'DCM', 'Normality');
+export const NORMALITY_NORMAL = c('17621005', 'SCT', 'Normal');
+export const NORMALITY_ABNORMALLY_HIGH = c('371879000', 'SCT', 'Abnormally High');
+export const NORMALITY_ABNORMALLY_LOW = c('371880002', 'SCT', 'Abnormally Low');
+export const NORMAL_RANGE_LOWER_LIMIT = c('385524004', 'SCT', 'Normal Range Lower Limit');
+export const NORMAL_RANGE_UPPER_LIMIT = c('371933006', 'SCT', 'Normal Range Upper Limit');
+export const NORMAL_RANGE_DESCRIPTION = c('121407', 'DCM', 'Normal Range description');
+export const NORMAL_RANGE_AUTHORITY = c('121408', 'DCM', 'Normal Range Authority');
+
 // --- Procedure reported: TID 1500 row 4 takes DCID 100 (Quantitative Diagnostic Imaging Procedure).
 // PixelMed's validator rejects codes outside CID 100 there, so the cardiac-specific procedure codes of
 // CID 3206 (Cardiac MRI 241620005, Echocardiography 40701008) are kept for reference only.

@@ -3,7 +3,8 @@
  * module doing the work. process-study.ts wires them; `pulse eval` and the benchmark reuse the same
  * steps so that what they measure is what runs in production.
  */
-import { analyseStudy, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
+import { analyseStudy, MEASUREMENT_UNITS, populationSentence, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
+import { ADULT_AGE_YEARS } from '../analysis/normal-ranges.js';
 import { defaultManifestPath, loadManifest, type LoadedManifest } from '../model/manifest.js';
 import { segmentStack, type StackSegmentation } from '../model/segment-stack.js';
 import { sharedModelSession, type ModelSession } from '../model/session.js';
@@ -11,7 +12,7 @@ import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy } from '../study/types.js';
 import { resolve } from 'node:path';
-import type { StudyResult } from '../core/result.js';
+import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 
 /** The model a study runs through: its manifest and a shared onnxruntime session. */
@@ -110,8 +111,39 @@ export function buildResult(study: CineStudy, analysis: StudyAnalysis, model: Lo
     measurements: { ...analysis.measurements },
     diagnosis: { label: analysis.diagnosis.label, probabilities: { ...analysis.diagnosis.probabilities } },
     narrative: analysis.narrative.text,
+    ...resultReferences(analysis),
     model: { name: model.manifest.name, version: model.manifest.version, calibration },
     timings_ms: timingsMs,
+  };
+}
+
+/** result.json's reference_ranges, reference_population and wall_thickness from the analysis. */
+function resultReferences(analysis: StudyAnalysis): Pick<StudyResult, 'reference_ranges' | 'reference_population' | 'wall_thickness'> {
+  const ranges: Record<string, ResultReferenceRange> = {};
+  for (const [key, range] of Object.entries(analysis.referenceRanges)) {
+    ranges[key] = {
+      flag: range.flag,
+      ...(range.low !== undefined ? { low: range.low } : {}),
+      ...(range.high !== undefined ? { high: range.high } : {}),
+      unit: MEASUREMENT_UNITS[key] ?? '',
+      sex: range.sex,
+      sex_neutral_fallback: range.sexNeutralFallback,
+      source: range.source,
+      checked: range.checked,
+    };
+  }
+  const { population, wallThickness, measurements } = analysis;
+  const wall = wallThickness && measurements.lv_max_wall_thickness_mm !== undefined
+    ? { max_mm: measurements.lv_max_wall_thickness_mm, aha_segment: wallThickness.segment ?? null, segment_name: wallThickness.segmentName ?? null, slice: wallThickness.slice }
+    : undefined;
+  return {
+    reference_ranges: ranges,
+    reference_population: {
+      sex: population.sex ?? null,
+      adult: population.ageYears === undefined ? null : population.ageYears >= ADULT_AGE_YEARS,
+      note: populationSentence(population),
+    },
+    ...(wall ? { wall_thickness: wall } : {}),
   };
 }
 

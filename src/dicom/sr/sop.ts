@@ -14,7 +14,7 @@
  *       findings and impression TEXT, the review statement
  */
 import type { CodeDefinition, SegmentDefinition } from '../../model/manifest.js';
-import type { StudyResult } from '../../core/result.js';
+import type { ResultReferenceRange, StudyResult } from '../../core/result.js';
 import type { SourceImage, StudyContext } from '../../study/types.js';
 import { BadInputError } from '../../core/errors.js';
 import * as codes from '../codes.js';
@@ -157,11 +157,30 @@ function diagnosisCode(input: MeasurementReportInput, result: StudyResult): code
 
 // ---------------------------------------------------------------- content
 
-function measurementNum(spec: MeasurementSpec, value: number): ContentItem {
+const NORMALITY_CODES = { NORMAL: codes.NORMALITY_NORMAL, HIGH: codes.NORMALITY_ABNORMALLY_HIGH, LOW: codes.NORMALITY_ABNORMALLY_LOW } as const;
+
+/** Who the range is for, in words (TID 312 Normal Range description). */
+export function rangeDescription(range: ResultReferenceRange): string {
+  const who = range.sex === 'M' ? 'adult men' : range.sex === 'F' ? 'adult women' : range.sex_neutral_fallback ? 'adults of either sex (PatientSex unknown: union of the ranges for men and women)' : 'adults';
+  return `Reference range for ${who}`;
+}
+
+/** TID 310 Normality and TID 312 limits, description and authority for a measurement that has a range. */
+function rangeProperties(spec: MeasurementSpec, range: ResultReferenceRange | undefined): ContentItem[] {
+  if (!range) return [];
+  const items: ContentItem[] = [codeContentItem('HAS PROPERTIES', codes.NORMALITY, NORMALITY_CODES[range.flag])];
+  if (range.low !== undefined) items.push(numItem('HAS PROPERTIES', codes.NORMAL_RANGE_LOWER_LIMIT, range.low, spec.unit));
+  if (range.high !== undefined) items.push(numItem('HAS PROPERTIES', codes.NORMAL_RANGE_UPPER_LIMIT, range.high, spec.unit));
+  items.push(textItem('HAS PROPERTIES', codes.NORMAL_RANGE_DESCRIPTION, rangeDescription(range)));
+  items.push(textItem('HAS PROPERTIES', codes.NORMAL_RANGE_AUTHORITY, range.source));
+  return items;
+}
+
+function measurementNum(spec: MeasurementSpec, value: number, range?: ResultReferenceRange): ContentItem {
   const modifiers: ContentItem[] = [];
   if (spec.findingSite) modifiers.push(codeContentItem('HAS CONCEPT MOD', codes.FINDING_SITE, spec.findingSite));
   if (spec.equivalentMeaning) modifiers.push(textItem('HAS CONCEPT MOD', codes.EQUIVALENT_MEANING_OF_CONCEPT_NAME, spec.equivalentMeaning));
-  return numItem('CONTAINS', spec.concept, value, spec.unit, modifiers);
+  return numItem('CONTAINS', spec.concept, value, spec.unit, [...modifiers, ...rangeProperties(spec, range)]);
 }
 
 function trackingItems(label: string, uid: string): ContentItem[] {
@@ -237,7 +256,7 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
   const specs = measurementSpecs(context.modality).filter((spec) => typeof result.measurements[spec.key] === 'number');
   const probability = result.diagnosis.probabilities[result.diagnosis.label]!;
   const derived = containerItem('CONTAINS', codes.DERIVED_IMAGING_MEASUREMENTS, [
-    ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!)),
+    ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!, result.reference_ranges?.[spec.key])),
   ]);
 
   // Volumetric ROI groups: one per (segment, phase), referencing the SEG segment and its frames.
