@@ -1,7 +1,6 @@
 /**
  * The pipeline end to end on synthetic studies: the same study presented differently (file order,
- * slice order, orientation, matrix) must give the same measurements, and with the real model a study
- * of known truth must give its EF.
+ * slice order, orientation, matrix) must give the same measurements; result.json keeps its contract.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,7 +21,6 @@ function modelMissing(): string | false {
   const file = join(manifestPath, '..', manifest.model.file);
   return existsSync(file) ? false : `model file ${file} does not exist yet`;
 }
-const realModel = !process.env.PULSE_TEST_MANIFEST && !modelMissing() && existsSync(join(bundledManifest, '..', 'model.onnx'));
 
 type Dataset = Record<string, any>;
 
@@ -188,21 +186,4 @@ test('result.json carries the keys of the contract, stage timings and the model 
   assert.ok((read(again.seg).NumberOfFrames as number) >= (segDs.NumberOfFrames as number));
 });
 
-test('with the real model, synthetic studies of known truth give their LVEF and LV EDV', { skip: realModel ? false : 'needs models/pulse-lite/model.onnx (the trained model)' }, async () => {
-  // Tolerances. pulse-lite is trained on real ACDC only; synthetic cine is a shifted domain for it.
-  // Measured with `pulse eval` on 15 synthetic studies (seeds 100-114, 3 per group, synth appearance
-  // of Nov 2026): LVEF MAE 2.8 points, bias -2.5, largest error 5.3; LV EDV MAE 8.9 ml, bias +7 ml.
-  // So one study may miss LVEF by 10 points and LV EDV by 20 %, and a dilated, poorly
-  // contracting ventricle must still read at least 15 points below a normal one: pipeline faults
-  // (ED/ES swapped, label maps off their images, a wrong phase order) break these by far.
-  const measured: Record<string, { ef: number; truthEf: number }> = {};
-  for (const [seed, group] of [[21, 'NOR'], [22, 'DCM']] as const) {
-    const study = generateStudy({ seed, group, slices: 10, phases: 20 });
-    const { result } = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath });
-    const truth = study.truth.measurements;
-    assert.ok(Math.abs(result.measurements.lvef_pct - truth.lvef_pct) <= 10, `${group}: LVEF ${result.measurements.lvef_pct} vs truth ${truth.lvef_pct.toFixed(1)}`);
-    assert.ok(Math.abs(result.measurements.lvedv_ml - truth.lvedv_ml) <= 0.2 * truth.lvedv_ml, `${group}: LVEDV ${result.measurements.lvedv_ml} vs truth ${truth.lvedv_ml.toFixed(1)}`);
-    measured[group] = { ef: result.measurements.lvef_pct, truthEf: truth.lvef_pct };
-  }
-  assert.ok(measured.NOR!.ef - measured.DCM!.ef >= 15, `NOR LVEF ${measured.NOR!.ef} vs DCM ${measured.DCM!.ef}`);
-});
+// The real model against synthetic truth (ED/ES, measurements, SEG/SR references, validators): test/pipeline-output.test.ts.

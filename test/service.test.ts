@@ -160,6 +160,20 @@ describe('changes feed alone', () => {
     assert.doesNotMatch(html, /Test\^Patient|TEST1|TEST2/, 'no patient data on the dashboard');
     assert.equal((await fetch(`${s!.service.url}/webhook/stable-study`, { method: 'POST' })).status, 404, 'the webhook is off without a secret');
   });
+
+  test('a study that holds only our own outputs is skipped as such, never processed', async () => {
+    // Outputs whose source images were deleted (or copied to another archive) arrive on their own:
+    // the router must recognise them as ours, not judge them as candidate series.
+    const source = makeCineStudy(41);
+    const outputs = await standInProcessor().process(source.files.map((bytes, k) => ({ source: `f${k}`, bytes })));
+    const calls = s!.processor.calls.length;
+    await s!.client.uploadInstance(outputs.seg);
+    await s!.client.uploadInstance(outputs.sr);
+    const job = await jobFor(s!, source.studyInstanceUID, ['done', 'failed', 'skipped']);
+    assert.equal(job.state, 'skipped');
+    assert.equal(job.reason, 'the study holds only PULSE outputs');
+    assert.equal(s!.processor.calls.length, calls, 'the processor never saw it');
+  });
 });
 
 test('compressed instances are retrieved as stored; the fallback asks Orthanc to transcode, UIDs kept', async () => {

