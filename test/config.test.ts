@@ -63,7 +63,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_URGENT_LVEF_BELOW: '40', PULSE_ORTHANC_TIMEOUT_MS: '1000', PULSE_CHANGES_POLL_MS: '250', PULSE_QUEUE_POLL_MS: '250',
     PULSE_BACKOFF_BASE_MS: '100', PULSE_BACKOFF_MAX_MS: '1000', PULSE_HOST: '127.0.0.2',
     PULSE_VIEWER_TOKENS: 'viewer-token-aaaaaaaaaaaa,viewer-token-bbbbbbbbbbbb', PULSE_ADMIN_TOKENS: 'admin-token-cccccccccccc',
-    PULSE_RATE_LIMIT_READS: '100', PULSE_RATE_LIMIT_WRITES: '10',
+    PULSE_RATE_LIMIT_READS: '100', PULSE_RATE_LIMIT_WRITES: '10', PULSE_VIEWER_URL: 'http://localhost:3000/viewer?StudyInstanceUIDs={StudyInstanceUID}',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';

@@ -105,7 +105,7 @@ interface OpenApi {
 /** Each documented operation with its parameters filled with valid-looking values. */
 function operations(doc: OpenApi, uid: string): Array<{ method: string; path: string; role: string }> {
   return Object.entries(doc.paths).flatMap(([path, ops]) =>
-    Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace('{uid}', uid).replace('{id}', '1'), role: op['x-pulse-role'] })),
+    Object.entries(ops).map(([method, op]) => ({ method: method.toUpperCase(), path: path.replace('{uid}', uid).replace('{id}', '1').replace('{phase}', 'ed'), role: op['x-pulse-role'] })),
   );
 }
 
@@ -149,8 +149,10 @@ describe('the locked-down HTTP face', () => {
         continue;
       }
       assert.equal(res.status, 401, `${op.method} ${op.path} without a token`);
-      const body = (await res.json()) as { error: string };
-      assert.match(body.error, op.role === 'webhook' ? /X-Pulse-Secret/ : /token/);
+      // Pages answer with the sign-in form, the API with a JSON error.
+      const text = await res.text();
+      if (res.headers.get('content-type')?.startsWith('text/html')) assert.match(text, /<form id="sign-in"/);
+      else assert.match((JSON.parse(text) as { error: string }).error, op.role === 'webhook' ? /X-Pulse-Secret/ : /token/);
       checked.push(`${op.method} ${op.path}`);
       // A wrong token is no better than none.
       const wrong = await fetch(`${s!.service.url}${op.path}`, { method: op.method, headers: { ...json, ...bearer('not-a-valid-token-at-all') }, body: op.method === 'GET' ? undefined : '{}' });

@@ -29,6 +29,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_WEBHOOK_SECRET', path: 'server.webhookSecret', kind: 'string', secret: true },
   { name: 'PULSE_VIEWER_TOKENS', path: 'server.auth.viewerTokens', kind: 'list', secret: true },
   { name: 'PULSE_ADMIN_TOKENS', path: 'server.auth.adminTokens', kind: 'list', secret: true },
+  { name: 'PULSE_VIEWER_URL', path: 'server.viewerUrl', kind: 'string' },
   { name: 'PULSE_RATE_LIMIT_READS', path: 'server.rateLimit.reads', kind: 'int' },
   { name: 'PULSE_RATE_LIMIT_WRITES', path: 'server.rateLimit.writes', kind: 'int' },
   { name: 'PULSE_CHANGES_FEED', path: 'changesFeed.enabled', kind: 'boolean' },

@@ -83,6 +83,11 @@ export const ConfigSchema = z.object({
           writes: z.number().int().min(1).default(30),
         })
         .prefault({}),
+      /**
+       * Link from the dashboard's study page to a viewer; `{StudyInstanceUID}` is replaced, e.g.
+       * 'http://localhost:3000/viewer?StudyInstanceUIDs={StudyInstanceUID}' (OHIF). None when unset.
+       */
+      viewerUrl: z.url().optional(),
       /** Reprocessing requests that may wait in the queue at once; more are refused (429). @defaultValue 50 */
       maxQueuedReprocess: z.number().int().min(1).default(50),
     })

@@ -56,6 +56,17 @@ export interface StudyResult {
   timings_ms: Record<string, number>;
 }
 
+/**
+ * What people look at besides the numbers (the dashboard): the cavity volume curves over the cardiac
+ * cycle and the mid-ventricular slice at ED and ES with the contours, as PNG.
+ */
+export interface StudyViews {
+  /** Cavity volume per phase (ml), by segment key ('lv', 'rv'), in phase order. */
+  volumeCurves: Record<string, number[]>;
+  /** The slice drawn (mid-ventricular) and its ED and ES images with contours (PNG bytes). */
+  thumbnails?: { slice: number; ed: Uint8Array; es: Uint8Array };
+}
+
 /** What one processed study yields: the result plus the DICOM objects to store (Part 10 bytes). */
 export interface StudyOutputs {
   result: StudyResult;
@@ -67,4 +78,6 @@ export interface StudyOutputs {
    * (invalid DA)': keyword and kind, never the value. Empty when nothing was changed.
    */
   sanitised?: readonly string[];
+  /** Curves and thumbnails for the dashboard, when the processor makes them. */
+  views?: StudyViews;
 }

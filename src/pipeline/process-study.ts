@@ -12,6 +12,7 @@ import { preflightDerivedObjects } from '../dicom/preflight.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
+import { buildStudyViews } from './views.js';
 
 
 export interface ProcessStudyOptions {
@@ -45,7 +46,7 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
   const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false }, run.timings);
   // timings_ms is rebuilt last so that it includes the DICOM writers.
   const result = buildResult(run.study, run.analysis, model, run.timings, calibration);
-  return { result, ...dicom };
+  return { result, ...dicom, views: buildStudyViews(run) };
 }
 
 interface DicomStepInput {

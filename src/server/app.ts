@@ -14,11 +14,13 @@ import { JobPriority, type JobState, type JobStore } from '../queue/job-store.js
 import type { Discovery } from '../service/discovery.js';
 import type { Logger } from '../core/logger.js';
 import { isTransient } from '../core/errors.js';
-import { allows, createAuthenticator, CSRF_HEADER, type Authenticator, type Credentials } from './auth.js';
-import { renderDashboard } from './dashboard.js';
+import { allows, createAuthenticator, CSRF_HEADER, SESSION_COOKIE, type Authenticator, type Credentials } from './auth.js';
+import { renderDashboard, renderLoginPage, renderStudyPage, type PageContext } from './dashboard.js';
+import { DASHBOARD_SCRIPT } from './dashboard-script.js';
+import type { ResultArchive } from '../service/result-archive.js';
 import type { ServiceMetrics } from './metrics.js';
 import { adminRoute, changesState, describeIssues, openApiDocument, route, viewerRoute, type RouteSpec } from './route.js';
-import { EmptyBody, JobListQuery, JobParams, ReprocessBody, StudyParams, WebhookBody } from './schemas.js';
+import { EmptyBody, JobListQuery, JobParams, ReprocessBody, SessionBody, StudyParams, ThumbnailParams, WebhookBody } from './schemas.js';
 
 /** One readiness check: fine, or why not. */
 export interface ReadinessCheck {
@@ -45,6 +47,10 @@ export interface AppDependencies {
   /** More routes (calibrations, results): one entry each, mounted and documented like the rest. */
   readonly extraRoutes?: readonly RouteSpec[];
   readonly version?: string;
+  /** The dashboard's copy of each finished job's result (curves, thumbnails). */
+  readonly archive?: ResultArchive;
+  /** Viewer link template; `{StudyInstanceUID}` is replaced (server.viewerUrl). */
+  readonly viewerUrl?: string;
 }
 
 /** Largest JSON body accepted; every body we take is a few fields. */
@@ -66,8 +72,22 @@ function secretMatches(given: string | undefined, expected: string): boolean {
 }
 
 /** The routes of the service, in the order they are documented. */
-function coreRoutes(deps: AppDependencies, document: () => Record<string, unknown>): RouteSpec[] {
+function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => Record<string, unknown>): RouteSpec[] {
   const { store, logger } = deps;
+  const pageContext = (credentials: Credentials | undefined): PageContext => ({
+    role: credentials?.role,
+    signedIn: auth.enabled,
+    ...(credentials?.via === 'cookie' && credentials.token ? { csrfToken: auth.csrfFor(credentials.token) } : {}),
+  });
+  /** The newest job of a study that finished with a result kept for the dashboard. */
+  const archivedJob = (uid: string) => {
+    for (const job of store.findByStudy(uid).reverse()) {
+      if (job.state !== 'done' || !deps.archive) continue;
+      const study = deps.archive.load(job.id);
+      if (study) return { jobId: job.id, study };
+    }
+    return undefined;
+  };
 
   const queueFromApi = async (studyInstanceUID: string, what: string): Promise<{ jobId: number; state: JobState; created: boolean }> => {
     // Bounded: requests that wait beyond this are refused, so a flood cannot fill the queue.
@@ -189,8 +209,65 @@ function coreRoutes(deps: AppDependencies, document: () => Record<string, unknow
         res.status(202).json(await queueFromApi(job.studyInstanceUID, 'retry'));
       },
     ),
-    viewerRoute('/', { summary: 'the dashboard', produces: 'html', responses: { 200: 'HTML' } }, ({ res }) => {
-      res.type('html').send(renderDashboard(store.list({ limit: 100 }), store.countByState()));
+    viewerRoute('/', { summary: 'the dashboard: queue counts and recent jobs', produces: 'html', responses: { 200: 'HTML' } }, ({ res, credentials }) => {
+      res.type('html').send(renderDashboard(store.list({ limit: 100 }), store.countByState(), pageContext(credentials)));
+    }),
+    viewerRoute<{ uid: string }>(
+      '/studies/:uid',
+      { summary: "one study's page: key numbers, diagnosis, QC, thumbnails, volume curve, viewer link", params: StudyParams, produces: 'html', responses: { 200: 'HTML', 404: 'no job for this study' } },
+      ({ params, res, credentials }) => {
+        const jobs = store.findByStudy(params.uid);
+        if (jobs.length === 0) throw new HttpError(404, `no job for study ${params.uid}`);
+        const found = archivedJob(params.uid);
+        const archived = found && { ...found, hasThumbnails: deps.archive?.thumbnail(found.jobId, 'ed') !== undefined };
+        const viewerUrl = deps.viewerUrl?.replaceAll('{StudyInstanceUID}', encodeURIComponent(params.uid));
+        res.type('html').send(renderStudyPage({ studyInstanceUID: params.uid, jobs, ...(archived ? { archived } : {}), ...(viewerUrl ? { viewerUrl } : {}) }, pageContext(credentials)));
+      },
+    ),
+    viewerRoute<{ uid: string; phase: 'ed' | 'es' }>(
+      '/studies/:uid/thumbnail/:phase',
+      { summary: 'the mid-ventricular slice at ED or ES with contours (PNG)', params: ThumbnailParams, produces: 'png', responses: { 200: 'PNG', 404: 'no thumbnail' } },
+      ({ params, res }) => {
+        const found = archivedJob(params.uid);
+        const png = found && deps.archive?.thumbnail(found.jobId, params.phase);
+        if (!png) throw new HttpError(404, `no ${params.phase.toUpperCase()} thumbnail for study ${params.uid}`);
+        res.type('png').set('Cache-Control', 'private, max-age=60').send(Buffer.from(png));
+      },
+    ),
+    route({
+      method: 'get',
+      path: '/assets/dashboard.js',
+      access: 'public',
+      summary: "the dashboard's script (sign-in, admin actions with the CSRF token)",
+      produces: 'text',
+      responses: { 200: 'JavaScript' },
+      handle: ({ res }) => res.type('application/javascript').set('Cache-Control', 'no-cache').send(DASHBOARD_SCRIPT),
+    }),
+    route<Record<string, never>, Record<string, never>, { token: string }>({
+      method: 'post',
+      path: '/api/session',
+      access: 'public',
+      summary: 'sign in to the dashboard with a token: sets an HttpOnly, SameSite=Strict session cookie',
+      body: SessionBody,
+      responses: { 204: 'signed in', 401: 'not a valid token', 409: 'authentication is off' },
+      handle: ({ body, req, res }) => {
+        if (!auth.enabled) throw new HttpError(409, 'authentication is off: no sign-in needed');
+        if (auth.roleOf(body.token) === undefined) throw new HttpError(401, 'not a valid token');
+        res.cookie(SESSION_COOKIE, body.token, { httpOnly: true, sameSite: 'strict', secure: req.secure, path: '/', maxAge: 12 * 3600 * 1000 });
+        res.status(204).end();
+      },
+    }),
+    route<Record<string, never>, Record<string, never>, Record<string, never>>({
+      method: 'post',
+      path: '/api/session/end',
+      access: 'viewer',
+      summary: 'sign out of the dashboard (clears the session cookie)',
+      body: EmptyBody,
+      responses: { 204: 'signed out' },
+      handle: ({ res }) => {
+        res.clearCookie(SESSION_COOKIE, { path: '/' });
+        res.status(204).end();
+      },
     }),
   ];
 }
@@ -287,7 +364,7 @@ export function createApp(deps: AppDependencies): express.Express {
   let documentCache: Record<string, unknown> | undefined;
   const routes: RouteSpec[] = [];
   const document = (): Record<string, unknown> => (documentCache ??= openApiDocument(routes, { title: 'PULSE for Orthanc', version: deps.version ?? '0.1.0' }));
-  routes.push(...coreRoutes(deps, document), ...(deps.extraRoutes ?? []));
+  routes.push(...coreRoutes(deps, auth, document), ...(deps.extraRoutes ?? []));
 
   for (const spec of routes) {
     const limits = spec.unlimited ? [] : [spec.access === 'webhook' ? webhook : changesState(spec) ? writes : reads];
@@ -301,6 +378,8 @@ export function createApp(deps: AppDependencies): express.Express {
         const body = changesState(spec) ? parse(spec.body ?? EmptyBody, req.body, 'body') : undefined;
         await spec.handle({ params, query, body, req, res, credentials });
       } catch (error) {
+        // A page (not the API) asked without a token: answer with the sign-in form.
+        if (error instanceof HttpError && error.status === 401 && spec.produces === 'html') return void res.status(401).type('html').send(renderLoginPage());
         if (error instanceof HttpError) return refuse(res, error);
         next(error);
       }

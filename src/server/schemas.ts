@@ -48,3 +48,8 @@ export const WebhookBody = z
 
 /** An empty JSON object: the body of a state-changing request that needs no data. */
 export const EmptyBody = z.object({}).strict();
+
+export const ThumbnailParams = z.object({ uid: Uid.describe('Study Instance UID'), phase: z.enum(['ed', 'es']).describe('ED or ES') }).strict();
+
+/** The dashboard's sign-in. */
+export const SessionBody = z.object({ token: z.string().min(1).max(256) }).strict();

@@ -18,6 +18,7 @@ import { ChangesListener } from './changes-listener.js';
 import { createDiscovery } from './discovery.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelKeyOf } from '../core/model-identity.js';
+import { createResultArchive } from './result-archive.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
 import { Worker } from './worker.js';
 
@@ -62,7 +63,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const getFeatures = async (): Promise<OrthancFeatures> => (features ??= featuresOf(await client.system()));
 
   const metrics = createMetrics(store, processor.model);
-  const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger });
+  const archive = createResultArchive(join(config.dataDir, 'results'));
+  const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger, archive });
   const worker = new Worker(store, handler, { ...config.queue }, logger, metrics);
   const discovery = createDiscovery(client, store, modelKey, logger, () => worker.notify());
   const listener = config.changesFeed.enabled ? new ChangesListener(client, store, discovery, config.changesFeed, logger) : undefined;
@@ -74,6 +76,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     logger,
     modelKey,
     server: config.server,
+    archive,
+    ...(config.server.viewerUrl ? { viewerUrl: config.server.viewerUrl } : {}),
     onQueued: () => worker.notify(),
     findStudy: (uid) => findStudyId(client, uid),
     readiness: async () => {

@@ -17,6 +17,7 @@ import { outputIdentity } from './output-identity.js';
 import { routeStudy } from './router.js';
 import type { JobHandler, JobResult } from './worker.js';
 import type { SeriesFacts } from '../orthanc/study-facts.js';
+import type { ResultArchive } from './result-archive.js';
 
 /** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
 export interface StudyProcessor {
@@ -33,6 +34,8 @@ export interface StudyJobDependencies {
   /** Orthanc's features (labels), read once from /system. */
   readonly features: () => Promise<OrthancFeatures>;
   readonly logger: Logger;
+  /** Where the dashboard's copy of each result goes (result, curves, thumbnails), when set. */
+  readonly archive?: ResultArchive;
 }
 
 export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
@@ -110,6 +113,13 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       const modality = config.forward.modality;
       await timings.time('forward', () => storeToModality(client, modality, storedIds));
       forwarded = true;
+    }
+
+    try {
+      deps.archive?.save(job.id, outputs);
+    } catch (error) {
+      // The study's results are in Orthanc; only the dashboard's picture of them is missing.
+      logger.warn('could not keep the result for the dashboard', { ...log, error: (error as Error).message });
     }
 
     return {
