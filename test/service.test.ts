@@ -155,7 +155,7 @@ describe('changes feed alone', () => {
     assert.match(metrics, /pulse_job_stage_duration_seconds_bucket\{le="[^"]+",stage="retrieve"\}/);
     assert.doesNotMatch(metrics, /Test\^Patient|TEST1/);
     const html = await (await fetch(`${s!.service.url}/`)).text();
-    assert.match(html, /<table>/);
+    assert.match(html, /<table class="jobs">/);
     assert.match(html, /modality CT not in \[MR\]/);
     assert.doesNotMatch(html, /Test\^Patient|TEST1|TEST2/, 'no patient data on the dashboard');
     assert.equal((await fetch(`${s!.service.url}/webhook/stable-study`, { method: 'POST' })).status, 404, 'the webhook is off without a secret');
