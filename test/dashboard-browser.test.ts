@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { applyRange } from '../src/analysis/normal-ranges.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { createLogger } from '../src/service/logger.js';
@@ -113,7 +114,8 @@ test('the dashboard in a browser: sign-in, a processed study with thumbnails and
     assert.equal(diagnosis, result.outcome!.diagnosis);
     const lvef = await page.locator('tr[data-measurement="lvef_pct"] td.num').textContent();
     assert.equal(Number(lvef), Number(result.outcome!.lvefPct!.toFixed(1)));
-    assert.match((await page.locator('tr[data-measurement="lvef_pct"]').textContent())!, /50–80 %/);
+    const range = applyRange('lvef_pct', result.outcome!.lvefPct!)!;
+    assert.match((await page.locator('tr[data-measurement="lvef_pct"]').textContent())!, new RegExp(`${range.low}–${range.high} %${range.flag}`));
     assert.equal(await page.locator('img.thumb[src$="/thumbnail/ed"]').count(), 1);
     assert.equal(await page.locator('img.thumb[src$="/thumbnail/es"]').count(), 1);
     await until(page, `[...document.querySelectorAll('img.thumb')].every((i) => i.complete)`);

@@ -7,6 +7,7 @@ import { encodePng } from '../src/dicom/overlay/png.js';
 import { createImage } from '../src/dicom/overlay/raster.js';
 import type { Job } from '../src/queue/job-store.js';
 import { renderStudyPage, volumeCurveSvg } from '../src/server/dashboard.js';
+import { applyRange } from '../src/analysis/normal-ranges.js';
 
 test('encodePng writes a PNG whose pixels read back unchanged', () => {
   const image = createImage(3, 2);
@@ -46,8 +47,10 @@ const job = { id: 7, studyInstanceUID: '1.2.3', modelKey: 'pulse-lite@1.0.0', st
 
 test('the study page: numbers with reference ranges and flags, diagnosis with probability, escaped text', () => {
   const html = renderStudyPage({ studyInstanceUID: '1.2.3', jobs: [job], archived: { jobId: 7, study: { result, volumeCurves: { lv: [230, 170] } }, hasThumbnails: false } }, { role: 'viewer' });
-  assert.match(html, /<tr data-measurement="lvef_pct"><td>LV ejection fraction<\/td><td class="num">26.1<\/td><td>%<\/td><td>50–80 %<\/td><td class="flag-LOW">LOW<\/td>/);
-  assert.match(html, /data-measurement="lvedv_ml">.*HIGH/);
+  // The limits are the analysis' own (sex-neutral: the page does not know the patient's sex).
+  const lvef = applyRange('lvef_pct', 26.1)!;
+  assert.match(html, new RegExp(`<tr data-measurement="lvef_pct"><td>LV ejection fraction</td><td class="num">26.1</td><td>%</td><td>${lvef.low}–${lvef.high} %</td><td class="flag-LOW">LOW</td>`));
+  assert.match(html, new RegExp(`data-measurement="lvedv_ml">.*flag-${applyRange('lvedv_ml', 230)!.flag}`));
   assert.match(html, /<strong data-diagnosis="DCM">DCM<\/strong> with probability <strong>82 %<\/strong>/);
   assert.match(html, /Findings: &lt;automated&gt;/);
   assert.doesNotMatch(html, /Quality control/, 'no QC section without result.qc');

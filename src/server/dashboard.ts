@@ -6,7 +6,7 @@
  * a link to the viewer. The only script (dashboard-script.ts) signs in and sends admin actions as
  * JSON with the CSRF token.
  */
-import { REFERENCE_RANGES, REFERENCE_SOURCE } from '../analysis/normal-ranges.js';
+import { applyRange, REFERENCE_SOURCE } from '../analysis/normal-ranges.js';
 import type { StudyResult } from '../core/result.js';
 import type { Job, JobState } from '../queue/job-store.js';
 import type { ArchivedStudy } from '../service/result-archive.js';
@@ -130,9 +130,12 @@ function measurementRows(result: StudyResult): string {
   return [...MEASUREMENTS.filter(([key]) => !OPTIONAL.has(key) || key in result.measurements), ...extra]
     .map(([key, label, unit]) => {
       const value = result.measurements[key];
-      const range = REFERENCE_RANGES.find((r) => r.key === key && r.sex === undefined);
-      const flag = range && typeof value === 'number' ? (value < range.low ? 'LOW' : value > range.high ? 'HIGH' : 'NORMAL') : undefined;
-      return `<tr data-measurement="${escapeHtml(key)}"><td>${escapeHtml(label)}</td><td class="num">${formatNumber(value, key === 'bsa_m2' ? 2 : 1)}</td><td>${unit}</td><td>${range ? `${range.low}–${range.high} ${unit}` : ''}</td><td class="flag-${flag ?? ''}">${flag ?? ''}</td></tr>`;
+      // The page does not know PatientSex or age: the sex-neutral range (union of both sexes' ranges).
+      const range = typeof value === 'number' && Number.isFinite(value) ? applyRange(key, value) : undefined;
+      const flag = range?.flag;
+      const limits =
+        range === undefined ? '' : range.low !== undefined && range.high !== undefined ? `${range.low}–${range.high} ${unit}` : range.low !== undefined ? `≥ ${range.low} ${unit}` : range.high !== undefined ? `≤ ${range.high} ${unit}` : '';
+      return `<tr data-measurement="${escapeHtml(key)}"><td>${escapeHtml(label)}</td><td class="num">${formatNumber(value, key === 'bsa_m2' ? 2 : 1)}</td><td>${unit}</td><td>${limits}</td><td class="flag-${flag ?? ''}">${flag ?? ''}</td></tr>`;
     })
     .join('\n');
 }
@@ -224,7 +227,7 @@ ${qc ? `<p>Quality control: <strong class="qc-${escapeHtml(qc.status)}" data-qc=
 <p class="note">Model ${escapeHtml(result.model.name)} ${escapeHtml(result.model.version)}${calibration ? `, calibration <code data-calibration>${escapeHtml(calibration)}</code>` : ', no site calibration'}</p></section>
 <section class="card"><h2>Key numbers</h2><table class="measurements"><thead><tr><th></th><th>value</th><th>unit</th><th>reference</th><th></th></tr></thead><tbody>
 ${measurementRows(result)}
-</tbody></table><p class="note">Reference ranges: ${escapeHtml(REFERENCE_SOURCE)}; other measurements have none here.</p></section>
+</tbody></table><p class="note">Reference ranges for adults of either sex (the page does not know the patient's; the SR's narrative uses the sex-specific ones): ${escapeHtml(REFERENCE_SOURCE)}. Measurements without a range have none in the table.</p></section>
 </div>
 <div class="cards">
 <section class="card"><h2>ED and ES, mid-ventricular</h2><div class="cards thumbnails">${thumbs}</div></section>
