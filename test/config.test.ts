@@ -64,6 +64,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_BACKOFF_BASE_MS: '100', PULSE_BACKOFF_MAX_MS: '1000', PULSE_HOST: '127.0.0.2',
     PULSE_VIEWER_TOKENS: 'viewer-token-aaaaaaaaaaaa,viewer-token-bbbbbbbbbbbb', PULSE_ADMIN_TOKENS: 'admin-token-cccccccccccc',
     PULSE_RATE_LIMIT_READS: '100', PULSE_RATE_LIMIT_WRITES: '10', PULSE_VIEWER_URL: 'http://localhost:3000/viewer?StudyInstanceUIDs={StudyInstanceUID}',
+    PULSE_RETRY_BUDGET_MS: '3600000', PULSE_MAX_STUDY_INSTANCES: '100', PULSE_MAX_STUDY_BYTES: '1000000', PULSE_MAX_STUDY_PIXELS: '5000000',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';

@@ -39,21 +39,53 @@ test('retries a job whose upstream is unavailable, with backoff, until it succee
     const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     worker.notify();
     const done = await waitFor('job done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 5000, 20);
-    assert.equal(done.attempts, 3);
+    assert.equal(done.attempts, 1, 'waiting for the upstream spends no attempt');
+    assert.equal(done.retries, 2);
     assert.equal(done.outcome?.diagnosis, 'NOR');
     assert.ok('retrieve' in done.timings && 'queue_wait' in done.timings && 'total' in done.timings, JSON.stringify(done.timings));
   });
 });
 
-test('gives up on a transient failure after maxAttempts, with the reason', async () => {
+test('an upstream outage spends time, not attempts: the job is retried until the retry budget is spent, then failed with the reason', async () => {
+  let calls = 0;
   await withWorker(async () => {
+    calls++;
     throw new UpstreamUnavailableError('Orthanc answered 503 to GET /studies/x');
-  }, { maxAttempts: 3 }, async (store) => {
+  }, { maxAttempts: 1, retryBudgetMs: 400 }, async (store) => {
     const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     const failed = await waitFor('job failed', () => store.get(job.id)?.state === 'failed' && store.get(job.id), 5000, 20);
-    assert.equal(failed.attempts, 3);
-    assert.match(failed.reason!, /^gave up after 3 attempts: UpstreamUnavailableError: Orthanc answered 503/);
+    assert.ok(calls > 1, `retried beyond maxAttempts (1): ${calls} calls`);
+    assert.equal(failed.attempts, 1, 'no attempt spent on the outage');
+    assert.equal(failed.retries, calls - 1);
+    assert.match(failed.reason!, /^gave up after \d+ s of upstream failures \(budget 0 s\): UpstreamUnavailableError: Orthanc answered 503/);
   });
+});
+
+test('a running job keeps its short lease by heartbeat: a second worker does not take it while the first runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-worker-'));
+  const store = new SqliteJobStore(join(dir, 'queue.sqlite'));
+  const runs: string[] = [];
+  const slow: JobHandler = async ({ job }) => {
+    runs.push(job.studyInstanceUID);
+    await new Promise((r) => setTimeout(r, 1500));
+    return { state: 'done', outcome: {} };
+  };
+  const a = new Worker(store, slow, { ...fast, leaseMs: 500 }, logger);
+  const b = new Worker(store, slow, { ...fast, leaseMs: 500 }, logger);
+  try {
+    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    a.start();
+    await waitFor('running', () => store.get(job.id)?.state === 'running', 5000, 10);
+    b.start();
+    const done = await waitFor('done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 5000, 20);
+    assert.deepEqual(runs, ['1.2'], 'run once, though it took three leases');
+    assert.equal(done.attempts, 1);
+  } finally {
+    await a.stop(100);
+    await b.stop(100);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('bad input fails at once with its reason, and the next study is processed', async () => {

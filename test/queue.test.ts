@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { backoffDelayMs } from '../src/queue/backoff.js';
+import Database from 'better-sqlite3';
+import { JobPriority } from '../src/queue/job-store.js';
 import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
 
 const MODEL = 'pulse-lite@1.0.0';
@@ -85,7 +87,7 @@ test('claims are exclusive, ordered, and respect notBefore', withStore((store) =
   assert.equal(store.claim('w1', 10_000), undefined);
   const later = store.claim('w1', 10_000, now + 61_000)!;
   assert.equal(later.id, a.id);
-  assert.equal(later.attempts, 2);
+  assert.equal(later.attempts, 1, 'the retry after an upstream failure gave its attempt back');
 }));
 
 test('a running job whose lease expired is requeued, or failed once out of attempts', withStore((store) => {
@@ -132,3 +134,60 @@ test('the store survives reopening: jobs, states and the cursor are on disk', wi
     again.close();
   }
 }));
+
+test('new studies are claimed before reprocess requests, however many of those wait', withStore((store) => {
+  for (let i = 0; i < 20; i++) {
+    const { job } = store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'changes' });
+    store.claim('w', 1000);
+    store.complete(job.id, 'w', {}, {});
+    assert.equal(store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess }).job.priority, JobPriority.reprocess);
+  }
+  const fresh = store.enqueue({ studyInstanceUID: '1.8.1', modelKey: MODEL, source: 'changes' }).job;
+  assert.equal(fresh.priority, JobPriority.newStudy);
+  assert.equal(store.claim('w', 1000)?.id, fresh.id);
+  assert.equal(store.claim('w', 1000)?.studyInstanceUID, '1.9.0', 'then reprocess requests, oldest first');
+  // Asking again for a study that is still queued as new does not push it back.
+  const queued = store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'changes' }).job;
+  assert.equal(store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess }).job.priority, JobPriority.newStudy);
+  assert.equal(store.claim('w', 1000)?.id, queued.id);
+}));
+
+test('a retry after an upstream failure gives the attempt back and remembers when the failures began', withStore((store) => {
+  const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+  const claimed = store.claim('w', 1000)!;
+  assert.equal(claimed.attempts, 1);
+  const before = Date.now();
+  assert.ok(store.retry(job.id, 'w', 'Orthanc down', 0, {}));
+  const first = store.get(job.id)!;
+  assert.deepEqual([first.state, first.attempts, first.retries], ['queued', 0, 1]);
+  assert.ok(first.retrySince! >= before);
+  store.claim('w', 1000);
+  store.retry(job.id, 'w', 'Orthanc down', 0, {});
+  assert.equal(store.get(job.id)!.retrySince, first.retrySince, 'the budget counts from the first failure');
+  assert.equal(store.get(job.id)!.retries, 2);
+}));
+
+test('a database created before priorities and retry budgets is upgraded on open', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-queue-'));
+  const path = join(dir, 'queue.sqlite');
+  try {
+    const old = new Database(path);
+    old.exec(`CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, study_uid TEXT NOT NULL, model_key TEXT NOT NULL, orthanc_id TEXT,
+      state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_until INTEGER,
+      reason TEXT, forced INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, trigger_version TEXT, created_at INTEGER NOT NULL,
+      queued_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, started_at INTEGER, finished_at INTEGER, timings TEXT NOT NULL DEFAULT '{}',
+      outcome TEXT, UNIQUE (study_uid, model_key));
+      CREATE INDEX jobs_due ON jobs (state, not_before, id);
+      INSERT INTO jobs (study_uid, model_key, state, source, created_at, queued_at, updated_at) VALUES ('1.5', '${MODEL}', 'queued', 'changes', 1, 1, 1);`);
+    old.close();
+    const store = new SqliteJobStore(path);
+    try {
+      const job = store.claim('w', 1000)!;
+      assert.deepEqual([job.studyInstanceUID, job.priority, job.retries, job.retrySince], ['1.5', JobPriority.newStudy, 0, null]);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

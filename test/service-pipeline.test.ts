@@ -17,6 +17,8 @@ import { generateStudy } from '../src/synth/index.js';
 import { startTestOrthanc } from './support/orthanc.js';
 import { bundledManifest } from './support/paths.js';
 import { seriesModalities, waitFor } from './service-support.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { BadInputError } from '../src/util/errors.js';
 
 test('a synthetic cine study gets the real SEG and SR in the same study, and is marked', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
   const processor = createPipelineProcessor();
@@ -44,5 +46,27 @@ test('a synthetic cine study gets the real SEG and SR in the same study, and is 
     await service.stop(1000);
     await orthanc.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('in a worker thread the pipeline gives the same outputs as on the calling thread; bad input stays bad input', { skip: existsSync(bundledManifest) ? false : 'the bundled model is missing' }, async (t) => {
+  const threaded = createPipelineProcessor();
+  const direct = createPipelineProcessor({ inThread: false });
+  try {
+    const study = generateStudy({ seed: 22, slices: 5, phases: 6 });
+    const instances = study.files.map((f, i) => ({ source: `file ${i}`, bytes: f.bytes }));
+    // The main thread's event loop while the thread infers: it keeps turning (health checks answer).
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    const inThread = await threaded.process(instances);
+    delay.disable();
+    const onCaller = await direct.process(instances);
+    t.diagnostic(`main-thread event-loop delay during threaded inference: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms; inference ${inThread.result.timings_ms.inference ?? '?'} ms`);
+    assert.deepEqual({ ...inThread.result, timings_ms: {} }, { ...onCaller.result, timings_ms: {} });
+    assert.deepEqual(Buffer.from(inThread.seg).length, Buffer.from(onCaller.seg).length);
+    assert.equal(inThread.seg.constructor, Uint8Array);
+    await assert.rejects(threaded.process([{ source: 'garbage', bytes: new Uint8Array([1, 2, 3]) }]), (error: unknown) => error instanceof BadInputError);
+  } finally {
+    await threaded.close?.();
   }
 });

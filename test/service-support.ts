@@ -37,7 +37,7 @@ export interface TestStudy {
 }
 
 /** A small cine short-axis MR study: `slices` positions x `phases` phases, 16x16 pixels. */
-export function makeCineStudy(seed: number, options: { slices?: number; phases?: number; modality?: string; description?: string; shortPixelData?: boolean } = {}): TestStudy {
+export function makeCineStudy(seed: number, options: { slices?: number; phases?: number; modality?: string; description?: string; shortPixelData?: boolean; patientId?: string } = {}): TestStudy {
   const slices = options.slices ?? 6;
   const phases = options.phases ?? 8;
   const studyInstanceUID = deterministicUid<'StudyInstanceUID'>('service-test-study', seed);
@@ -57,7 +57,7 @@ export function makeCineStudy(seed: number, options: { slices?: number; phases?:
           Modality: options.modality ?? 'MR',
           Manufacturer: 'TestScanner',
           PatientName: `Test^Patient${seed}`,
-          PatientID: `TEST${seed}`,
+          PatientID: options.patientId ?? `TEST${seed}`,
           StudyDescription: options.description ?? 'Cardiac cine',
           SeriesDescription: 'cine SAX',
           StudyDate: '20260101',

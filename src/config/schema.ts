@@ -113,13 +113,32 @@ export const ConfigSchema = z.object({
       backend: z.literal('sqlite').default('sqlite'),
       /** Studies processed at the same time. @defaultValue 1 */
       concurrency: z.number().int().min(1).max(64).default(1),
-      /** A running job's lease (ms); a job whose lease ran out (killed worker) is queued again. @defaultValue 120000 */
-      leaseMs: z.number().int().min(500).default(120_000),
-      /** Attempts before a job that keeps failing transiently is failed for good. @defaultValue 8 */
+      /**
+       * A running job's lease (ms), renewed every third of it while the job runs (heartbeat); a job whose
+       * lease ran out (killed worker) is queued again, so this is how long a killed worker's job waits.
+       * @defaultValue 15000
+       */
+      leaseMs: z.number().int().min(500).default(15_000),
+      /** Claims that end without an outcome (worker killed, lease lost) before a job is failed. @defaultValue 8 */
       maxAttempts: z.number().int().min(1).default(8),
+      /**
+       * How long a job keeps being retried while Orthanc is unavailable (ms), counted from its first
+       * upstream failure; waiting spends no attempts. @defaultValue 86400000 (24 h)
+       */
+      retryBudgetMs: z.number().int().min(0).default(86_400_000),
       /** How often an idle worker looks for due jobs (ms). @defaultValue 1000 */
       pollIntervalMs: z.number().int().positive().default(1000),
       backoff: BackoffSchema.prefault({}),
+    })
+    .prefault({}),
+  limits: z
+    .object({
+      /** Instances of the selected series; a larger study is refused before anything is retrieved. @defaultValue 4000 */
+      maxInstances: z.number().int().min(1).default(4000),
+      /** Bytes of the selected series as Orthanc stores them (what retrieval holds in memory). @defaultValue 536870912 (512 MiB) */
+      maxBytes: z.number().int().min(1).default(512 * 1024 * 1024),
+      /** Pixels to decode (rows x columns x frames, summed over instances). @defaultValue 67108864 (64 Mi) */
+      maxPixels: z.number().int().min(1).default(64 * 1024 * 1024),
     })
     .prefault({}),
   routing: z

@@ -43,10 +43,15 @@ export interface OrthancHttpRequest {
   readonly signal?: AbortSignal;
 }
 
+/** An answer longer than the caller was told to expect (the resource changed meanwhile): transient. */
+export class AnswerTooLargeError extends UpstreamUnavailableError {}
+
 /** An answered request whose status was 2xx; the body is read with the same error mapping. */
 export interface OrthancAnswer {
   readonly response: Response;
   bytes(): Promise<Uint8Array>;
+  /** The body, refused (AnswerTooLargeError) as soon as it grows past `limit` bytes. */
+  bytesAtMost(limit: number): Promise<Uint8Array>;
   text(): Promise<string>;
 }
 
@@ -94,12 +99,32 @@ export class OrthancHttp {
     return {
       response,
       bytes: () => read(async () => new Uint8Array(await response.arrayBuffer())),
+      bytesAtMost: (limit) =>
+        read(async () => {
+          // Read as a stream and stop once past `limit`, so an answer larger than announced is not held.
+          if (response.body === null) return new Uint8Array(0);
+          const chunks: Uint8Array[] = [];
+          let total = 0;
+          const reader = response.body.getReader();
+          for (;;) {
+            const { done, value } = await reader.read();
+            if (done) break;
+            total += value.byteLength;
+            if (total > limit) {
+              await reader.cancel();
+              throw new AnswerTooLargeError(`Orthanc's answer to ${what} is larger than the ${limit} bytes expected`);
+            }
+            chunks.push(value);
+          }
+          return new Uint8Array(Buffer.concat(chunks, total));
+        }),
       text: () => read(() => response.text()),
     };
   }
 
   private transportError(what: string, error: unknown, callerSignal: AbortSignal | undefined): unknown {
     if (callerSignal?.aborted) return callerSignal.reason ?? error;
+    if (error instanceof AnswerTooLargeError) return error;
     return new UpstreamUnavailableError(`Orthanc at ${this.url} is unreachable (${what}): ${describe(error)}`);
   }
 }

@@ -20,6 +20,7 @@ interface SeriesResource {
 
 interface InstanceResource {
   ID: string;
+  FileSize?: number;
   ParentSeries: string;
   MainDicomTags: Record<string, string>;
 }
@@ -27,6 +28,8 @@ interface InstanceResource {
 export interface OrthancFeatures {
   readonly version: string;
   readonly labels: boolean;
+  /** User metadata names the service writes that this Orthanc does not declare (marking is off then). */
+  readonly missingMetadata?: readonly string[];
 }
 
 /** What this Orthanc offers, from `GET /system` (labels from 1.12.0). */
@@ -39,8 +42,51 @@ export function featuresOf(system: OrthancSystem): OrthancFeatures {
 
 /** Orthanc's id of a study, or undefined when Orthanc does not hold it. */
 export async function findStudyId(client: OrthancRestClient, studyInstanceUID: string): Promise<string | undefined> {
+  return (await findStudyIds(client, studyInstanceUID))[0];
+}
+
+/**
+ * Every Orthanc study holding this StudyInstanceUID. Orthanc files studies under PatientID +
+ * StudyInstanceUID, so two patients' studies that share a UID are two entries here.
+ */
+export async function findStudyIds(client: OrthancRestClient, studyInstanceUID: string): Promise<string[]> {
   const found = (await client.request('POST', '/tools/lookup', studyInstanceUID, 'text/plain')) as Array<{ Type: string; ID: string }>;
-  return found.find((f) => f.Type === 'Study')?.ID;
+  return found.filter((f) => f.Type === 'Study').map((f) => f.ID);
+}
+
+/** An id no resource has: Orthanc resolves a metadata name before it looks the resource up. */
+const PROBE_STUDY_ID = 'pulse-user-metadata-probe';
+
+/**
+ * The names among `names` this Orthanc does not declare as user metadata. Orthanc 1.10 answers a
+ * request on a missing resource with "Unknown resource" (status 17) when the metadata name is
+ * declared, and "Accessing an inexistent item" (status 7) when it is not, so no study is touched.
+ */
+export async function undeclaredUserMetadata(client: OrthancRestClient, names: readonly string[]): Promise<string[]> {
+  const missing: string[] = [];
+  for (const name of names) {
+    try {
+      await client.request('GET', `/studies/${PROBE_STUDY_ID}/metadata/${encodeURIComponent(name)}`);
+    } catch (error) {
+      if (!(error instanceof OrthancRequestError)) throw error;
+      if (/inexistent item/i.test(error.message)) missing.push(name);
+    }
+  }
+  return missing;
+}
+
+/** Dimensions of one instance (Rows, Columns) from its stored file; undefined when absent or not numbers. */
+export async function instanceDimensions(client: OrthancRestClient, instanceId: string): Promise<{ rows: number; columns: number } | undefined> {
+  try {
+    const id = encodeURIComponent(instanceId);
+    const [rows, columns] = await Promise.all([client.send('GET', `/instances/${id}/content/0028-0010`), client.send('GET', `/instances/${id}/content/0028-0011`)]);
+    const r = Number.parseInt((await rows.text()).trim(), 10);
+    const c = Number.parseInt((await columns.text()).trim(), 10);
+    return Number.isFinite(r) && Number.isFinite(c) ? { rows: r, columns: c } : undefined;
+  } catch (error) {
+    if (error instanceof OrthancRequestError && error.status === 404) return undefined;
+    throw error;
+  }
 }
 
 /** Orthanc's id of an instance by SOP Instance UID, or undefined when absent. */
@@ -94,6 +140,7 @@ export async function gatherStudyFacts(client: OrthancRestClient, orthancId: str
         imagePositionPatient: i.MainDicomTags.ImagePositionPatient,
         imageOrientationPatient: i.MainDicomTags.ImageOrientationPatient,
         numberOfFrames: i.MainDicomTags.NumberOfFrames === undefined ? undefined : Number(i.MainDicomTags.NumberOfFrames),
+        fileSize: i.FileSize,
       }));
     series.push({
       orthancId: s.ID,

@@ -14,7 +14,14 @@
  */
 import { EXPLICIT_VR_LITTLE_ENDIAN } from '../dicom/modules/part10.js';
 import { OrthancHttp, type OrthancConnection } from './http.js';
-import { buildDicomMultipart, parseMultipart } from './multipart.js';
+import { buildDicomMultipart, parseMultipart, readMultipart, retrievalMismatch } from './multipart.js';
+import { UpstreamUnavailableError } from '../core/errors.js';
+
+/** WADO-RS in the stored transfer syntax: Orthanc sends its files byte for byte. */
+const WADO_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*';
+
+/** A retrieval that delivered less (or other) than Orthanc's index holds: transient, retried. */
+export class IncompleteRetrievalError extends UpstreamUnavailableError {}
 
 export { OrthancRequestError } from './http.js';
 
@@ -129,9 +136,37 @@ export class OrthancRestClient {
    * WADO-RS: every instance of one series, as stored (`transfer-syntax=*`): Orthanc does not
    * transcode, our reader decodes. Orthanc 1.10.1 with the GDCM plugin can crash while transcoding
    * JPEG 2000, and decoding here spares the PACS the work.
+   *
+   * The answer must end with its closing delimiter; with `expectedFileSizes` (Orthanc's index: one
+   * entry per instance, its FileSize) the instance count and every size must match too, and the body
+   * is abandoned once it grows past what they announce, so a retrieval holds about one series' stored
+   * size at most. Anything less is an IncompleteRetrievalError (transient: retried), never a shorter
+   * study.
    */
-  retrieveSeriesAsStored(studyInstanceUID: string, seriesInstanceUID: string, options: CallOptions = {}): Promise<Uint8Array[]> {
-    return this.wadoAsStored(`${this.dicomWebRoot}/studies/${studyInstanceUID}/series/${seriesInstanceUID}`, options);
+  async retrieveSeriesAsStored(
+    studyInstanceUID: string,
+    seriesInstanceUID: string,
+    options: CallOptions & { readonly expectedFileSizes?: readonly (number | undefined)[] } = {},
+  ): Promise<Uint8Array[]> {
+    const { expectedFileSizes, ...call } = options;
+    const path = `${this.dicomWebRoot}/studies/${studyInstanceUID}/series/${seriesInstanceUID}`;
+    const answer = await this.http.send(path, { accept: WADO_AS_STORED, ...call });
+    const sizes = expectedFileSizes?.filter((n): n is number => n !== undefined);
+    const known = sizes !== undefined && sizes.length === expectedFileSizes!.length;
+    // Each part adds a delimiter and a few headers (about 150 bytes with Orthanc); 4 KiB each is generous.
+    const body = known ? await answer.bytesAtMost(sizes.reduce((a, b) => a + b, 0) + 4096 * (sizes.length + 1)) : await answer.bytes();
+    const { parts, complete } = readMultipart(body, answer.response.headers.get('content-type') ?? '');
+    const what = `WADO-RS series ${seriesInstanceUID} of study ${studyInstanceUID}`;
+    if (!complete) throw new IncompleteRetrievalError(`${what} came back cut short (no closing boundary after ${parts.length} parts)`);
+    if (expectedFileSizes !== undefined) {
+      const mismatch = known
+        ? retrievalMismatch(parts.map((p) => p.byteLength), sizes)
+        : parts.length === expectedFileSizes.length
+          ? undefined
+          : `${parts.length} of ${expectedFileSizes.length} instances received`;
+      if (mismatch !== undefined) throw new IncompleteRetrievalError(`${what} is incomplete: ${mismatch}`);
+    }
+    return parts;
   }
 
   /** WADO-RS: one instance as stored (`transfer-syntax=*`), byte for byte. */
@@ -167,7 +202,7 @@ export class OrthancRestClient {
   }
 
   private async wadoAsStored(path: string, options: CallOptions): Promise<Uint8Array[]> {
-    const answer = await this.http.send(path, { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', ...options });
+    const answer = await this.http.send(path, { accept: WADO_AS_STORED, ...options });
     return parseMultipart(await answer.bytes(), answer.response.headers.get('content-type') ?? '');
   }
 }

@@ -6,6 +6,8 @@ export interface InstanceFacts {
   readonly imagePositionPatient?: string;
   readonly imageOrientationPatient?: string;
   readonly numberOfFrames?: number;
+  /** Size of the stored file (Orthanc's FileSize): what a retrieval `as stored` must deliver. */
+  readonly fileSize?: number;
 }
 
 export interface SeriesFacts {

@@ -35,8 +35,15 @@ export interface Job {
   /** Orthanc's id of the study, when known. */
   readonly orthancStudyId: string | null;
   readonly state: JobState;
-  /** Times the job was claimed by a worker. */
+  /**
+   * Times a claim ended without a recorded outcome (the worker died, lost its lease, or could not write
+   * its outcome) plus the current claim. Waiting out an upstream outage does not spend attempts.
+   */
   readonly attempts: number;
+  /** Retries after upstream failures so far (backoff grows with them). */
+  readonly retries: number;
+  /** When the job first met an unavailable upstream (ms since epoch): the retry budget counts from here. */
+  readonly retrySince: number | null;
   /** Not claimed before this time (ms since epoch): backoff. */
   readonly notBefore: number;
   readonly leaseOwner: string | null;
@@ -99,7 +106,11 @@ export interface JobStore {
   complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): boolean;
   skip(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
   fail(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
-  /** Queues the job again, due at `notBefore`, keeping the reason it waits. */
+  /**
+   * Queues the job again after an upstream failure, due at `notBefore`, keeping the reason it waits.
+   * The attempt is given back (an outage spends time, not attempts); `retries` grows and
+   * `retrySince` is set on the first one.
+   */
   retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): boolean;
   /** Running jobs whose lease ran out go back to the queue (or fail when out of attempts); returns how many. */
   recoverExpiredLeases(maxAttempts: number, now?: number): number;

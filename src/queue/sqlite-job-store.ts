@@ -30,10 +30,21 @@ CREATE TABLE IF NOT EXISTS jobs (
   finished_at INTEGER,
   timings TEXT NOT NULL DEFAULT '{}',
   outcome TEXT,
+  retries INTEGER NOT NULL DEFAULT 0,
+  retry_since INTEGER,
   UNIQUE (study_uid, model_key)
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
+
+/** Columns added after the first release: databases created before get them on open. */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  // Every job of a database from before priorities counts as a new study.
+  ['priority', 'INTEGER NOT NULL DEFAULT 0'],
+  ['retries', 'INTEGER NOT NULL DEFAULT 0'],
+  ['retry_since', 'INTEGER'],
+];
+const INDEXES = 'DROP INDEX IF EXISTS jobs_due; CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, priority DESC, not_before, id)';
 
 interface Row {
   id: number;
@@ -57,6 +68,8 @@ interface Row {
   finished_at: number | null;
   timings: string;
   outcome: string | null;
+  retries: number;
+  retry_since: number | null;
 }
 
 function toJob(row: Row): Job {
@@ -82,6 +95,8 @@ function toJob(row: Row): Job {
     finishedAt: row.finished_at,
     timings: JSON.parse(row.timings) as Record<string, number>,
     outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as JobOutcome),
+    retries: row.retries,
+    retrySince: row.retry_since,
   };
 }
 
@@ -97,10 +112,10 @@ export class SqliteJobStore implements JobStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
-    // Databases from before priorities: add the column (every old job counts as a new study).
-    const columns = this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>;
-    if (!columns.some((c) => c.name === 'priority')) this.db.exec('ALTER TABLE jobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0');
-    this.db.exec('DROP INDEX IF EXISTS jobs_due; CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, priority DESC, not_before, id)');
+    // Databases from before priorities and retry budgets: add the columns.
+    const columns = new Set((this.db.prepare('PRAGMA table_info(jobs)').all() as Array<{ name: string }>).map((c) => c.name));
+    for (const [name, type] of ADDED_COLUMNS) if (!columns.has(name)) this.db.exec(`ALTER TABLE jobs ADD COLUMN ${name} ${type}`);
+    this.db.exec(INDEXES);
   }
 
   enqueue(request: EnqueueRequest): EnqueueResult {
@@ -139,7 +154,7 @@ export class SqliteJobStore implements JobStore {
       const row = this.db
         .prepare(
           `UPDATE jobs SET state = 'queued', attempts = 0, not_before = 0, lease_owner = NULL, lease_until = NULL,
-             reason = NULL, forced = ?, source = ?, priority = ?, trigger_version = COALESCE(?, trigger_version),
+             retries = 0, retry_since = NULL, reason = NULL, forced = ?, source = ?, priority = ?, trigger_version = COALESCE(?, trigger_version),
              orthanc_id = COALESCE(?, orthanc_id), updated_at = ?, queued_at = ?, started_at = NULL, finished_at = NULL,
              timings = '{}', outcome = NULL
            WHERE id = ? RETURNING *`,
@@ -196,10 +211,11 @@ export class SqliteJobStore implements JobStore {
       this.db
         .prepare(
           `UPDATE jobs SET state = 'queued', reason = ?, not_before = ?, queued_at = ?, timings = ?, updated_at = ?,
+             attempts = MAX(attempts - 1, 0), retries = retries + 1, retry_since = COALESCE(retry_since, ?),
              lease_owner = NULL, lease_until = NULL
            WHERE id = ? AND state = 'running' AND lease_owner = ?`,
         )
-        .run(reason, notBefore, notBefore, JSON.stringify(timings), Date.now(), id, owner).changes === 1
+        .run(reason, notBefore, notBefore, JSON.stringify(timings), Date.now(), Date.now(), id, owner).changes === 1
     );
   }
 

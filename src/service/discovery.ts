@@ -29,7 +29,18 @@ export function createDiscovery(client: OrthancRestClient, store: JobStore, mode
         logger.debug('stable study no longer in Orthanc', { orthancStudyId, source });
         return undefined;
       }
-      const result = store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate });
+      let result = store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate });
+      const other = result.job.orthancStudyId;
+      if (!result.created && other !== null && other !== orthancStudyId && (result.job.state === 'done' || result.job.state === 'skipped')) {
+        // Another Orthanc study (another patient) holds the same StudyInstanceUID: run the job again so
+        // the worker records the conflict with its reason, instead of ignoring the second study.
+        logger.warn('two Orthanc studies share one StudyInstanceUID; the job is queued again to record the conflict', {
+          jobId: result.job.id,
+          studyInstanceUID: identity.studyInstanceUID,
+          orthancStudyIds: [other, orthancStudyId],
+        });
+        result = store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate, force: true });
+      }
       if (result.created) {
         logger.info('study queued', { jobId: result.job.id, studyInstanceUID: identity.studyInstanceUID, source });
         onQueued();

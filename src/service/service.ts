@@ -8,7 +8,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { exposureProblem, type ServiceConfig } from '../config/schema.js';
-import { featuresOf, findStudyId, type OrthancFeatures } from '../orthanc/metadata.js';
+import { featuresOf, findStudyId, undeclaredUserMetadata, type OrthancFeatures } from '../orthanc/metadata.js';
 import { OrthancRestClient } from '../orthanc/rest-client.js';
 import type { JobStore } from '../queue/job-store.js';
 import { SqliteJobStore } from '../queue/sqlite-job-store.js';
@@ -19,13 +19,17 @@ import { createDiscovery } from './discovery.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelKeyOf } from '../core/model-identity.js';
 import { createResultArchive } from './result-archive.js';
+import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
 import { Worker } from './worker.js';
+import { describeStoreError } from '../queue/store-health.js';
 
 export interface ServiceOptions {
   readonly config: ServiceConfig;
   readonly processor: StudyProcessor;
   readonly logger?: Logger;
+  /** The job store; the SQLite file under `dataDir` when not given. The service closes it at stop. */
+  readonly store?: JobStore;
 }
 
 export interface RunningService {
@@ -55,12 +59,25 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     });
   const modelKey = modelKeyOf(processor.model);
   mkdirSync(config.dataDir, { recursive: true });
-  const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+  const store = options.store ?? new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
   const client = new OrthancRestClient(config.orthanc);
   const healthClient = new OrthancRestClient({ ...config.orthanc, timeoutMs: 3000 });
 
+  // Read once Orthanc answers: its version (labels) and whether it declares our user metadata.
   let features: OrthancFeatures | undefined;
-  const getFeatures = async (): Promise<OrthancFeatures> => (features ??= featuresOf(await client.system()));
+  const getFeatures = async (): Promise<OrthancFeatures> => {
+    if (features !== undefined) return features;
+    const system = await client.system();
+    const missingMetadata = await undeclaredUserMetadata(client, Object.values(METADATA));
+    if (missingMetadata.length > 0) {
+      logger.warn('Orthanc does not declare the user metadata PULSE writes: studies are processed and stored, but not marked', {
+        missing: missingMetadata,
+        fix: 'declare them under "UserMetadata" in orthanc.json (see orthanc-config/orthanc.json)',
+      });
+    }
+    features = { ...featuresOf(system), missingMetadata };
+    return features;
+  };
 
   const metrics = createMetrics(store, processor.model);
   const archive = createResultArchive(join(config.dataDir, 'results'));
@@ -89,12 +106,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       try {
         // A write the store must be able to do for every job (a full or read-only disk fails it).
         store.setValue('readyz.probe', String(Date.now()));
-        queue = { ok: true };
+        // The worker's own writes (an outcome, a lease) may fail where this small one succeeds.
+        const problem = worker.storeHealth.problem;
+        queue = problem === undefined ? { ok: true } : { ok: false, reason: problem };
       } catch (error) {
-        queue = { ok: false, reason: `queue not writable: ${(error as Error).message}` };
+        queue = { ok: false, reason: `queue not writable: ${describeStoreError(error)}` };
       }
       const model = processor.readiness ? await processor.readiness() : { ok: true };
-      return { orthanc, model, queue };
+      // Orthanc without our user metadata: studies are processed and stored but not marked.
+      const missing = features?.missingMetadata ?? [];
+      const marking = missing.length === 0 ? { ok: true } : { ok: false, reason: `Orthanc does not declare the user metadata ${missing.join(', ')}: studies are not marked (declare them in orthanc.json "UserMetadata")` };
+      return { orthanc, model, queue, marking };
     },
     health: async () => {
       try {
@@ -119,6 +141,9 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   }
   const port = (server.address() as AddressInfo).port;
 
+  // Detect Orthanc's features now, so readiness reports missing metadata before the first study; an
+  // Orthanc that is not up yet is asked again by the first job.
+  void getFeatures().catch((error: unknown) => logger.warn('Orthanc not reachable at start', { error: (error as Error).message }));
   worker.start();
   listener?.start();
   logger.info('PULSE service started', {
@@ -152,6 +177,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           server.closeAllConnections();
         });
         store.close();
+        await processor.close?.();
         logger.info('PULSE service stopped');
       })();
       return stopped;

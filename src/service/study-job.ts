@@ -1,11 +1,12 @@
 /**
- * One study job, start to end: route -> retrieve (WADO-RS) -> pipeline -> store (STOW-RS, only what
- * Orthanc lacks) -> mark -> forward. Every write is idempotent (deterministic SOP Instance UIDs,
- * metadata overwrite), so running it again after a crash at any point leaves no duplicates.
+ * One study job, start to end: route -> limits -> retrieve (WADO-RS, checked complete) -> pipeline ->
+ * store (STOW-RS, only what Orthanc lacks) -> mark -> forward. Every write is idempotent
+ * (deterministic SOP Instance UIDs, metadata overwrite), so running it again after a crash at any
+ * point leaves no duplicates.
  */
 import type { ServiceConfig } from '../config/schema.js';
 import { OrthancRequestError, type OrthancRestClient } from '../orthanc/rest-client.js';
-import { addStudyLabel, findInstanceId, findStudyId, gatherStudyFacts, setStudyMetadata, studyIdentity, type OrthancFeatures } from '../orthanc/metadata.js';
+import { addStudyLabel, findInstanceId, findStudyIds, gatherStudyFacts, instanceDimensions, setStudyMetadata, studyIdentity, type OrthancFeatures } from '../orthanc/metadata.js';
 import { storeToModality } from '../orthanc/modalities.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import type { StudyOutputs } from '../core/result.js';
@@ -18,6 +19,7 @@ import { routeStudy } from './router.js';
 import type { JobHandler, JobResult } from './worker.js';
 import type { SeriesFacts } from '../orthanc/study-facts.js';
 import type { ResultArchive } from './result-archive.js';
+import { limitBreach, studySize, type SeriesDimensions } from './study-limits.js';
 
 /** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
 export interface StudyProcessor {
@@ -25,6 +27,8 @@ export interface StudyProcessor {
   /** Whether the model can run (for /readyz); assumed ready when absent. */
   readiness?(): Promise<{ ok: boolean; reason?: string }>;
   process(instances: readonly StudyInstance[]): Promise<StudyOutputs>;
+  /** Frees what the processor holds (pipeline threads); called when the service stops. */
+  close?(): Promise<void>;
 }
 
 export interface StudyJobDependencies {
@@ -49,20 +53,44 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     // Route on what Orthanc holds now (the study may have changed or gone since it was queued).
     const route = await timings.time('route', async () => {
-      let orthancId = job.orthancStudyId ?? undefined;
-      if (orthancId === undefined || (await studyIdentity(client, orthancId)) === undefined) orthancId = await findStudyId(client, job.studyInstanceUID);
+      const held = await findStudyIds(client, job.studyInstanceUID);
+      if (held.length > 1) {
+        // Orthanc keeps two patients' studies that share a StudyInstanceUID apart; our job key cannot.
+        throw new BadInputError(
+          `conflict: ${held.length} Orthanc studies (${held.join(', ')}) share this StudyInstanceUID under different patients; none is processed until one is removed or corrected`,
+          job.studyInstanceUID,
+        );
+      }
+      const orthancId = held[0];
       if (orthancId === undefined) return { orthancId, decision: { action: 'skip' as const, reason: 'the study is no longer in Orthanc' } };
       const facts = await gatherStudyFacts(client, orthancId);
-      return { orthancId, decision: routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey, forced: job.forced }) };
+      // A job claimed before (attempts > 1) ended without a recorded outcome: our own marks in Orthanc
+      // may be from that attempt, so they do not prove a recorded result; run it again (idempotent).
+      const forced = job.forced || job.attempts > 1;
+      return { orthancId, decision: routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey, forced }) };
     });
     const { decision } = route;
     if (decision.action === 'skip' || route.orthancId === undefined) return { state: 'skipped', reason: decision.reason };
     const orthancId = route.orthancId;
     logger.debug('study qualifies', { ...log, reason: decision.reason });
 
+    await timings.time('limits', async () => {
+      const dimensions = new Map<string, SeriesDimensions | undefined>();
+      for (const s of decision.series) {
+        const first = s.instances[0];
+        dimensions.set(s.seriesInstanceUID, first === undefined ? undefined : await instanceDimensions(client, first.orthancId));
+      }
+      const breach = limitBreach(studySize(decision.series, dimensions), config.limits);
+      if (breach !== undefined) throw new BadInputError(breach, job.studyInstanceUID);
+    });
+
+    // Checked against Orthanc's index (closing boundary, count, sizes): a short answer is retried.
     const instances = await timings.time('retrieve', () =>
       retrieveAll(job.studyInstanceUID, decision.series, async (s) =>
-        (await client.retrieveSeriesAsStored(job.studyInstanceUID, s.seriesInstanceUID, { signal })).map((bytes, i) => ({ source: `series ${s.seriesInstanceUID} part ${i + 1}`, bytes })),
+        (await client.retrieveSeriesAsStored(job.studyInstanceUID, s.seriesInstanceUID, { signal, expectedFileSizes: s.instances.map((i) => i.fileSize) })).map((bytes, i) => ({
+          source: `series ${s.seriesInstanceUID} part ${i + 1}`,
+          bytes,
+        })),
       ),
     );
 
@@ -102,8 +130,13 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     const threshold = config.marking.urgentLvefBelowPct;
     await timings.time('mark', async () => {
-      for (const [name, value] of Object.entries(studyMarks(outputs.result, modelKey, threshold))) await setStudyMetadata(client, orthancId, name, value);
-      if (config.marking.labels && (await deps.features()).labels) {
+      const features = await deps.features();
+      // Orthanc refuses undeclared user metadata (404): without the entries the study is not marked
+      // (readiness says so); the job store still records it as done, so it is not queued again.
+      if ((features.missingMetadata ?? []).length === 0) {
+        for (const [name, value] of Object.entries(studyMarks(outputs.result, modelKey, threshold))) await setStudyMetadata(client, orthancId, name, value);
+      }
+      if (config.marking.labels && features.labels) {
         for (const label of studyLabels(outputs.result, threshold)) await addStudyLabel(client, orthancId, label);
       }
     });

@@ -1,7 +1,10 @@
 /**
- * The worker: claims due jobs with a lease, runs them with bounded concurrency, and maps errors to
- * outcomes: UpstreamUnavailableError -> retry with backoff (until maxAttempts), BadInputError ->
- * failed with its reason, anything else -> failed loudly (logged with its stack), never retried.
+ * The worker: claims due jobs with a lease (renewed by a heartbeat while the job runs), runs them with
+ * bounded concurrency, and maps errors to outcomes: UpstreamUnavailableError -> retry with backoff,
+ * budgeted in time (an outage spends no attempts), BadInputError -> failed with its reason, anything
+ * else -> failed loudly (logged with its stack), never retried. A job store that cannot be written
+ * (disk full, read-only) never ends the process: the job keeps its lease until it runs out, then runs
+ * again, and readiness says why.
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -12,6 +15,7 @@ import type { Logger } from '../core/logger.js';
 import { StageTimer } from './stage-timer.js';
 import type { ServiceMetrics } from '../server/metrics.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
+import { StoreHealth, describeStoreError } from '../queue/store-health.js';
 
 export type JobResult = { readonly state: 'done'; readonly outcome: JobOutcome } | { readonly state: 'skipped'; readonly reason: string };
 
@@ -27,7 +31,10 @@ export type JobHandler = (context: JobContext) => Promise<JobResult>;
 export interface WorkerOptions {
   readonly concurrency: number;
   readonly leaseMs: number;
+  /** Claims that end without an outcome (crashes, lost leases) before the job is failed. */
   readonly maxAttempts: number;
+  /** How long a job may keep meeting an unavailable upstream before it is failed (ms). @defaultValue 24 h */
+  readonly retryBudgetMs?: number;
   readonly pollIntervalMs: number;
   readonly backoff: BackoffOptions;
   /** Lease owner name; unique per process. @defaultValue hostname:pid:random */
@@ -41,6 +48,8 @@ export class Worker {
   private loop: Promise<void> | undefined;
   private stopping = false;
   private readonly pause = new WakeableSleep();
+  /** Whether the job store could be written the last time this worker tried. */
+  readonly storeHealth = new StoreHealth();
 
   constructor(
     private readonly store: JobStore,
@@ -85,23 +94,28 @@ export class Worker {
       clearTimeout(timer);
       for (const p of this.inFlight.values()) p.abort.abort();
     }
-    const released = this.store.releaseOwner(this.owner);
-    if (released > 0) this.logger.warn('jobs requeued at shutdown', { released });
+    try {
+      const released = this.storeHealth.guard(() => this.store.releaseOwner(this.owner));
+      if (released > 0) this.logger.warn('jobs requeued at shutdown', { released });
+    } catch (error) {
+      // Their leases run out; another worker (or the next start) runs them again.
+      this.logger.error('could not give running jobs back at shutdown', { error: describeStoreError(error) });
+    }
   }
 
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
-        const recovered = this.store.recoverExpiredLeases(this.options.maxAttempts);
+        const recovered = this.storeHealth.guard(() => this.store.recoverExpiredLeases(this.options.maxAttempts));
         if (recovered > 0) this.logger.warn('jobs whose worker stopped were requeued or failed', { recovered });
         while (!this.stopping && this.inFlight.size < this.options.concurrency) {
-          const job = this.store.claim(this.owner, this.options.leaseMs);
+          const job = this.storeHealth.guard(() => this.store.claim(this.owner, this.options.leaseMs));
           if (!job) break;
           this.launch(job);
         }
       } catch (error) {
         // The job store itself failed (disk full, locked): keep the service up and try again.
-        this.logger.error('job store error', { error: describeError(error), stack: (error as Error).stack });
+        this.logger.error('job store error', { error: describeStoreError(error) });
       }
       await this.pause.sleep(this.options.pollIntervalMs);
     }
@@ -109,7 +123,12 @@ export class Worker {
 
   private launch(job: Job): void {
     const abort = new AbortController();
-    const done = this.execute(job, abort.signal).finally(() => {
+    const done = this.execute(job, abort.signal)
+      // execute() handles every error itself; this is the last guard that keeps the process up.
+      .catch((error: unknown) => {
+        this.logger.error('job runner error', { jobId: job.id, error: describeError(error) });
+      })
+      .finally(() => {
       this.inFlight.delete(job.id);
       this.notify();
     });
@@ -120,8 +139,13 @@ export class Worker {
     const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID, attempt: job.attempts };
     const timings = new StageTimer();
     timings.record('queue_wait', Math.max(0, (job.startedAt ?? Date.now()) - job.queuedAt));
+    // Heartbeat: the lease stays short (a killed worker's job runs again soon) while a long job keeps it.
     const heartbeat = setInterval(() => {
-      if (!this.store.renewLease(job.id, this.owner, this.options.leaseMs)) this.logger.warn('lease lost', log);
+      try {
+        if (!this.storeHealth.guard(() => this.store.renewLease(job.id, this.owner, this.options.leaseMs))) this.logger.warn('lease lost', log);
+      } catch (error) {
+        this.logger.error('could not renew the lease', { ...log, error: describeStoreError(error) });
+      }
     }, Math.max(100, Math.floor(this.options.leaseMs / 3)));
     // A job given back at shutdown may never settle: stop renewing its lease then.
     signal.addEventListener('abort', () => clearInterval(heartbeat), { once: true });
@@ -132,7 +156,7 @@ export class Worker {
       timings.record('total', performance.now() - started);
       const stages = timings.snapshot();
       if (result.state === 'done') {
-        this.settle(this.store.complete(job.id, this.owner, result.outcome, stages), log);
+        this.settle(job, 'complete', () => this.store.complete(job.id, this.owner, result.outcome, stages), log);
         this.logger.info('job done', {
           ...log,
           timings_ms: stages,
@@ -141,7 +165,7 @@ export class Worker {
           ...(result.outcome.sanitised?.length ? { sanitised: result.outcome.sanitised } : {}),
         });
       } else {
-        this.settle(this.store.skip(job.id, this.owner, result.reason, stages), log);
+        this.settle(job, 'skip', () => this.store.skip(job.id, this.owner, result.reason, stages), log);
         this.logger.info('job skipped', { ...log, reason: result.reason });
       }
       this.metrics?.observeJob(result.state, stages);
@@ -150,22 +174,25 @@ export class Worker {
       const stages = timings.snapshot();
       const message = describeError(error);
       if (isTransient(error)) {
-        if (job.attempts >= this.options.maxAttempts) {
-          this.settle(this.store.fail(job.id, this.owner, `gave up after ${job.attempts} attempts: ${message}`, stages), log);
+        const now = Date.now();
+        const since = job.retrySince ?? now;
+        const budgetMs = this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+        if (now - since >= budgetMs) {
+          this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `gave up after ${formatDuration(now - since)} of upstream failures (budget ${formatDuration(budgetMs)}): ${message}`, stages), log);
           this.logger.error('job failed: upstream still unavailable', { ...log, error: message });
           this.metrics?.observeJob('failed', stages, 'upstream_unavailable');
         } else {
-          const delay = backoffDelayMs(job.attempts, this.options.backoff, this.options.random);
-          this.settle(this.store.retry(job.id, this.owner, `retry ${job.attempts + 1} in ${delay} ms: ${message}`, Date.now() + delay, stages), log);
+          const delay = Math.min(backoffDelayMs(job.retries + 1, this.options.backoff, this.options.random), Math.max(0, since + budgetMs - now));
+          this.settle(job, 'retry', () => this.store.retry(job.id, this.owner, `retry ${job.retries + 1} in ${delay} ms: ${message}`, now + delay, stages), log);
           this.logger.warn('job will be retried', { ...log, delayMs: delay, error: message });
           this.metrics?.observeJob('retry', stages, 'upstream_unavailable');
         }
       } else if (error instanceof BadInputError) {
-        this.settle(this.store.fail(job.id, this.owner, message, stages), log);
+        this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, message, stages), log);
         this.logger.warn('job failed: bad input', { ...log, error: message });
         this.metrics?.observeJob('failed', stages, 'bad_input');
       } else {
-        this.settle(this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
+        this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
         this.logger.error('job failed: internal error', { ...log, error: message, stack: error instanceof Error ? error.stack : undefined });
         this.metrics?.observeJob('failed', stages, 'internal');
       }
@@ -174,10 +201,35 @@ export class Worker {
     }
   }
 
-  private settle(written: boolean, log: Record<string, unknown>): void {
+  /**
+   * Records a job's outcome. When the store cannot be written the job stays running under our lease,
+   * which is no longer renewed: once it runs out the job runs again (its attempt counted, so routing
+   * does not take our own marks for a recorded result) and the outcome is recorded then.
+   */
+  private settle(job: Job, what: string, write: () => boolean, log: Record<string, unknown>): void {
+    let written: boolean;
+    try {
+      written = this.storeHealth.guard(write);
+    } catch (error) {
+      this.logger.error('job outcome not recorded: the job store cannot be written; the job runs again when its lease runs out', {
+        ...log,
+        outcome: what,
+        error: describeStoreError(error),
+      });
+      return;
+    }
     // Another worker took the job after our lease ran out: its outcome stands, ours is dropped.
-    if (!written) this.logger.warn('job outcome not recorded: the lease was lost', log);
+    if (!written) this.logger.warn('job outcome not recorded: the lease was lost', { ...log, jobId: job.id });
   }
+}
+
+/** Default time budget of upstream retries: a day, so a weekend-long PACS outage needs a manual reprocess at worst. */
+export const DEFAULT_RETRY_BUDGET_MS = 24 * 3600_000;
+
+function formatDuration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 7200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3600_000).toFixed(1)} h`;
 }
 
 function describeError(error: unknown): string {

@@ -1,0 +1,35 @@
+/**
+ * Whether the job store can be written now. A full disk or a read-only data folder must not end the
+ * service: the worker records the failure here, keeps running, and readiness reports it until a write
+ * succeeds again.
+ */
+
+export class StoreHealth {
+  private failure: { readonly at: number; readonly message: string } | undefined;
+
+  /** Runs one store operation; a failure is recorded (and rethrown) so readiness can say why. */
+  guard<T>(operation: () => T): T {
+    try {
+      const value = operation();
+      this.failure = undefined;
+      return value;
+    } catch (error) {
+      this.failure = { at: Date.now(), message: describeStoreError(error) };
+      throw error;
+    }
+  }
+
+  /** Why the store cannot be written, or undefined when the last operation succeeded. */
+  get problem(): string | undefined {
+    return this.failure === undefined ? undefined : `job store cannot be written since ${new Date(this.failure.at).toISOString()}: ${this.failure.message}`;
+  }
+}
+
+/** SQLite's code (SQLITE_FULL, SQLITE_READONLY) or the system's (ENOSPC, EROFS) with the message. */
+export function describeStoreError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${code}: ${error.message}` : error.message;
+  }
+  return String(error);
+}

@@ -1,0 +1,148 @@
+/**
+ * The pipeline in a worker thread. onnxruntime-node runs inference synchronously on the thread that
+ * calls it: on the main thread a study blocked the HTTP face (health checks, webhook) and the lease
+ * heartbeat for seconds. Here one thread per concurrent study runs processStudy; the main thread only
+ * moves bytes. Errors cross the thread boundary by name and are rebuilt as the same classes, so the
+ * worker still tells bad input from our bugs.
+ */
+import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { ProcessStudyOptions } from '../pipeline/process-study.js';
+import type { StudyInstance } from '../core/study-instance.js';
+import type { StudyOutputs } from '../core/result.js';
+import { BadInputError, UnsupportedEncodingError, UpstreamUnavailableError } from '../core/errors.js';
+
+interface Request {
+  readonly id: number;
+  readonly instances: readonly StudyInstance[];
+}
+
+type Reply =
+  | { readonly id: number; readonly ok: true; readonly outputs: StudyOutputs }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string;
+  readonly transferSyntaxUID?: string;
+}
+
+function serialize(error: unknown): SerializedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const transferSyntaxUID = error instanceof UnsupportedEncodingError ? error.transferSyntaxUID : undefined;
+  return { name: error.name, message: error.message, stack: error.stack, ...(transferSyntaxUID !== undefined ? { transferSyntaxUID } : {}) };
+}
+
+/** The same error class on this side (messages already name the study). */
+export function rebuildError(e: SerializedError): Error {
+  let error: Error;
+  if (e.transferSyntaxUID !== undefined) error = new UnsupportedEncodingError(e.message, e.transferSyntaxUID);
+  else if (e.name === 'BadInputError') error = new BadInputError(e.message);
+  else if (e.name === 'UpstreamUnavailableError') error = new UpstreamUnavailableError(e.message);
+  else {
+    error = new Error(e.message);
+    // Keep the original class name in the job's reason ("internal error: TypeError: ...").
+    if (e.name !== 'Error') Object.defineProperty(error, 'name', { value: e.name });
+  }
+  if (e.stack !== undefined) error.stack = e.stack;
+  return error;
+}
+
+/** A pool of pipeline threads: `size` studies at a time; more wait for a free thread. */
+export class PipelineThreads {
+  private readonly idle: Thread[] = [];
+  private readonly all = new Set<Thread>();
+  private readonly waiting: Array<(thread: Thread) => void> = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(
+    private readonly options: ProcessStudyOptions,
+    private readonly size: number,
+  ) {
+    if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
+  }
+
+  async process(instances: readonly StudyInstance[]): Promise<StudyOutputs> {
+    const thread = await this.acquire();
+    const id = this.nextId++;
+    try {
+      return await new Promise<StudyOutputs>((resolve, reject) => {
+        const onMessage = (reply: Reply) => {
+          if (reply.id !== id) return;
+          cleanup();
+          if (reply.ok) resolve(reply.outputs);
+          else reject(rebuildError(reply.error));
+        };
+        const onError = (error: Error) => {
+          cleanup();
+          reject(error);
+        };
+        const onExit = (code: number) => {
+          cleanup();
+          reject(new Error(`the pipeline thread exited (code ${code}) while processing a study`));
+        };
+        const cleanup = () => {
+          thread.off('message', onMessage);
+          thread.off('error', onError);
+          thread.off('exit', onExit);
+        };
+        thread.on('message', onMessage);
+        thread.once('error', onError);
+        thread.once('exit', onExit);
+        thread.postMessage({ id, instances } satisfies Request);
+      });
+    } finally {
+      this.release(thread);
+    }
+  }
+
+  /** Ends every thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.all].map((t) => t.terminate()));
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  private acquire(): Promise<Thread> {
+    if (this.closed) return Promise.reject(new Error('the pipeline threads are closed'));
+    const ready = this.idle.pop();
+    if (ready !== undefined) return Promise.resolve(ready);
+    if (this.all.size < this.size) return Promise.resolve(this.spawn());
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(thread: Thread): void {
+    if (!this.all.has(thread)) return;
+    const next = this.waiting.shift();
+    if (next !== undefined) next(thread);
+    else this.idle.push(thread);
+  }
+
+  private spawn(): Thread {
+    const thread = new Thread(fileURLToPath(import.meta.url), { workerData: this.options });
+    // An idle thread must not keep the process alive.
+    thread.unref();
+    thread.once('exit', () => {
+      this.all.delete(thread);
+      const at = this.idle.indexOf(thread);
+      if (at >= 0) this.idle.splice(at, 1);
+    });
+    this.all.add(thread);
+    return thread;
+  }
+}
+
+if (!isMainThread && parentPort !== null) {
+  const port = parentPort;
+  const options = workerData as ProcessStudyOptions;
+  const { processStudy } = await import('../pipeline/process-study.js');
+  port.on('message', (request: Request) => {
+    processStudy(request.instances, options).then(
+      (outputs) => port.postMessage({ id: request.id, ok: true, outputs } satisfies Reply),
+      (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies Reply),
+    );
+  });
+}
