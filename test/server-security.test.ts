@@ -17,6 +17,7 @@ import { findStudyId } from '../src/orthanc/metadata.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { createLogger } from '../src/service/logger.js';
 import { startService, type RunningService } from '../src/service/service.js';
+import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import { mountedRoutes } from '../src/server/app.js';
 import { startTestOrthanc, type RunningOrthanc } from './support/orthanc.js';
 import { makeCineStudy, standInProcessor, uploadStudy, waitFor } from './service-support.js';
@@ -44,7 +45,7 @@ interface Setup {
 }
 
 async function setup(config: ConfigInput = {}): Promise<Setup> {
-  const orthanc = await startTestOrthanc({ users: { pulse: ORTHANC_PASSWORD } });
+  const orthanc = await startTestOrthanc({ users: { pulse: ORTHANC_PASSWORD }, userMetadata: USER_METADATA_DECLARATION });
   const client = new OrthancRestClient({ url: orthanc.url, username: 'pulse', password: ORTHANC_PASSWORD });
   const studies: string[] = [];
   for (const seed of [1, 2, 3, 4]) {
@@ -266,7 +267,7 @@ describe('the locked-down HTTP face', () => {
     const res = await fetch(`${s!.service.url}/readyz`);
     assert.equal(res.status, 200);
     const body = (await res.json()) as { ready: boolean; checks: Record<string, { ok: boolean }> };
-    assert.deepEqual(Object.keys(body.checks).sort(), ['model', 'orthanc', 'queue']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['marking', 'model', 'orthanc', 'queue']);
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.match(res.headers.get('content-security-policy') ?? '', /default-src 'self'/);
     assert.equal(res.headers.get('x-powered-by'), null);
