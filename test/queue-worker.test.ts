@@ -67,17 +67,18 @@ test('a running job keeps its short lease by heartbeat: a second worker does not
   const runs: string[] = [];
   const slow: JobHandler = async ({ job }) => {
     runs.push(job.studyInstanceUID);
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 4500));
     return { state: 'done', outcome: {} };
   };
-  const a = new Worker(store, slow, { ...fast, leaseMs: 500 }, logger);
-  const b = new Worker(store, slow, { ...fast, leaseMs: 500 }, logger);
+  // A lease of 1.5 s renewed every 0.5 s: generous for a loaded machine, three leases short of the job.
+  const a = new Worker(store, slow, { ...fast, leaseMs: 1500 }, logger);
+  const b = new Worker(store, slow, { ...fast, leaseMs: 1500 }, logger);
   try {
     const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     a.start();
     await waitFor('running', () => store.get(job.id)?.state === 'running', 5000, 10);
     b.start();
-    const done = await waitFor('done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 5000, 20);
+    const done = await waitFor('done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 15_000, 20);
     assert.deepEqual(runs, ['1.2'], 'run once, though it took three leases');
     assert.equal(done.attempts, 1);
   } finally {
