@@ -66,6 +66,11 @@ test('`pulse config check` prints the effective configuration with secrets maske
     for (const secret of ['admin-token-aaaaaaaaaaaaaaaa', 'secret-pw', 'webhook-secret-on-cli']) assert.ok(!ok.stdout.includes(secret) && !ok.stderr.includes(secret), secret);
     assert.match(ok.stderr, /warning: --webhook-secret on the command line is visible .* PULSE_WEBHOOK_SECRET_FILE/);
 
+    const inUrl = spawnSync(process.execPath, [pulseBin, 'config', 'check', '--orthanc', 'http://pulse:url-secret-pw@orthanc:8042'], { env: { ...process.env }, encoding: 'utf8' });
+    assert.equal(inUrl.status, 0, inUrl.stderr);
+    assert.match(inUrl.stderr, /--orthanc holds credentials/);
+    assert.ok(!inUrl.stdout.includes('url-secret-pw') && !inUrl.stderr.includes('url-secret-pw'));
+
     const bad = spawnSync(process.execPath, [pulseBin, 'config', 'check'], { env: { ...process.env, PULSE_HOST: '0.0.0.0', PULSE_PORT: '99999' }, encoding: 'utf8' });
     assert.equal(bad.status, 1);
     assert.match(bad.stderr, /server\.port/);

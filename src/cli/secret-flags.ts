@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { splitUrlCredentials } from '../util/redact.js';
 
 /** Option key (commander's camelCase) -> the environment variables to use instead. */
 export type SecretFlags = Readonly<Record<string, string>>;
@@ -15,6 +16,11 @@ export function warnSecretFlags(command: Command, secrets: SecretFlags, err: Nod
     if (command.getOptionValueSource(key) !== 'cli') continue;
     const flag = `--${key.replace(/[A-Z]/gu, (c) => `-${c.toLowerCase()}`)}`;
     warnings.push(`warning: ${flag} on the command line is visible to every user of this machine (ps); set ${variable}_FILE (a file only you can read) or ${variable} instead`);
+  }
+  // A URL flag with credentials in it (--orthanc http://user:pw@host) is a secret on the command line too.
+  const orthanc = command.getOptionValueSource('orthanc') === 'cli' ? command.getOptionValue('orthanc') : undefined;
+  if (typeof orthanc === 'string' && splitUrlCredentials(orthanc).username !== undefined) {
+    warnings.push('warning: --orthanc holds credentials, visible to every user of this machine (ps); give the URL without them and set PULSE_ORTHANC_USERNAME / PULSE_ORTHANC_PASSWORD_FILE instead');
   }
   for (const line of warnings) err.write(`pulse: ${line}\n`);
   return warnings;
