@@ -42,7 +42,7 @@ const DEFAULTS: ServiceBenchOptions = { burst: 20, slices: 8, phases: 16, stable
 async function waitDone(service: RunningService, studyUIDs: readonly string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const jobs = studyUIDs.map((uid) => service.store.findByStudy(uid, service.modelKey)[0]);
+    const jobs = await Promise.all(studyUIDs.map(async (uid) => (await service.store.findByStudy(uid, service.modelKey))[0]));
     const failed = jobs.find((j) => j?.state === 'failed' || j?.state === 'skipped');
     if (failed) throw new Error(`job ${failed.id} ended ${failed.state}: ${failed.reason}`);
     if (jobs.every((j) => j?.state === 'done')) return;
@@ -83,7 +83,7 @@ export async function benchService(options: Partial<ServiceBenchOptions> = {}): 
     const uploadMs = performance.now() - t0;
     await waitDone(service, [one.truth.studyInstanceUID], 300_000);
     const uploadToResultsMs = performance.now() - t0;
-    const job = service.store.findByStudy(one.truth.studyInstanceUID, service.modelKey)[0]!;
+    const job = (await service.store.findByStudy(one.truth.studyInstanceUID, service.modelKey))[0]!;
 
     const studies = Array.from({ length: o.burst }, (_, k) => make(k + 1));
     let pureBurst = 0;

@@ -74,8 +74,8 @@ test('the dashboard in a browser: sign-in, a processed study with thumbnails and
     const study = generateStudy({ seed: 21, slices: 6, phases: 8 });
     for (const file of study.files) await client.uploadInstance(file.bytes);
     const uid = study.truth.studyInstanceUID;
-    const first = await waitFor('processed', () => {
-      const j = service.store.findByStudy(uid)[0];
+    const first = await waitFor('processed', async () => {
+      const j = (await service.store.findByStudy(uid))[0];
       return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
     }, 180_000);
     assert.equal(first.state, 'done', first.reason ?? '');
@@ -109,7 +109,7 @@ test('the dashboard in a browser: sign-in, a processed study with thumbnails and
 
     // The study page: numbers, diagnosis, thumbnails, the curve with ED and ES, the viewer link.
     await Promise.all([page.waitForNavigation(), page.click(`a[href="/studies/${uid}"]`)]);
-    const result = service.store.findByStudy(uid)[0]!;
+    const result = (await service.store.findByStudy(uid))[0]!;
     const diagnosis = await page.locator('[data-diagnosis]').getAttribute('data-diagnosis');
     assert.equal(diagnosis, result.outcome!.diagnosis);
     const lvef = await page.locator('tr[data-measurement="lvef_pct"] td.num').textContent();
@@ -146,11 +146,11 @@ test('the dashboard in a browser: sign-in, a processed study with thumbnails and
     await until(admin, `[...document.querySelectorAll('img.thumb')].every((i) => i.complete && i.naturalWidth > 0)`);
     await admin.screenshot({ path: join(artifacts, 'study.png'), fullPage: true });
     if (process.env.PULSE_UPDATE_DOCS === '1') copyFileSync(join(artifacts, 'study.png'), join(projectRoot, 'docs', 'dashboard-study.png'));
-    const finishedBefore = service.store.get(first.id)!.finishedAt!;
+    const finishedBefore = (await service.store.get(first.id))!.finishedAt!;
     await admin.click('[data-action="reprocess"]');
     await admin.getByText(/queued as job \d+/).waitFor();
-    const again = await waitFor('reprocessed', () => {
-      const j = service.store.get(first.id);
+    const again = await waitFor('reprocessed', async () => {
+      const j = (await service.store.get(first.id));
       return j !== undefined && j.state === 'done' && (j.finishedAt ?? 0) > finishedBefore && j;
     }, 120_000);
     assert.equal(again.source, 'api');
@@ -160,7 +160,7 @@ test('the dashboard in a browser: sign-in, a processed study with thumbnails and
     await evil.setContent(`<form method="post" enctype="text/plain" action="${service.url}/api/studies/${uid}/reprocess"><input name='{"a":"' value='"}'></form>`);
     const [answer] = await Promise.all([evil.waitForResponse((r) => r.url().includes('/reprocess')), evil.evaluate(`document.querySelector('form').submit()`)]);
     assert.ok([401, 403, 415].includes(answer.status()), `cross-site form post answered ${answer.status()}`);
-    assert.equal(service.store.get(first.id)!.state, 'done', 'the cross-site post queued nothing');
+    assert.equal((await service.store.get(first.id))!.state, 'done', 'the cross-site post queued nothing');
 
     assert.deepEqual(problems, [], 'no script error or CSP violation in the pages');
   } finally {

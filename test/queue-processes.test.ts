@@ -32,7 +32,7 @@ test('two worker processes claiming from one SQLite file run every job exactly o
   const queuePath = join(dir, 'queue.sqlite');
   const store = new SqliteJobStore(queuePath);
   t.after(() => store.close());
-  for (let n = 0; n < JOBS; n++) store.enqueue({ studyInstanceUID: `1.2.826.0.1.3680043.8.498.${n + 1}`, modelKey: 'm@1', source: 'changes' });
+  for (let n = 0; n < JOBS; n++) await store.enqueue({ studyInstanceUID: `1.2.826.0.1.3680043.8.498.${n + 1}`, modelKey: 'm@1', source: 'changes' });
 
   // Both start claiming at the same instant, once both have opened the database.
   const startAt = Date.now() + 1500;
@@ -43,7 +43,7 @@ test('two worker processes claiming from one SQLite file run every job exactly o
   assert.deepEqual(twice, [], 'no job ran in both processes, or twice in one');
   assert.equal(new Set(both).size, JOBS, 'every job ran');
   assert.ok(a.length > 0 && b.length > 0, `both processes claimed (${a.length} and ${b.length})`);
-  const jobs = store.list({ limit: JOBS });
+  const jobs = await store.list({ limit: JOBS });
   assert.equal(jobs.length, JOBS);
   for (const job of jobs) {
     assert.equal(job.state, 'done', `job ${job.id}`);

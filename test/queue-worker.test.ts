@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
-import { Worker, type JobHandler, type WorkerOptions } from '../src/service/worker.js';
+import { Worker, type JobHandler, type WorkerOptions } from '../src/queue/worker.js';
 import { createLogger } from '../src/service/logger.js';
 import { BadInputError, UpstreamUnavailableError } from '../src/core/errors.js';
 import { waitFor } from './service-support.js';
@@ -22,7 +22,7 @@ async function withWorker(handler: JobHandler, options: Partial<WorkerOptions>, 
     await fn(store, worker);
   } finally {
     await worker.stop(100);
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -36,9 +36,9 @@ test('retries a job whose upstream is unavailable, with backoff, until it succee
     });
     return { state: 'done', outcome: { diagnosis: 'NOR' } };
   }, {}, async (store, worker) => {
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     worker.notify();
-    const done = await waitFor('job done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 5000, 20);
+    const done = await waitFor('job done', async () => (await store.get(job.id))?.state === 'done' && (await store.get(job.id)), 5000, 20);
     assert.equal(done.attempts, 1, 'waiting for the upstream spends no attempt');
     assert.equal(done.retries, 2);
     assert.equal(done.outcome?.diagnosis, 'NOR');
@@ -52,8 +52,8 @@ test('an upstream outage spends time, not attempts: the job is retried until the
     calls++;
     throw new UpstreamUnavailableError('Orthanc answered 503 to GET /studies/x');
   }, { maxAttempts: 1, retryBudgetMs: 400 }, async (store) => {
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
-    const failed = await waitFor('job failed', () => store.get(job.id)?.state === 'failed' && store.get(job.id), 5000, 20);
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const failed = await waitFor('job failed', async () => (await store.get(job.id))?.state === 'failed' && (await store.get(job.id)), 5000, 20);
     assert.ok(calls > 1, `retried beyond maxAttempts (1): ${calls} calls`);
     assert.equal(failed.attempts, 1, 'no attempt spent on the outage');
     assert.equal(failed.retries, calls - 1);
@@ -74,17 +74,17 @@ test('a running job keeps its short lease by heartbeat: a second worker does not
   const a = new Worker(store, slow, { ...fast, leaseMs: 1500 }, logger);
   const b = new Worker(store, slow, { ...fast, leaseMs: 1500 }, logger);
   try {
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     a.start();
-    await waitFor('running', () => store.get(job.id)?.state === 'running', 5000, 10);
+    await waitFor('running', async () => (await store.get(job.id))?.state === 'running', 5000, 10);
     b.start();
-    const done = await waitFor('done', () => store.get(job.id)?.state === 'done' && store.get(job.id), 15_000, 20);
+    const done = await waitFor('done', async () => (await store.get(job.id))?.state === 'done' && (await store.get(job.id)), 15_000, 20);
     assert.deepEqual(runs, ['1.2'], 'run once, though it took three leases');
     assert.equal(done.attempts, 1);
   } finally {
     await a.stop(100);
     await b.stop(100);
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -94,11 +94,11 @@ test('bad input fails at once with its reason, and the next study is processed',
     if (job.studyInstanceUID === '1.1') throw new BadInputError('no cine short-axis series', job.studyInstanceUID);
     return { state: 'done', outcome: {} };
   }, {}, async (store) => {
-    const bad = store.enqueue({ studyInstanceUID: '1.1', modelKey: MODEL, source: 'changes' }).job;
-    const good = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' }).job;
-    await waitFor('both finished', () => store.get(good.id)?.state === 'done' && store.get(bad.id)?.state === 'failed', 5000, 20);
-    assert.equal(store.get(bad.id)!.attempts, 1);
-    assert.equal(store.get(bad.id)!.reason, 'BadInputError: no cine short-axis series (study 1.1)');
+    const bad = (await store.enqueue({ studyInstanceUID: '1.1', modelKey: MODEL, source: 'changes' })).job;
+    const good = (await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' })).job;
+    await waitFor('both finished', async () => (await store.get(good.id))?.state === 'done' && (await store.get(bad.id))?.state === 'failed', 5000, 20);
+    assert.equal((await store.get(bad.id))!.attempts, 1);
+    assert.equal((await store.get(bad.id))!.reason, 'BadInputError: no cine short-axis series (study 1.1)');
   });
 });
 
@@ -106,8 +106,8 @@ test('an unknown error (our bug) fails loudly without retry', async () => {
   await withWorker(async () => {
     throw new TypeError("Cannot read properties of undefined (reading 'x')");
   }, {}, async (store) => {
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
-    const failed = await waitFor('failed', () => store.get(job.id)?.state === 'failed' && store.get(job.id), 5000, 20);
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const failed = await waitFor('failed', async () => (await store.get(job.id))?.state === 'failed' && (await store.get(job.id)), 5000, 20);
     assert.equal(failed.attempts, 1);
     assert.match(failed.reason!, /^internal error: TypeError: Cannot read properties/);
   });
@@ -115,8 +115,8 @@ test('an unknown error (our bug) fails loudly without retry', async () => {
 
 test('a skip records its reason', async () => {
   await withWorker(async () => ({ state: 'skipped', reason: 'no cine stack' }), {}, async (store) => {
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
-    const skipped = await waitFor('skipped', () => store.get(job.id)?.state === 'skipped' && store.get(job.id), 5000, 20);
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const skipped = await waitFor('skipped', async () => (await store.get(job.id))?.state === 'skipped' && (await store.get(job.id)), 5000, 20);
     assert.equal(skipped.reason, 'no cine stack');
   });
 });
@@ -131,8 +131,8 @@ test('concurrency is bounded', async () => {
     running--;
     return { state: 'done', outcome: {} };
   }, { concurrency: 2 }, async (store) => {
-    for (let i = 0; i < 7; i++) store.enqueue({ studyInstanceUID: `1.${i}`, modelKey: MODEL, source: 'changes' });
-    await waitFor('all done', () => store.countByState().done === 7, 5000, 20);
+    for (let i = 0; i < 7; i++) (await store.enqueue({ studyInstanceUID: `1.${i}`, modelKey: MODEL, source: 'changes' }));
+    await waitFor('all done', async () => (await store.countByState()).done === 7, 5000, 20);
     assert.equal(most, 2);
   });
 });
@@ -143,16 +143,16 @@ test('stopping gives a job that does not finish in the grace period back to the 
   try {
     const worker = new Worker(store, () => new Promise(() => undefined), fast, logger);
     worker.start();
-    const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+    const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
     worker.notify();
-    await waitFor('running', () => store.get(job.id)?.state === 'running', 5000, 20);
+    await waitFor('running', async () => (await store.get(job.id))?.state === 'running', 5000, 20);
     await worker.stop(50);
-    const back = store.get(job.id)!;
+    const back = (await store.get(job.id))!;
     assert.equal(back.state, 'queued');
     assert.equal(back.attempts, 0);
     assert.equal(back.reason, 'requeued at shutdown');
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

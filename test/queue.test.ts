@@ -18,7 +18,7 @@ function withStore(fn: (store: SqliteJobStore, path: string) => void | Promise<v
     try {
       await fn(store, join(dir, 'queue.sqlite'));
     } finally {
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   };
@@ -40,134 +40,134 @@ test('backoff grows exponentially up to the ceiling, jitter stays within its sha
   );
 });
 
-test('enqueue is idempotent: a study queued twice is one job', withStore((store) => {
-  const first = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
-  const second = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'webhook', triggerVersion: 'v1' });
+test('enqueue is idempotent: a study queued twice is one job', withStore(async (store) => {
+  const first = await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
+  const second = await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'webhook', triggerVersion: 'v1' });
   assert.equal(first.created, true);
   assert.equal(second.created, false);
   assert.equal(second.job.id, first.job.id);
-  assert.equal(store.list().length, 1);
+  assert.equal((await store.list()).length, 1);
   // Another model version is another job.
-  assert.equal(store.enqueue({ studyInstanceUID: '1.2.3', modelKey: 'pulse-lite@2.0.0', source: 'changes' }).created, true);
+  assert.equal((await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: 'pulse-lite@2.0.0', source: 'changes' })).created, true);
 }));
 
-test('a done study is not queued again unless forced; a skipped one is when the study changed', withStore((store) => {
-  const { job } = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
-  const claimed = store.claim('w1', 10_000)!;
+test('a done study is not queued again unless forced; a skipped one is when the study changed', withStore(async (store) => {
+  const { job } = await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v1' });
+  const claimed = (await store.claim('w1', 10_000))!;
   assert.equal(claimed.id, job.id);
-  assert.ok(store.complete(job.id, 'w1', { diagnosis: 'NOR' }, { total: 5 }));
-  assert.equal(store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v2' }).created, false, 'our own outputs change the study: still done');
-  const forced = store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'api', force: true });
+  assert.ok(await store.complete(job.id, 'w1', { diagnosis: 'NOR' }, { total: 5 }));
+  assert.equal((await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'changes', triggerVersion: 'v2' })).created, false, 'our own outputs change the study: still done');
+  const forced = await store.enqueue({ studyInstanceUID: '1.2.3', modelKey: MODEL, source: 'api', force: true });
   assert.equal(forced.created, true);
   assert.equal(forced.job.state, 'queued');
   assert.equal(forced.job.forced, true);
   assert.equal(forced.job.attempts, 0);
 
-  store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'a' });
-  const ids = [store.claim('w1', 10_000)!, store.claim('w1', 10_000)!];
+  await store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'a' });
+  const ids = [(await store.claim('w1', 10_000))!, (await store.claim('w1', 10_000))!];
   const skippedJob = ids.find((j) => j.studyInstanceUID === '9.9')!;
-  assert.ok(store.skip(skippedJob.id, 'w1', 'no cine stack', {}));
-  assert.equal(store.get(skippedJob.id)!.reason, 'no cine stack');
-  assert.equal(store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'webhook', triggerVersion: 'a' }).created, false, 'the same announcement twice');
-  assert.equal(store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'b' }).created, true, 'new instances arrived');
+  assert.ok(await store.skip(skippedJob.id, 'w1', 'no cine stack', {}));
+  assert.equal((await store.get(skippedJob.id))!.reason, 'no cine stack');
+  assert.equal((await store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'webhook', triggerVersion: 'a' })).created, false, 'the same announcement twice');
+  assert.equal((await store.enqueue({ studyInstanceUID: '9.9', modelKey: MODEL, source: 'changes', triggerVersion: 'b' })).created, true, 'new instances arrived');
 }));
 
-test('claims are exclusive, ordered, and respect notBefore', withStore((store) => {
-  for (const uid of ['1', '2', '3']) store.enqueue({ studyInstanceUID: uid, modelKey: MODEL, source: 'changes' });
-  const a = store.claim('w1', 10_000)!;
-  const b = store.claim('w2', 10_000)!;
+test('claims are exclusive, ordered, and respect notBefore', withStore(async (store) => {
+  for (const uid of ['1', '2', '3']) (await store.enqueue({ studyInstanceUID: uid, modelKey: MODEL, source: 'changes' }));
+  const a = (await store.claim('w1', 10_000))!;
+  const b = (await store.claim('w2', 10_000))!;
   assert.deepEqual([a.studyInstanceUID, b.studyInstanceUID], ['1', '2']);
   assert.equal(a.attempts, 1);
   assert.equal(a.state, 'running');
-  assert.equal(store.complete(a.id, 'w2', {}, {}), false, 'only the lease owner may finish a job');
+  assert.equal((await store.complete(a.id, 'w2', {}, {})), false, 'only the lease owner may finish a job');
   const now = Date.now();
-  assert.ok(store.retry(a.id, 'w1', 'Orthanc down', now + 60_000, { retrieve: 3 }));
-  const c = store.claim('w1', 10_000)!;
+  assert.ok(await store.retry(a.id, 'w1', 'Orthanc down', now + 60_000, { retrieve: 3 }));
+  const c = (await store.claim('w1', 10_000))!;
   assert.equal(c.studyInstanceUID, '3', 'a job in backoff waits');
-  assert.equal(store.claim('w1', 10_000), undefined);
-  const later = store.claim('w1', 10_000, now + 61_000)!;
+  assert.equal((await store.claim('w1', 10_000)), undefined);
+  const later = (await store.claim('w1', 10_000, now + 61_000))!;
   assert.equal(later.id, a.id);
   assert.equal(later.attempts, 1, 'the retry after an upstream failure gave its attempt back');
 }));
 
-test('a running job whose lease expired is requeued, or failed once out of attempts', withStore((store) => {
-  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
-  const job = store.claim('dead-worker', 1000)!;
-  assert.equal(store.recoverExpiredLeases(3, Date.now()), 0, 'lease still valid');
-  assert.ok(store.renewLease(job.id, 'dead-worker', 1000));
-  assert.equal(store.renewLease(job.id, 'other', 1000), false);
-  assert.equal(store.recoverExpiredLeases(3, Date.now() + 5000), 1);
-  assert.equal(store.get(job.id)!.state, 'queued');
-  assert.match(store.get(job.id)!.reason!, /lease expired/);
+test('a running job whose lease expired is requeued, or failed once out of attempts', withStore(async (store) => {
+  await store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = (await store.claim('dead-worker', 1000))!;
+  assert.equal((await store.recoverExpiredLeases(3, Date.now())), 0, 'lease still valid');
+  assert.ok(await store.renewLease(job.id, 'dead-worker', 1000));
+  assert.equal((await store.renewLease(job.id, 'other', 1000)), false);
+  assert.equal((await store.recoverExpiredLeases(3, Date.now() + 5000)), 1);
+  assert.equal((await store.get(job.id))!.state, 'queued');
+  assert.match((await store.get(job.id))!.reason!, /lease expired/);
   for (let i = 0; i < 2; i++) {
-    store.claim('dead-worker', 1000);
-    store.recoverExpiredLeases(3, Date.now() + 5000);
+    await store.claim('dead-worker', 1000);
+    await store.recoverExpiredLeases(3, Date.now() + 5000);
   }
-  const failed = store.get(job.id)!;
+  const failed = (await store.get(job.id))!;
   assert.equal(failed.state, 'failed');
   assert.equal(failed.attempts, 3);
   assert.match(failed.reason!, /lease expired\) 3 times/);
 }));
 
-test('a graceful shutdown gives running jobs back without counting the attempt', withStore((store) => {
-  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
-  const job = store.claim('w1', 60_000)!;
-  assert.equal(store.releaseOwner('w1'), 1);
-  const back = store.get(job.id)!;
+test('a graceful shutdown gives running jobs back without counting the attempt', withStore(async (store) => {
+  await store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = (await store.claim('w1', 60_000))!;
+  assert.equal((await store.releaseOwner('w1')), 1);
+  const back = (await store.get(job.id))!;
   assert.equal(back.state, 'queued');
   assert.equal(back.attempts, 0);
 }));
 
-test('the store survives reopening: jobs, states and the cursor are on disk', withStore((store, path) => {
-  store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
-  const job = store.claim('w1', 60_000)!;
-  store.fail(job.id, 'w1', 'no cine series (study 1)', { total: 1 });
-  store.setValue('changes.cursor', '42');
+test('the store survives reopening: jobs, states and the cursor are on disk', withStore(async (store, path) => {
+  await store.enqueue({ studyInstanceUID: '1', modelKey: MODEL, source: 'changes' });
+  const job = (await store.claim('w1', 60_000))!;
+  await store.fail(job.id, 'w1', 'no cine series (study 1)', { total: 1 });
+  await store.setValue('changes.cursor', '42');
   const again = new SqliteJobStore(path);
   try {
-    assert.equal(again.get(job.id)!.state, 'failed');
-    assert.equal(again.get(job.id)!.reason, 'no cine series (study 1)');
-    assert.equal(again.getValue('changes.cursor'), '42');
-    assert.deepEqual(again.countByState(), { queued: 0, running: 0, done: 0, failed: 1, skipped: 0 });
-    assert.deepEqual(again.list({ state: 'failed' }).map((j) => j.id), [job.id]);
+    assert.equal((await again.get(job.id))!.state, 'failed');
+    assert.equal((await again.get(job.id))!.reason, 'no cine series (study 1)');
+    assert.equal((await again.getValue('changes.cursor')), '42');
+    assert.deepEqual((await again.countByState()), { queued: 0, running: 0, done: 0, failed: 1, skipped: 0 });
+    assert.deepEqual((await again.list({ state: 'failed' })).map((j) => j.id), [job.id]);
   } finally {
-    again.close();
+    await again.close();
   }
 }));
 
-test('new studies are claimed before reprocess requests, however many of those wait', withStore((store) => {
+test('new studies are claimed before reprocess requests, however many of those wait', withStore(async (store) => {
   for (let i = 0; i < 20; i++) {
-    const { job } = store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'changes' });
-    store.claim('w', 1000);
-    store.complete(job.id, 'w', {}, {});
-    assert.equal(store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess }).job.priority, JobPriority.reprocess);
+    const { job } = await store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'changes' });
+    await store.claim('w', 1000);
+    await store.complete(job.id, 'w', {}, {});
+    assert.equal((await store.enqueue({ studyInstanceUID: `1.9.${i}`, modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess })).job.priority, JobPriority.reprocess);
   }
-  const fresh = store.enqueue({ studyInstanceUID: '1.8.1', modelKey: MODEL, source: 'changes' }).job;
+  const fresh = (await store.enqueue({ studyInstanceUID: '1.8.1', modelKey: MODEL, source: 'changes' })).job;
   assert.equal(fresh.priority, JobPriority.newStudy);
-  assert.equal(store.claim('w', 1000)?.id, fresh.id);
-  assert.equal(store.claim('w', 1000)?.studyInstanceUID, '1.9.0', 'then reprocess requests, oldest first');
+  assert.equal((await store.claim('w', 1000))?.id, fresh.id);
+  assert.equal((await store.claim('w', 1000))?.studyInstanceUID, '1.9.0', 'then reprocess requests, oldest first');
   // Asking again for a study that is still queued as new does not push it back.
-  const queued = store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'changes' }).job;
-  assert.equal(store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess }).job.priority, JobPriority.newStudy);
-  assert.equal(store.claim('w', 1000)?.id, queued.id);
+  const queued = (await store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'changes' })).job;
+  assert.equal((await store.enqueue({ studyInstanceUID: '1.8.2', modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess })).job.priority, JobPriority.newStudy);
+  assert.equal((await store.claim('w', 1000))?.id, queued.id);
 }));
 
-test('a retry after an upstream failure gives the attempt back and remembers when the failures began', withStore((store) => {
-  const { job } = store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
-  const claimed = store.claim('w', 1000)!;
+test('a retry after an upstream failure gives the attempt back and remembers when the failures began', withStore(async (store) => {
+  const { job } = await store.enqueue({ studyInstanceUID: '1.2', modelKey: MODEL, source: 'changes' });
+  const claimed = (await store.claim('w', 1000))!;
   assert.equal(claimed.attempts, 1);
   const before = Date.now();
-  assert.ok(store.retry(job.id, 'w', 'Orthanc down', 0, {}));
-  const first = store.get(job.id)!;
+  assert.ok(await store.retry(job.id, 'w', 'Orthanc down', 0, {}));
+  const first = (await store.get(job.id))!;
   assert.deepEqual([first.state, first.attempts, first.retries], ['queued', 0, 1]);
   assert.ok(first.retrySince! >= before);
-  store.claim('w', 1000);
-  store.retry(job.id, 'w', 'Orthanc down', 0, {});
-  assert.equal(store.get(job.id)!.retrySince, first.retrySince, 'the budget counts from the first failure');
-  assert.equal(store.get(job.id)!.retries, 2);
+  await store.claim('w', 1000);
+  await store.retry(job.id, 'w', 'Orthanc down', 0, {});
+  assert.equal((await store.get(job.id))!.retrySince, first.retrySince, 'the budget counts from the first failure');
+  assert.equal((await store.get(job.id))!.retries, 2);
 }));
 
-test('a database created before priorities and retry budgets is upgraded on open', () => {
+test('a database created before priorities and retry budgets is upgraded on open', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-queue-'));
   const path = join(dir, 'queue.sqlite');
   try {
@@ -182,12 +182,22 @@ test('a database created before priorities and retry budgets is upgraded on open
     old.close();
     const store = new SqliteJobStore(path);
     try {
-      const job = store.claim('w', 1000)!;
+      const job = (await store.claim('w', 1000))!;
       assert.deepEqual([job.studyInstanceUID, job.priority, job.retries, job.retrySince], ['1.5', JobPriority.newStudy, 0, null]);
     } finally {
-      store.close();
+      await store.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('one holder of a singleton at a time (the changes listener); it passes on when the holder lets go or stops renewing', withStore(async (store) => {
+  assert.equal(await store.holdSingleton('changes', 'a', 1000, 0), true);
+  assert.equal(await store.holdSingleton('changes', 'b', 1000, 500), false, 'held by a');
+  assert.equal(await store.holdSingleton('changes', 'a', 1000, 900), true, 'renewed by its holder');
+  assert.equal(await store.holdSingleton('changes', 'b', 1000, 1500), false, 'the renewal counts');
+  assert.equal(await store.holdSingleton('changes', 'b', 1000, 2000), true, 'a stopped renewing: b takes over');
+  await store.releaseSingleton('changes', 'b');
+  assert.equal(await store.holdSingleton('changes', 'a', 1000, 2100), true);
+}));

@@ -104,8 +104,8 @@ test('the service processes the same kind of study on a real Orthanc and logs wh
     const study = makeOddValuesStudy({ seed: 32, group: 'DCM', slices: 6, phases: 8 });
     let studyId = '';
     for (const file of study.files) studyId = (await client.uploadInstance(file.bytes)).ParentStudy;
-    const job = await waitFor('job finished', () => {
-      const j = service.store.findByStudy(study.studyInstanceUID)[0];
+    const job = await waitFor('job finished', async () => {
+      const j = (await service.store.findByStudy(study.studyInstanceUID))[0];
       return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
     }, 180_000);
     assert.equal(job.state, 'done', job.reason ?? '');

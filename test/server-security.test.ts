@@ -185,7 +185,7 @@ describe('the locked-down HTTP face', () => {
     assert.equal(form.status, 415);
     const crossOrigin = await fetch(`${s!.service.url}${path}`, { method: 'POST', headers: { ...json, ...bearer(ADMIN), Origin: 'http://evil.example' }, body: '{}' });
     assert.equal(crossOrigin.status, 403);
-    assert.equal(s!.service.store.findByStudy(s!.studies[0]!).length, 0, 'nothing was queued');
+    assert.equal((await s!.service.store.findByStudy(s!.studies[0]!)).length, 0, 'nothing was queued');
   });
 
   test('oversized and malformed bodies get a 4xx that says what is wrong, never a stack trace', async () => {
@@ -219,12 +219,12 @@ describe('the locked-down HTTP face', () => {
   });
 
   test('reprocessing a study Orthanc does not hold is refused and leaves no job behind', async () => {
-    const before = s!.service.store.list({ limit: 1000 }).length;
+    const before = (await s!.service.store.list({ limit: 1000 })).length;
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${s!.service.url}/api/studies/1.2.826.0.1.3680043.99.${i}/reprocess`, { method: 'POST', headers: { ...json, ...bearer(ADMIN) }, body: '{}' });
       assert.equal(res.status, 404);
     }
-    assert.equal(s!.service.store.list({ limit: 1000 }).length, before, 'no row for a made-up UID');
+    assert.equal((await s!.service.store.list({ limit: 1000 })).length, before, 'no row for a made-up UID');
   });
 
   test('reprocessing waits behind new studies, and only so many requests may wait', async () => {
@@ -236,11 +236,11 @@ describe('the locked-down HTTP face', () => {
     const orthancId = (await findStudyId(new OrthancRestClient({ url: s!.orthanc.url, username: 'pulse', password: ORTHANC_PASSWORD }), c))!;
     const hook = await fetch(`${s!.service.url}/webhook/stable-study`, { method: 'POST', headers: { ...json, 'X-Pulse-Secret': WEBHOOK }, body: JSON.stringify({ orthancStudyId: orthancId, studyInstanceUID: c }) });
     assert.equal(hook.status, 202);
-    const first = store.claim('test', 60_000);
+    const first = (await store.claim('test', 60_000));
     assert.equal(first?.studyInstanceUID, c, 'the new study is claimed before the reprocessing requests');
-    assert.equal(store.claim('test', 60_000)?.studyInstanceUID, a);
-    assert.equal(store.claim('test', 60_000)?.studyInstanceUID, b);
-    assert.ok(s!.service.store.releaseOwner('test') === 3);
+    assert.equal((await store.claim('test', 60_000))?.studyInstanceUID, a);
+    assert.equal((await store.claim('test', 60_000))?.studyInstanceUID, b);
+    assert.ok((await s!.service.store.releaseOwner('test')) === 3);
     // Two reprocessing requests wait now (a, b); with a bound of 2 a third is refused.
     const bounded = await setupBound();
     try {
@@ -329,7 +329,7 @@ test('Orthanc credentials in the URL never reach a log line, an error or /readyz
     logger,
   });
   try {
-    await waitFor('a retry warning', () => lines.some((l) => l.includes('cannot read Orthanc changes feed')), 10_000);
+    await waitFor('a retry warning', async () => lines.some((l) => l.includes('cannot read Orthanc changes feed')), 10_000);
     const ready = await fetch(`${service.url}/readyz`);
     assert.equal(ready.status, 503);
     const body = await ready.text();

@@ -45,8 +45,8 @@ function countingProcessor(received: number[], during?: () => Promise<void> | vo
   };
 }
 
-async function serve(orthancUrl: string, config: ConfigInput = {}, extra: { store?: (path: string) => JobStore; during?: () => Promise<void> | void } = {}): Promise<Running> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-faults-'));
+async function serve(orthancUrl: string, config: ConfigInput = {}, extra: { store?: (path: string) => JobStore; during?: () => Promise<void> | void; dataDir?: string } = {}): Promise<Running> {
+  const dataDir = extra.dataDir ?? mkdtempSync(join(tmpdir(), 'pulse-faults-'));
   const received: number[] = [];
   const parsed = ConfigSchema.parse({
     ...config,
@@ -69,8 +69,8 @@ async function stop(r: Running | undefined): Promise<void> {
 }
 
 async function finished(r: Running, studyUID: string, timeoutMs = 40_000): Promise<Job> {
-  return waitFor(`job of ${studyUID} finished`, () => {
-    const job = r.service.store.findByStudy(studyUID)[0];
+  return waitFor(`job of ${studyUID} finished`, async () => {
+    const job = (await r.service.store.findByStudy(studyUID))[0];
     return job !== undefined && ['done', 'failed', 'skipped'].includes(job.state) && job;
   }, timeoutMs);
 }
@@ -147,10 +147,10 @@ describe('against an Orthanc that declares the PULSE metadata', () => {
         return ready.status === 503 && ready.reasons.some((reason) => /SQLITE_FULL/.test(reason)) && ready;
       }, 30_000);
       assert.match(down.reasons.join('\n'), /queue not writable|job store cannot be written/);
-      await waitFor('the outcome refused', () => refusedOutcomes > 0, 30_000);
+      await waitFor('the outcome refused', async () => refusedOutcomes > 0, 30_000);
       const health = await fetch(`${r.service.url}/healthz`);
       assert.equal(health.status, 200, 'the service is alive, only not ready');
-      const stuck = r.service.store.findByStudy(study.studyInstanceUID)[0]!;
+      const stuck = (await r.service.store.findByStudy(study.studyInstanceUID))[0]!;
       assert.equal(stuck.state, 'running', 'nothing was recorded: the job is not done, skipped or failed');
 
       full = false;
@@ -174,15 +174,33 @@ describe('against an Orthanc that declares the PULSE metadata', () => {
       const second = makeCineStudy(303, { patientId: 'CONFLICT-B' });
       await uploadStudy(client, first);
       await uploadStudy(client, second);
-      const job = await waitFor('conflict recorded', () => {
-        const j = r!.service.store.findByStudy(first.studyInstanceUID)[0];
+      const job = await waitFor('conflict recorded', async () => {
+        const j = (await r!.service.store.findByStudy(first.studyInstanceUID))[0];
         return j?.state === 'failed' && j;
       }, 40_000);
       assert.match(job.reason!, /conflict: 2 Orthanc studies \([0-9a-f-]+, [0-9a-f-]+\) share this StudyInstanceUID under different patients/);
       assert.doesNotMatch(job.reason!, /CONFLICT-A|CONFLICT-B/, 'no patient data in the reason');
-      assert.equal(r.service.store.findByStudy(first.studyInstanceUID).length, 1);
+      assert.equal((await r.service.store.findByStudy(first.studyInstanceUID)).length, 1);
     } finally {
       await stop(r);
+    }
+  });
+
+  test('two services sharing one job store: one reads the changes feed, every study is processed once', async () => {
+    let a: Running | undefined;
+    let b: Running | undefined;
+    try {
+      a = await serve(orthanc.url);
+      b = await serve(orthanc.url, {}, { dataDir: a.dataDir });
+      await waitFor('one leader', () => a!.service.listener!.isLeader !== b!.service.listener!.isLeader, 10_000);
+      const studies = [makeCineStudy(307), makeCineStudy(308), makeCineStudy(309)];
+      for (const study of studies) await uploadStudy(client, study);
+      for (const study of studies) assert.equal((await finished(a, study.studyInstanceUID)).state, 'done');
+      assert.equal(a.received.length + b.received.length, 3, `processed once each (${a.received.length} + ${b.received.length})`);
+      assert.equal(a.service.listener!.isLeader && b.service.listener!.isLeader, false, 'never two readers');
+    } finally {
+      await b?.service.stop(500);
+      await stop(a);
     }
   });
 
@@ -211,11 +229,11 @@ describe('against an Orthanc that declares the PULSE metadata', () => {
       r = await serve(orthanc.url, { queue: { maxAttempts: 1 } }, { during: () => held });
       const study = makeCineStudy(305);
       await uploadStudy(client, study);
-      await waitFor('processing', () => r!.received.length === 1, 30_000);
+      await waitFor('processing', async () => r!.received.length === 1, 30_000);
       await orthanc.stop({ keepStorage: true });
       release();
-      await waitFor('a few retries while Orthanc is down', () => (r!.service.store.findByStudy(study.studyInstanceUID)[0]?.retries ?? 0) >= 3, 20_000);
-      assert.equal(r.service.store.findByStudy(study.studyInstanceUID)[0]!.attempts <= 1, true);
+      await waitFor('a few retries while Orthanc is down', async () => ((await r!.service.store.findByStudy(study.studyInstanceUID))[0]?.retries ?? 0) >= 3, 20_000);
+      assert.equal((await r.service.store.findByStudy(study.studyInstanceUID))[0]!.attempts <= 1, true);
       assert.match((await readiness(r)).reasons.join('\n'), /Orthanc (is )?unreachable/);
       await orthanc.start();
       const job = await finished(r, study.studyInstanceUID);
@@ -248,7 +266,7 @@ test('an Orthanc without the PULSE user metadata: studies are processed and stor
     // Our outputs make the study stable again: it is not queued or processed a second time.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     assert.deepEqual(r.received, [48]);
-    assert.equal(r.service.store.findByStudy(study.studyInstanceUID)[0]!.state, 'done');
+    assert.equal((await r.service.store.findByStudy(study.studyInstanceUID))[0]!.state, 'done');
   } finally {
     await stop(r);
     await orthanc.stop();

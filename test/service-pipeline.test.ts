@@ -31,8 +31,8 @@ test('a synthetic cine study gets the real SEG and SR in the same study, and is 
     const study = generateStudy({ seed: 21, slices: 6, phases: 8 });
     let studyId = '';
     for (const file of study.files) studyId = (await client.uploadInstance(file.bytes)).ParentStudy;
-    const job = await waitFor('job finished', () => {
-      const j = service.store.findByStudy(study.truth.studyInstanceUID)[0];
+    const job = await waitFor('job finished', async () => {
+      const j = (await service.store.findByStudy(study.truth.studyInstanceUID))[0];
       return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
     }, 120_000);
     assert.equal(job.state, 'done', job.reason ?? '');

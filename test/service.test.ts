@@ -65,8 +65,8 @@ async function teardown(s: Setup | undefined): Promise<void> {
 }
 
 async function jobFor(s: Setup, studyUID: string, states: string[], timeoutMs = 30_000) {
-  return waitFor(`job of ${studyUID} in ${states.join('/')}`, () => {
-    const job = s.service.store.findByStudy(studyUID)[0];
+  return waitFor(`job of ${studyUID} in ${states.join('/')}`, async () => {
+    const job = (await s.service.store.findByStudy(studyUID))[0];
     return job !== undefined && states.includes(job.state) && job;
   }, timeoutMs);
 }
@@ -104,9 +104,9 @@ describe('changes feed alone', () => {
       const stable = page.Changes.filter((c) => c.ChangeType === 'StableStudy' && c.ID === studyId);
       return stable.length >= 2 && stable;
     }, 20_000);
-    await waitFor('cursor past it', () => (s!.service.listener!.cursor ?? 0) >= changes[1]!.Seq, 10_000);
+    await waitFor('cursor past it', async () => ((await s!.service.listener!.cursor()) ?? 0) >= changes[1]!.Seq, 10_000);
     await new Promise((r) => setTimeout(r, 500));
-    const jobs = s!.service.store.findByStudy(study.studyInstanceUID);
+    const jobs = (await s!.service.store.findByStudy(study.studyInstanceUID));
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.state, 'done');
     assert.equal(jobs[0]!.attempts, 1);
@@ -126,17 +126,17 @@ describe('changes feed alone', () => {
     const res = await fetch(`${s!.service.url}/api/studies/${study.studyInstanceUID}/reprocess`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' });
     assert.equal(res.status, 202);
     const { jobId } = (await res.json()) as { jobId: number };
-    await waitFor('reprocessed', () => s!.processor.calls.length === 2 && s!.service.store.get(jobId)?.state === 'done');
-    const instances = await s!.client.getJson<Array<{ MainDicomTags: { Modality: string } }>>(`/studies/${s!.service.store.get(jobId)!.orthancStudyId}/series`);
+    await waitFor('reprocessed', async () => s!.processor.calls.length === 2 && (await s!.service.store.get(jobId))?.state === 'done');
+    const instances = await s!.client.getJson<Array<{ MainDicomTags: { Modality: string } }>>(`/studies/${(await s!.service.store.get(jobId))!.orthancStudyId}/series`);
     assert.deepEqual(instances.map((x) => x.MainDicomTags.Modality).sort(), ['MR', 'SEG', 'SR']);
     const seg = instances.find((x) => x.MainDicomTags.Modality === 'SEG') as unknown as { Instances: string[] };
     assert.equal(seg.Instances.length, 1, 'one SEG instance, not two');
   });
 
   test('a job queued for another model is skipped with its reason', async () => {
-    const { job } = s!.service.store.enqueue({ studyInstanceUID: '1.2.3.99', modelKey: 'pulse-lite@0.9.0', source: 'cli' });
+    const { job } = (await s!.service.store.enqueue({ studyInstanceUID: '1.2.3.99', modelKey: 'pulse-lite@0.9.0', source: 'cli' }));
     s!.service.worker.notify();
-    const skipped = await waitFor('skipped', () => s!.service.store.get(job.id)?.state === 'skipped' && s!.service.store.get(job.id));
+    const skipped = await waitFor('skipped', async () => (await s!.service.store.get(job.id))?.state === 'skipped' && (await s!.service.store.get(job.id)));
     assert.equal(skipped.reason, 'queued for model pulse-lite@0.9.0; this service runs stand-in@1.0.0');
   });
 

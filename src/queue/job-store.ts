@@ -1,6 +1,7 @@
 /**
  * The durable queue's interface: the worker, listener and server talk to this, never to a database.
- * The embedded default is SQLite (sqlite-job-store.ts); a PostgreSQL backend implements the same.
+ * Asynchronous, as BullMQ's queue backend and pg-boss are, so a networked database can implement it:
+ * the embedded default is SQLite (sqlite-job-store.ts); a PostgreSQL backend implements the same.
  */
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'skipped';
@@ -98,30 +99,37 @@ export interface JobStore {
    * Idempotent: a study already queued or running is left as is; one done is left unless `force`;
    * one skipped or failed is queued again only when the study changed (`triggerVersion`) or `force`.
    */
-  enqueue(request: EnqueueRequest): EnqueueResult;
+  enqueue(request: EnqueueRequest): Promise<EnqueueResult>;
   /** Takes the next due job (queued, notBefore <= now; highest priority, then oldest) and leases it to `owner` until now + leaseMs. */
-  claim(owner: string, leaseMs: number, now?: number): Job | undefined;
+  claim(owner: string, leaseMs: number, now?: number): Promise<Job | undefined>;
   /** Extends the lease of a job this owner runs; false when the job is no longer ours. */
-  renewLease(id: number, owner: string, leaseMs: number, now?: number): boolean;
-  complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): boolean;
-  skip(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
-  fail(id: number, owner: string, reason: string, timings: Record<string, number>): boolean;
+  renewLease(id: number, owner: string, leaseMs: number, now?: number): Promise<boolean>;
+  complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): Promise<boolean>;
+  skip(id: number, owner: string, reason: string, timings: Record<string, number>): Promise<boolean>;
+  fail(id: number, owner: string, reason: string, timings: Record<string, number>): Promise<boolean>;
   /**
    * Queues the job again after an upstream failure, due at `notBefore`, keeping the reason it waits.
    * The attempt is given back (an outage spends time, not attempts); `retries` grows and
    * `retrySince` is set on the first one.
    */
-  retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): boolean;
+  retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): Promise<boolean>;
   /** Running jobs whose lease ran out go back to the queue (or fail when out of attempts); returns how many. */
-  recoverExpiredLeases(maxAttempts: number, now?: number): number;
+  recoverExpiredLeases(maxAttempts: number, now?: number): Promise<number>;
   /** Gives back this owner's running jobs at once (graceful shutdown): they are queued again, the attempt not counted. */
-  releaseOwner(owner: string): number;
-  get(id: number): Job | undefined;
-  findByStudy(studyInstanceUID: string, modelKey?: string): Job[];
-  list(options?: ListOptions): Job[];
-  countByState(): Record<JobState, number>;
+  releaseOwner(owner: string): Promise<number>;
+  get(id: number): Promise<Job | undefined>;
+  findByStudy(studyInstanceUID: string, modelKey?: string): Promise<Job[]>;
+  list(options?: ListOptions): Promise<Job[]>;
+  countByState(): Promise<Record<JobState, number>>;
   /** Small persistent key-value store (the changes-feed cursor). */
-  getValue(key: string): string | undefined;
-  setValue(key: string, value: string): void;
-  close(): void;
+  getValue(key: string): Promise<string | undefined>;
+  setValue(key: string, value: string): Promise<void>;
+  /**
+   * Holds the named singleton for `owner` until now + ttlMs (taking it when free or expired, renewing
+   * it when ours); false while another owner holds it. One changes listener reads the feed at a time.
+   */
+  holdSingleton(name: string, owner: string, ttlMs: number, now?: number): Promise<boolean>;
+  /** Lets go of the singleton when `owner` holds it. */
+  releaseSingleton(name: string, owner: string): Promise<void>;
+  close(): Promise<void>;
 }

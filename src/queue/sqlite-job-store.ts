@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS jobs (
   UNIQUE (study_uid, model_key)
 );
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS singletons (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until INTEGER NOT NULL);
 `;
 
 /** Columns added after the first release: databases created before get them on open. */
@@ -118,7 +119,7 @@ export class SqliteJobStore implements JobStore {
     this.db.exec(INDEXES);
   }
 
-  enqueue(request: EnqueueRequest): EnqueueResult {
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
     const now = Date.now();
     const priority = request.priority ?? JobPriority.newStudy;
     const run = this.db.transaction((): EnqueueResult => {
@@ -165,7 +166,7 @@ export class SqliteJobStore implements JobStore {
     return run.immediate();
   }
 
-  claim(owner: string, leaseMs: number, now = Date.now()): Job | undefined {
+  async claim(owner: string, leaseMs: number, now = Date.now()): Promise<Job | undefined> {
     const row = this.db
       .prepare(
         `UPDATE jobs SET state = 'running', lease_owner = ?, lease_until = ?, attempts = attempts + 1,
@@ -177,7 +178,7 @@ export class SqliteJobStore implements JobStore {
     return row ? toJob(row) : undefined;
   }
 
-  renewLease(id: number, owner: string, leaseMs: number, now = Date.now()): boolean {
+  async renewLease(id: number, owner: string, leaseMs: number, now = Date.now()): Promise<boolean> {
     return this.db.prepare(`UPDATE jobs SET lease_until = ? WHERE id = ? AND state = 'running' AND lease_owner = ?`).run(now + leaseMs, id, owner).changes === 1;
   }
 
@@ -194,19 +195,19 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
-  complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): boolean {
+  async complete(id: number, owner: string, outcome: JobOutcome, timings: Record<string, number>): Promise<boolean> {
     return this.finish(id, owner, 'done', null, outcome, timings);
   }
 
-  skip(id: number, owner: string, reason: string, timings: Record<string, number>): boolean {
+  async skip(id: number, owner: string, reason: string, timings: Record<string, number>): Promise<boolean> {
     return this.finish(id, owner, 'skipped', reason, null, timings);
   }
 
-  fail(id: number, owner: string, reason: string, timings: Record<string, number>): boolean {
+  async fail(id: number, owner: string, reason: string, timings: Record<string, number>): Promise<boolean> {
     return this.finish(id, owner, 'failed', reason, null, timings);
   }
 
-  retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): boolean {
+  async retry(id: number, owner: string, reason: string, notBefore: number, timings: Record<string, number>): Promise<boolean> {
     return (
       this.db
         .prepare(
@@ -219,7 +220,7 @@ export class SqliteJobStore implements JobStore {
     );
   }
 
-  recoverExpiredLeases(maxAttempts: number, now = Date.now()): number {
+  async recoverExpiredLeases(maxAttempts: number, now = Date.now()): Promise<number> {
     const run = this.db.transaction(() => {
       const failed = this.db
         .prepare(
@@ -240,7 +241,7 @@ export class SqliteJobStore implements JobStore {
     return run.immediate();
   }
 
-  releaseOwner(owner: string): number {
+  async releaseOwner(owner: string): Promise<number> {
     return this.db
       .prepare(
         `UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), reason = 'requeued at shutdown',
@@ -250,12 +251,12 @@ export class SqliteJobStore implements JobStore {
       .run(Date.now(), Date.now(), owner).changes;
   }
 
-  get(id: number): Job | undefined {
+  async get(id: number): Promise<Job | undefined> {
     const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as Row | undefined;
     return row ? toJob(row) : undefined;
   }
 
-  findByStudy(studyInstanceUID: string, modelKey?: string): Job[] {
+  async findByStudy(studyInstanceUID: string, modelKey?: string): Promise<Job[]> {
     const rows = (
       modelKey === undefined
         ? this.db.prepare('SELECT * FROM jobs WHERE study_uid = ? ORDER BY id').all(studyInstanceUID)
@@ -264,7 +265,7 @@ export class SqliteJobStore implements JobStore {
     return rows.map(toJob);
   }
 
-  list(options: ListOptions = {}): Job[] {
+  async list(options: ListOptions = {}): Promise<Job[]> {
     const limit = Math.max(1, Math.min(options.limit ?? 100, 10_000));
     const rows = this.db
       .prepare('SELECT * FROM jobs WHERE (? IS NULL OR state = ?) AND (? IS NULL OR source = ?) ORDER BY updated_at DESC, id DESC LIMIT ?')
@@ -272,7 +273,7 @@ export class SqliteJobStore implements JobStore {
     return rows.map(toJob);
   }
 
-  countByState(): Record<JobState, number> {
+  async countByState(): Promise<Record<JobState, number>> {
     const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
     for (const row of this.db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>) {
       counts[row.state] = row.n;
@@ -280,16 +281,32 @@ export class SqliteJobStore implements JobStore {
     return counts;
   }
 
-  getValue(key: string): string | undefined {
+  async getValue(key: string): Promise<string | undefined> {
     const row = this.db.prepare('SELECT value FROM kv WHERE key = ?').get(key) as { value: string } | undefined;
     return row?.value;
   }
 
-  setValue(key: string, value: string): void {
+  async setValue(key: string, value: string): Promise<void> {
     this.db.prepare('INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
-  close(): void {
+  async holdSingleton(name: string, owner: string, ttlMs: number, now = Date.now()): Promise<boolean> {
+    const row = this.db
+      .prepare(
+        `INSERT INTO singletons (name, owner, until) VALUES (?, ?, ?)
+         ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until = excluded.until
+           WHERE singletons.owner = excluded.owner OR singletons.until < ?
+         RETURNING owner`,
+      )
+      .get(name, owner, now + ttlMs, now) as { owner: string } | undefined;
+    return row?.owner === owner;
+  }
+
+  async releaseSingleton(name: string, owner: string): Promise<void> {
+    this.db.prepare('DELETE FROM singletons WHERE name = ? AND owner = ?').run(name, owner);
+  }
+
+  async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
 }

@@ -8,9 +8,9 @@ export class StoreHealth {
   private failure: { readonly at: number; readonly message: string } | undefined;
 
   /** Runs one store operation; a failure is recorded (and rethrown) so readiness can say why. */
-  guard<T>(operation: () => T): T {
+  async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
-      const value = operation();
+      const value = await operation();
       this.failure = undefined;
       return value;
     } catch (error) {

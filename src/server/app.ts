@@ -80,8 +80,8 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     ...(credentials?.via === 'cookie' && credentials.token ? { csrfToken: auth.csrfFor(credentials.token) } : {}),
   });
   /** The newest job of a study that finished with a result kept for the dashboard. */
-  const archivedJob = (uid: string) => {
-    for (const job of store.findByStudy(uid).reverse()) {
+  const archivedJob = async (uid: string) => {
+    for (const job of (await store.findByStudy(uid)).reverse()) {
       if (job.state !== 'done' || !deps.archive) continue;
       const study = deps.archive.load(job.id);
       if (study) return { jobId: job.id, study };
@@ -91,7 +91,7 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
 
   const queueFromApi = async (studyInstanceUID: string, what: string): Promise<{ jobId: number; state: JobState; created: boolean }> => {
     // Bounded: requests that wait beyond this are refused, so a flood cannot fill the queue.
-    const waiting = store.list({ state: 'queued', source: 'api', limit: deps.server.maxQueuedReprocess + 1 }).length;
+    const waiting = (await store.list({ state: 'queued', source: 'api', limit: deps.server.maxQueuedReprocess + 1 })).length;
     if (waiting >= deps.server.maxQueuedReprocess) {
       throw new HttpError(429, `${waiting} reprocessing requests are already waiting (server.maxQueuedReprocess); try again later`, { 'Retry-After': '60' });
     }
@@ -104,7 +104,7 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     }
     // Refused before any row exists: made-up UIDs leave nothing behind.
     if (orthancStudyId === undefined) throw new HttpError(404, `Orthanc does not hold study ${studyInstanceUID}`);
-    const result = store.enqueue({ studyInstanceUID, modelKey: deps.modelKey, orthancStudyId, source: 'api', force: true, priority: JobPriority.reprocess });
+    const result = await store.enqueue({ studyInstanceUID, modelKey: deps.modelKey, orthancStudyId, source: 'api', force: true, priority: JobPriority.reprocess });
     logger.info(`${what} asked`, { jobId: result.job.id, studyInstanceUID, created: result.created });
     deps.onQueued();
     return { jobId: result.job.id, state: result.job.state, created: result.created };
@@ -165,7 +165,7 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     }),
     viewerRoute('/health', { summary: 'health details: Orthanc reachable, worker busy, job counts', responses: { 200: 'healthy', 503: 'unhealthy' } }, async ({ res }) => {
       const facts = await deps.health();
-      res.status(facts.ok ? 200 : 503).json({ ...facts, model: deps.modelKey, jobs: store.countByState() });
+      res.status(facts.ok ? 200 : 503).json({ ...facts, model: deps.modelKey, jobs: await store.countByState() });
     }),
     viewerRoute('/metrics', { summary: 'Prometheus metrics', produces: 'text', responses: { 200: 'metrics in the Prometheus text format' } }, async ({ res }) => {
       res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
@@ -173,10 +173,10 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     viewerRoute<Record<string, never>, { state?: string; limit?: number }>(
       '/api/jobs',
       { summary: 'recent jobs, newest first', query: JobListQuery, responses: { 200: '{"jobs": [...]}' } },
-      ({ query, res }) => res.json({ jobs: store.list({ state: query.state as JobState | undefined, limit: query.limit ?? 100 }) }),
+      async ({ query, res }) => res.json({ jobs: await store.list({ state: query.state as JobState | undefined, limit: query.limit ?? 100 }) }),
     ),
-    viewerRoute<{ id: number }>('/api/jobs/:id', { summary: 'one job', params: JobParams, responses: { 200: 'the job', 404: 'no such job' } }, ({ params, res }) => {
-      const job = store.get(params.id);
+    viewerRoute<{ id: number }>('/api/jobs/:id', { summary: 'one job', params: JobParams, responses: { 200: 'the job', 404: 'no such job' } }, async ({ params, res }) => {
+      const job = await store.get(params.id);
       if (!job) throw new HttpError(404, `no job ${params.id}`);
       res.json(job);
     }),
@@ -203,22 +203,22 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
         responses: { 202: 'queued', 404: 'no such job, or Orthanc no longer holds its study', 409: 'the job has not failed', 503: 'Orthanc unreachable' },
       },
       async ({ params, res }) => {
-        const job = store.get(params.id);
+        const job = await store.get(params.id);
         if (!job) throw new HttpError(404, `no job ${params.id}`);
         if (job.state !== 'failed') throw new HttpError(409, `job ${params.id} is ${job.state}, not failed`);
         res.status(202).json(await queueFromApi(job.studyInstanceUID, 'retry'));
       },
     ),
-    viewerRoute('/', { summary: 'the dashboard: queue counts and recent jobs', produces: 'html', responses: { 200: 'HTML' } }, ({ res, credentials }) => {
-      res.type('html').send(renderDashboard(store.list({ limit: 100 }), store.countByState(), pageContext(credentials)));
+    viewerRoute('/', { summary: 'the dashboard: queue counts and recent jobs', produces: 'html', responses: { 200: 'HTML' } }, async ({ res, credentials }) => {
+      res.type('html').send(renderDashboard(await store.list({ limit: 100 }), await store.countByState(), pageContext(credentials)));
     }),
     viewerRoute<{ uid: string }>(
       '/studies/:uid',
       { summary: "one study's page: key numbers, diagnosis, QC, thumbnails, volume curve, viewer link", params: StudyParams, produces: 'html', responses: { 200: 'HTML', 404: 'no job for this study' } },
-      ({ params, res, credentials }) => {
-        const jobs = store.findByStudy(params.uid);
+      async ({ params, res, credentials }) => {
+        const jobs = await store.findByStudy(params.uid);
         if (jobs.length === 0) throw new HttpError(404, `no job for study ${params.uid}`);
-        const found = archivedJob(params.uid);
+        const found = await archivedJob(params.uid);
         const archived = found && { ...found, hasThumbnails: deps.archive?.thumbnail(found.jobId, 'ed') !== undefined };
         const viewerUrl = deps.viewerUrl?.replaceAll('{StudyInstanceUID}', encodeURIComponent(params.uid));
         res.type('html').send(renderStudyPage({ studyInstanceUID: params.uid, jobs, ...(archived ? { archived } : {}), ...(viewerUrl ? { viewerUrl } : {}) }, pageContext(credentials)));
@@ -227,8 +227,8 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     viewerRoute<{ uid: string; phase: 'ed' | 'es' }>(
       '/studies/:uid/thumbnail/:phase',
       { summary: 'the mid-ventricular slice at ED or ES with contours (PNG)', params: ThumbnailParams, produces: 'png', responses: { 200: 'PNG', 404: 'no thumbnail' } },
-      ({ params, res }) => {
-        const found = archivedJob(params.uid);
+      async ({ params, res }) => {
+        const found = await archivedJob(params.uid);
         const png = found && deps.archive?.thumbnail(found.jobId, params.phase);
         if (!png) throw new HttpError(404, `no ${params.phase.toUpperCase()} thumbnail for study ${params.uid}`);
         res.type('png').set('Cache-Control', 'private, max-age=60').send(Buffer.from(png));

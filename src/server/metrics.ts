@@ -7,7 +7,8 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JOB_STATES, type JobStore } from '../queue/job-store.js';
 
 /** Why an attempt failed, as a bounded label: what the worker's error classes decide. */
-export type FailureReason = 'upstream_unavailable' | 'bad_input' | 'internal' | 'lease_lost';
+import type { FailureReason } from '../queue/worker.js';
+export type { FailureReason };
 
 export interface ServiceMetrics {
   readonly registry: Registry;
@@ -29,8 +30,8 @@ export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetr
     help: 'Jobs in the queue by state',
     labelNames: ['state'],
     registers: [registry],
-    collect() {
-      const counts = store.countByState();
+    async collect() {
+      const counts = await store.countByState();
       for (const state of JOB_STATES) this.set({ state }, counts[state]);
     },
   });
@@ -38,8 +39,8 @@ export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetr
     name: 'pulse_queue_depth',
     help: 'Jobs waiting or running (queued + running)',
     registers: [registry],
-    collect() {
-      const counts = store.countByState();
+    async collect() {
+      const counts = await store.countByState();
       this.set(counts.queued + counts.running);
     },
   });

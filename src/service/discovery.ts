@@ -29,7 +29,7 @@ export function createDiscovery(client: OrthancRestClient, store: JobStore, mode
         logger.debug('stable study no longer in Orthanc', { orthancStudyId, source });
         return undefined;
       }
-      let result = store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate });
+      let result = await store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate });
       const other = result.job.orthancStudyId;
       if (!result.created && other !== null && other !== orthancStudyId && (result.job.state === 'done' || result.job.state === 'skipped')) {
         // Another Orthanc study (another patient) holds the same StudyInstanceUID: run the job again so
@@ -39,7 +39,7 @@ export function createDiscovery(client: OrthancRestClient, store: JobStore, mode
           studyInstanceUID: identity.studyInstanceUID,
           orthancStudyIds: [other, orthancStudyId],
         });
-        result = store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate, force: true });
+        result = await store.enqueue({ studyInstanceUID: identity.studyInstanceUID, modelKey, orthancStudyId, source, triggerVersion: identity.lastUpdate, force: true });
       }
       if (result.created) {
         logger.info('study queued', { jobId: result.job.id, studyInstanceUID: identity.studyInstanceUID, source });

@@ -21,7 +21,7 @@ import { modelKeyOf } from '../core/model-identity.js';
 import { createResultArchive } from './result-archive.js';
 import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
-import { Worker } from './worker.js';
+import { Worker } from '../queue/worker.js';
 import { describeStoreError } from '../queue/store-health.js';
 
 export interface ServiceOptions {
@@ -105,7 +105,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       let queue: { ok: boolean; reason?: string };
       try {
         // A write the store must be able to do for every job (a full or read-only disk fails it).
-        store.setValue('readyz.probe', String(Date.now()));
+        await store.setValue('readyz.probe', String(Date.now()));
         // The worker's own writes (an outcome, a lease) may fail where this small one succeeds.
         const problem = worker.storeHealth.problem;
         queue = problem === undefined ? { ok: true } : { ok: false, reason: problem };
@@ -136,7 +136,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       s.once('error', reject);
     });
   } catch (error) {
-    store.close();
+    await store.close();
     throw new Error(`cannot listen on ${config.server.host}:${config.server.port}: ${(error as Error).message}`);
   }
   const port = (server.address() as AddressInfo).port;
@@ -176,7 +176,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           server.close(() => resolve());
           server.closeAllConnections();
         });
-        store.close();
+        await store.close();
         await processor.close?.();
         logger.info('PULSE service stopped');
       })();

@@ -16,7 +16,7 @@ import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
 import { routeStudy } from './router.js';
-import type { JobHandler, JobResult } from './worker.js';
+import type { JobHandler, JobResult } from '../queue/worker.js';
 import type { SeriesFacts } from '../orthanc/study-facts.js';
 import type { ResultArchive } from './result-archive.js';
 import { limitBreach, studySize, type SeriesDimensions } from './study-limits.js';

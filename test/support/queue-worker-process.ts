@@ -4,7 +4,7 @@
  * Worker until the queue holds nothing queued or running, then prints the ids it ran (JSON) and exits.
  */
 import { SqliteJobStore } from '../../src/queue/sqlite-job-store.js';
-import { Worker } from '../../src/service/worker.js';
+import { Worker } from '../../src/queue/worker.js';
 import { createLogger } from '../../src/service/logger.js';
 
 const path = process.env.QUEUE_PATH;
@@ -25,10 +25,10 @@ const worker = new Worker(
 await new Promise((done) => setTimeout(done, Math.max(0, Number(process.env.START_AT) - Date.now())));
 worker.start();
 for (;;) {
-  const counts = store.countByState();
+  const counts = await store.countByState();
   if (counts.queued === 0 && counts.running === 0) break;
   await new Promise((done) => setTimeout(done, 5));
 }
 await worker.stop(1000);
-store.close();
+await store.close();
 process.stdout.write(JSON.stringify(ran));

@@ -95,10 +95,10 @@ export function registerServe(program: Command): void {
       // The job store is shared with a running service (SQLite WAL): it picks the job up at its next poll.
       const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
       try {
-        const { job } = store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true, priority: JobPriority.reprocess });
+        const { job } = await store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true, priority: JobPriority.reprocess });
         process.stdout.write(`job ${job.id} ${job.state}\n`);
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

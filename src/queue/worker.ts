@@ -8,14 +8,21 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { backoffDelayMs, type BackoffOptions } from '../queue/backoff.js';
-import type { Job, JobOutcome, JobStore } from '../queue/job-store.js';
+import { backoffDelayMs, type BackoffOptions } from './backoff.js';
+import type { Job, JobOutcome, JobStore } from './job-store.js';
 import { BadInputError, isTransient } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { StageTimer } from './stage-timer.js';
-import type { ServiceMetrics } from '../server/metrics.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
-import { StoreHealth, describeStoreError } from '../queue/store-health.js';
+import { StoreHealth, describeStoreError } from './store-health.js';
+
+/** Why an attempt failed or will be retried, as metrics count it. */
+export type FailureReason = 'upstream_unavailable' | 'bad_input' | 'internal' | 'lease_lost';
+
+/** What the worker reports about each finished attempt (the service's Prometheus metrics implement it). */
+export interface WorkerMetrics {
+  observeJob(outcome: 'done' | 'skipped' | 'failed' | 'retry', timings: Readonly<Record<string, number>>, reason?: FailureReason): void;
+}
 
 export type JobResult = { readonly state: 'done'; readonly outcome: JobOutcome } | { readonly state: 'skipped'; readonly reason: string };
 
@@ -56,7 +63,7 @@ export class Worker {
     private readonly handler: JobHandler,
     private readonly options: WorkerOptions,
     private readonly logger: Logger,
-    private readonly metrics?: ServiceMetrics,
+    private readonly metrics?: WorkerMetrics,
   ) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   }
@@ -95,7 +102,7 @@ export class Worker {
       for (const p of this.inFlight.values()) p.abort.abort();
     }
     try {
-      const released = this.storeHealth.guard(() => this.store.releaseOwner(this.owner));
+      const released = await this.storeHealth.guard(() => this.store.releaseOwner(this.owner));
       if (released > 0) this.logger.warn('jobs requeued at shutdown', { released });
     } catch (error) {
       // Their leases run out; another worker (or the next start) runs them again.
@@ -106,10 +113,10 @@ export class Worker {
   private async run(): Promise<void> {
     while (!this.stopping) {
       try {
-        const recovered = this.storeHealth.guard(() => this.store.recoverExpiredLeases(this.options.maxAttempts));
+        const recovered = await this.storeHealth.guard(() => this.store.recoverExpiredLeases(this.options.maxAttempts));
         if (recovered > 0) this.logger.warn('jobs whose worker stopped were requeued or failed', { recovered });
         while (!this.stopping && this.inFlight.size < this.options.concurrency) {
-          const job = this.storeHealth.guard(() => this.store.claim(this.owner, this.options.leaseMs));
+          const job = await this.storeHealth.guard(() => this.store.claim(this.owner, this.options.leaseMs));
           if (!job) break;
           this.launch(job);
         }
@@ -141,11 +148,12 @@ export class Worker {
     timings.record('queue_wait', Math.max(0, (job.startedAt ?? Date.now()) - job.queuedAt));
     // Heartbeat: the lease stays short (a killed worker's job runs again soon) while a long job keeps it.
     const heartbeat = setInterval(() => {
-      try {
-        if (!this.storeHealth.guard(() => this.store.renewLease(job.id, this.owner, this.options.leaseMs))) this.logger.warn('lease lost', log);
-      } catch (error) {
-        this.logger.error('could not renew the lease', { ...log, error: describeStoreError(error) });
-      }
+      this.storeHealth.guard(() => this.store.renewLease(job.id, this.owner, this.options.leaseMs)).then(
+        (renewed) => {
+          if (!renewed) this.logger.warn('lease lost', log);
+        },
+        (error: unknown) => this.logger.error('could not renew the lease', { ...log, error: describeStoreError(error) }),
+      );
     }, Math.max(100, Math.floor(this.options.leaseMs / 3)));
     // A job given back at shutdown may never settle: stop renewing its lease then.
     signal.addEventListener('abort', () => clearInterval(heartbeat), { once: true });
@@ -156,7 +164,7 @@ export class Worker {
       timings.record('total', performance.now() - started);
       const stages = timings.snapshot();
       if (result.state === 'done') {
-        this.settle(job, 'complete', () => this.store.complete(job.id, this.owner, result.outcome, stages), log);
+        await this.settle(job, 'complete', () => this.store.complete(job.id, this.owner, result.outcome, stages), log);
         this.logger.info('job done', {
           ...log,
           timings_ms: stages,
@@ -165,7 +173,7 @@ export class Worker {
           ...(result.outcome.sanitised?.length ? { sanitised: result.outcome.sanitised } : {}),
         });
       } else {
-        this.settle(job, 'skip', () => this.store.skip(job.id, this.owner, result.reason, stages), log);
+        await this.settle(job, 'skip', () => this.store.skip(job.id, this.owner, result.reason, stages), log);
         this.logger.info('job skipped', { ...log, reason: result.reason });
       }
       this.metrics?.observeJob(result.state, stages);
@@ -178,21 +186,21 @@ export class Worker {
         const since = job.retrySince ?? now;
         const budgetMs = this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
         if (now - since >= budgetMs) {
-          this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `gave up after ${formatDuration(now - since)} of upstream failures (budget ${formatDuration(budgetMs)}): ${message}`, stages), log);
+          await this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `gave up after ${formatDuration(now - since)} of upstream failures (budget ${formatDuration(budgetMs)}): ${message}`, stages), log);
           this.logger.error('job failed: upstream still unavailable', { ...log, error: message });
           this.metrics?.observeJob('failed', stages, 'upstream_unavailable');
         } else {
           const delay = Math.min(backoffDelayMs(job.retries + 1, this.options.backoff, this.options.random), Math.max(0, since + budgetMs - now));
-          this.settle(job, 'retry', () => this.store.retry(job.id, this.owner, `retry ${job.retries + 1} in ${delay} ms: ${message}`, now + delay, stages), log);
+          await this.settle(job, 'retry', () => this.store.retry(job.id, this.owner, `retry ${job.retries + 1} in ${delay} ms: ${message}`, now + delay, stages), log);
           this.logger.warn('job will be retried', { ...log, delayMs: delay, error: message });
           this.metrics?.observeJob('retry', stages, 'upstream_unavailable');
         }
       } else if (error instanceof BadInputError) {
-        this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, message, stages), log);
+        await this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, message, stages), log);
         this.logger.warn('job failed: bad input', { ...log, error: message });
         this.metrics?.observeJob('failed', stages, 'bad_input');
       } else {
-        this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
+        await this.settle(job, 'fail', () => this.store.fail(job.id, this.owner, `internal error: ${message}`, stages), log);
         this.logger.error('job failed: internal error', { ...log, error: message, stack: error instanceof Error ? error.stack : undefined });
         this.metrics?.observeJob('failed', stages, 'internal');
       }
@@ -206,10 +214,10 @@ export class Worker {
    * which is no longer renewed: once it runs out the job runs again (its attempt counted, so routing
    * does not take our own marks for a recorded result) and the outcome is recorded then.
    */
-  private settle(job: Job, what: string, write: () => boolean, log: Record<string, unknown>): void {
+  private async settle(job: Job, what: string, write: () => Promise<boolean>, log: Record<string, unknown>): Promise<void> {
     let written: boolean;
     try {
-      written = this.storeHealth.guard(write);
+      written = await this.storeHealth.guard(write);
     } catch (error) {
       this.logger.error('job outcome not recorded: the job store cannot be written; the job runs again when its lease runs out', {
         ...log,
