@@ -35,6 +35,41 @@ export interface ServiceBenchResult {
   readonly single: { uploadMs: number; uploadToResultsMs: number; latencyAfterStableMs: number; pureInferenceMs: number; ratio: number; stages: Record<string, number> };
   /** A burst: every study uploaded back to back, until the last job is done. */
   readonly burst: { studies: number; wallMs: number; studiesPerMinute: number; pureInferenceMs: number; ratio: number };
+  /** `/healthz` answer times during the burst (one probe every 20 ms), while studies are inferred. */
+  readonly health: { samples: number; p50Ms: number; p99Ms: number; maxMs: number };
+  /** Largest resident set of this process (service + pipeline threads) seen during the burst. */
+  readonly peakRssMb: number;
+}
+
+/** Probes `url` every `intervalMs` until stopped; answer times in ms, and the largest RSS seen. */
+function probeWhile(url: string, intervalMs: number): { stop(): Promise<{ latencies: number[]; peakRss: number }> } {
+  const latencies: number[] = [];
+  let peakRss = process.memoryUsage().rss;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const t = performance.now();
+      try {
+        await (await fetch(url)).text();
+        latencies.push(performance.now() - t);
+      } catch {
+        latencies.push(Number.POSITIVE_INFINITY);
+      }
+      peakRss = Math.max(peakRss, process.memoryUsage().rss);
+      await new Promise((r) => setTimeout(r, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { latencies, peakRss };
+    },
+  };
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
 const DEFAULTS: ServiceBenchOptions = { burst: 20, slices: 8, phases: 16, stableAgeSeconds: 1, concurrency: 1, seed: 500 };
@@ -89,9 +124,12 @@ export async function benchService(options: Partial<ServiceBenchOptions> = {}): 
     let pureBurst = 0;
     for (const s of studies) pureBurst += await pure(s);
     const t1 = performance.now();
+    const probe = probeWhile(`${service.url}/healthz`, 20);
     for (const s of studies) for (const f of s.files) await client.uploadInstance(f.bytes);
     await waitDone(service, studies.map((s) => s.truth.studyInstanceUID), 1_800_000);
     const wallMs = performance.now() - t1;
+    const { latencies, peakRss } = await probe.stop();
+    const sorted = [...latencies].sort((a, b) => a - b);
 
     const round = (x: number) => Math.round(x);
     return {
@@ -113,6 +151,8 @@ export async function benchService(options: Partial<ServiceBenchOptions> = {}): 
         pureInferenceMs: round(pureBurst),
         ratio: Math.round((wallMs / pureBurst) * 100) / 100,
       },
+      health: { samples: sorted.length, p50Ms: round(quantile(sorted, 0.5)), p99Ms: round(quantile(sorted, 0.99)), maxMs: round(sorted.at(-1) ?? Number.NaN) },
+      peakRssMb: Math.round(peakRss / 1024 / 1024),
     };
   } finally {
     await service.stop(5000);
