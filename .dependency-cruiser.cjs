@@ -11,7 +11,7 @@
 const LAYERS = [
   ['core'], //                                   contracts: result, identities, errors, logger, geometry
   ['util'], //                                   small helpers with no domain knowledge
-  ['study', 'model', 'analysis', 'dicom', 'calibration'], // the pure core: data in, data out
+  ['study', 'model', 'analysis', 'dicom', 'calibration', 'fhir'], // the pure core: data in, data out
   ['synth', 'nifti'], //                         study sources: synthetic studies, NIfTI import
   ['pipeline', 'config'], //                     one study offline; the typed configuration
   ['orthanc', 'queue'], //                       edges: the Orthanc client, the job store

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # python3-torch is left out on purpose: the training smoke test skips, saying so, where torch is missing.
 # chromium: the browser tests of the dashboard (driven by playwright-core, never a downloaded browser).
 # g++ and make: npm ci compiles better-sqlite3 from source (its prebuilt-binary download is not allowed here).
-DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy chromium)
+DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy chromium poppler-utils)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -65,6 +65,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_VIEWER_TOKENS: 'viewer-token-aaaaaaaaaaaa,viewer-token-bbbbbbbbbbbb', PULSE_ADMIN_TOKENS: 'admin-token-cccccccccccc',
     PULSE_RATE_LIMIT_READS: '100', PULSE_RATE_LIMIT_WRITES: '10', PULSE_VIEWER_URL: 'http://localhost:3000/viewer?StudyInstanceUIDs={StudyInstanceUID}',
     PULSE_RETRY_BUDGET_MS: '3600000', PULSE_MAX_STUDY_INSTANCES: '100', PULSE_MAX_STUDY_BYTES: '1000000', PULSE_MAX_STUDY_PIXELS: '5000000',
+    PULSE_REPORT_PDF: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';

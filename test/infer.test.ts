@@ -21,7 +21,7 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const studyDir = await writeStudy(dir, generateStudy({ seed: 5, group: 'HCM', slices: 6, phases: 8 }));
   const out = join(dir, 'out');
-  const r = pulse(['infer', studyDir, '--out', out, '--model', manifestPath, '--threads', '1', '--overlay']);
+  const r = pulse(['infer', studyDir, '--out', out, '--model', manifestPath, '--threads', '1', '--overlay', '--pdf', '--fhir']);
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as Record<string, any>;
   // DESIGN.md: the top-level keys, the nested keys of grid/phases/diagnosis/model, the 8 measurements.
@@ -42,10 +42,16 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   assert.equal(typeof result.narrative, 'string');
   // The files written are listed on stdout; SEG, SR and (asked for) the overlay beside result.json.
   assert.match(r.stdout, /result\.json/);
-  for (const name of ['seg.dcm', 'sr.dcm', 'overlay.dcm']) {
+  for (const name of ['seg.dcm', 'sr.dcm', 'overlay.dcm', 'pdf.dcm']) {
     const bytes = readFileSync(join(out, name));
     assert.equal(bytes.subarray(128, 132).toString('latin1'), 'DICM', name);
   }
+  // --pdf and --fhir: the report, its Encapsulated PDF and the FHIR Bundle, from the same result.
+  assert.equal(readFileSync(join(out, 'report.pdf')).subarray(0, 5).toString('latin1'), '%PDF-');
+  const fhir = JSON.parse(readFileSync(join(out, 'diagnostic-report.json'), 'utf8')) as { resourceType: string; entry: Array<{ resource: Record<string, any> }> };
+  assert.equal(fhir.resourceType, 'Bundle');
+  const lvef = fhir.entry.map((e) => e.resource).find((res) => res.resourceType === 'Observation' && res.code.coding?.some((c: any) => c.code === '10230-1'));
+  assert.equal(lvef?.valueQuantity.value, result.measurements.lvef_pct);
 });
 
 test('pulse infer on a folder without DICOM fails with one line and a non-zero exit', (t) => {

@@ -1,8 +1,12 @@
 /**
  * End to end with the real pipeline and the bundled model: a synthetic cine study uploaded to a
- * real Orthanc comes back with the pipeline's SEG and SR in the same study, and the study is marked.
+ * real Orthanc comes back with the pipeline's SEG and SR in the same study, and the study is marked;
+ * with reports.pdf on, the Encapsulated PDF is stored too, and with fhir.url set the FHIR Bundle is
+ * posted (to a loopback server here) with its own secret.
  */
 import { test } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,11 +24,32 @@ import { seriesModalities, waitFor } from './service-support.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { BadInputError } from '../src/util/errors.js';
 
-test('a synthetic cine study gets the real SEG and SR in the same study, and is marked', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
-  const processor = createPipelineProcessor();
+test('a synthetic cine study gets the real SEG, SR and PDF in the same study, is marked, and its FHIR report is posted', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
+  const posted: Array<{ auth: string | undefined; body: string }> = [];
+  const ris = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      posted.push({ auth: req.headers.authorization, body });
+      // The first POST meets an outage: the notifier retries.
+      res.statusCode = posted.length === 1 ? 503 : 200;
+      res.end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => ris.listen(0, '127.0.0.1', resolve));
+  const risUrl = `http://127.0.0.1:${(ris.address() as AddressInfo).port}/fhir`;
+  const processor = createPipelineProcessor({ pdf: true, fhir: true });
   const orthanc = await startTestOrthanc({ stableAgeSeconds: 1, userMetadata: USER_METADATA_DECLARATION });
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-service-pipeline-'));
-  const config = ConfigSchema.parse({ orthanc: { url: orthanc.url }, dataDir, server: { port: 0 }, changesFeed: { pollIntervalMs: 200 }, queue: { pollIntervalMs: 200 } });
+  const config = ConfigSchema.parse({
+    orthanc: { url: orthanc.url },
+    dataDir,
+    server: { port: 0 },
+    changesFeed: { pollIntervalMs: 200 },
+    queue: { pollIntervalMs: 200 },
+    reports: { pdf: true },
+    fhir: { url: risUrl, secret: 'ris-secret-0042', backoffBaseMs: 10 },
+  });
   const service = await startService({ config, processor, logger: createLogger('error', { silent: true }) });
   try {
     const client = new OrthancRestClient({ url: orthanc.url });
@@ -36,7 +61,14 @@ test('a synthetic cine study gets the real SEG and SR in the same study, and is 
       return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
     }, 120_000);
     assert.equal(job.state, 'done', job.reason ?? '');
-    assert.deepEqual(await seriesModalities(client, studyId), ['MR', 'SEG', 'SR']);
+    assert.deepEqual(await seriesModalities(client, studyId), ['DOC', 'MR', 'SEG', 'SR']);
+    assert.ok(job.outcome!.pdfSOPInstanceUID);
+    assert.equal(job.outcome!.fhirDelivered, true);
+    assert.equal(posted.length, 2);
+    assert.equal(posted[1]!.auth, 'Bearer ris-secret-0042');
+    const bundle = JSON.parse(posted[1]!.body) as { entry: Array<{ resource: { resourceType: string; imagingStudy?: Array<{ identifier: { value: string } }> } }> };
+    const report = bundle.entry.find((e) => e.resource.resourceType === 'DiagnosticReport')!.resource;
+    assert.equal(report.imagingStudy![0]!.identifier.value, `urn:oid:${study.truth.studyInstanceUID}`);
     const metadata = await client.getJson<Record<string, string>>(`/studies/${studyId}/metadata?expand`);
     assert.equal(metadata.PulseModel, service.modelKey);
     assert.equal(metadata.PulseDiagnosis, job.outcome!.diagnosis);
@@ -45,6 +77,7 @@ test('a synthetic cine study gets the real SEG and SR in the same study, and is 
   } finally {
     await service.stop(1000);
     await orthanc.stop();
+    await new Promise<void>((resolve) => ris.close(() => resolve()));
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

@@ -51,6 +51,10 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_CALIBRATION', path: 'model.calibration', kind: 'string' },
   { name: 'PULSE_URGENT_LVEF_BELOW', path: 'marking.urgentLvefBelowPct', kind: 'number' },
   { name: 'PULSE_FORWARD_MODALITY', path: 'forward.modality', kind: 'string' },
+  { name: 'PULSE_REPORT_PDF', path: 'reports.pdf', kind: 'boolean' },
+  { name: 'PULSE_FHIR_URL', path: 'fhir.url', kind: 'string' },
+  { name: 'PULSE_FHIR_SECRET', path: 'fhir.secret', kind: 'string', secret: true },
+  { name: 'PULSE_FHIR_ATTEMPTS', path: 'fhir.attempts', kind: 'int' },
   { name: 'PULSE_LOG_LEVEL', path: 'logging.level', kind: 'string' },
 ];
 

@@ -191,6 +191,26 @@ export const ConfigSchema = z.object({
       labels: z.boolean().default(true),
     })
     .prefault({}),
+  reports: z
+    .object({
+      /** Store the PDF report as a DICOM Encapsulated PDF (series 9004) in the study. @defaultValue false */
+      pdf: z.boolean().default(false),
+    })
+    .prefault({}),
+  fhir: z
+    .object({
+      /** POST a FHIR R4 transaction Bundle (DiagnosticReport + Observations) here for every finished study, when set. */
+      url: z.string().url().optional(),
+      /** Sent as `Authorization: Bearer <secret>`; this notification's own secret, never the webhook's. */
+      secret: z.string().min(8).optional(),
+      /** Attempts per study (network errors, 5xx, 429 are retried with backoff). @defaultValue 5 */
+      attempts: z.number().int().min(1).max(20).default(5),
+      /** Backoff base (ms): attempt k waits base x 2^(k-1), with jitter. @defaultValue 1000 */
+      backoffBaseMs: z.number().int().min(0).default(1000),
+      /** Timeout of one POST (ms). @defaultValue 10000 */
+      timeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
   forward: z
     .object({
       /** Orthanc modality id (from /modalities) that receives the SEG and SR, when set. */

@@ -73,6 +73,12 @@ export interface StudyOutputs {
   seg: Uint8Array;
   sr: Uint8Array;
   overlay?: Uint8Array;
+  /** The PDF report (report.pdf), when asked for. */
+  pdf?: Uint8Array;
+  /** The same PDF as a DICOM Encapsulated PDF (pdf.dcm, series 9004), when asked for. */
+  pdfDicom?: Uint8Array;
+  /** FHIR R4 transaction Bundle (DiagnosticReport + Observations + Device), when asked for: diagnostic-report.json. */
+  fhir?: { resourceType: 'Bundle' } & Record<string, unknown>;
   /**
    * Values copied from the source that were changed to fit their VR, as 'PatientBirthDate emptied
    * (invalid DA)': keyword and kind, never the value. Empty when nothing was changed.

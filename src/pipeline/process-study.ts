@@ -11,6 +11,8 @@ import { describeSanitised } from '../dicom/modules/copied-values.js';
 import { preflightDerivedObjects } from '../dicom/preflight.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
+import { reportStep } from './report-step.js';
+import { buildDiagnosticReportBundle } from '../fhir/diagnostic-report.js';
 import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
 import { buildStudyViews } from './views.js';
 
@@ -24,6 +26,10 @@ export interface ProcessStudyOptions {
   segPhases?: 'ed-es' | 'all';
   /** Also build the Secondary Capture overlay; @defaultValue false */
   overlay?: boolean;
+  /** Also build the PDF report and its DICOM Encapsulated PDF (series 9004); @defaultValue false */
+  pdf?: boolean;
+  /** Also build the FHIR R4 DiagnosticReport Bundle (diagnostic-report.json); @defaultValue false */
+  fhir?: boolean;
   /** Series selection rules (src/study/series-rules.ts); @defaultValue the reader's defaults */
   seriesRules?: SeriesSelectionRulesInput;
   /** Site calibration artifact (not yet supported: null means the bare model). */
@@ -43,10 +49,26 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
   const { model } = run;
   const calibration = options.calibration ?? null;
   const provisional = buildResult(run.study, run.analysis, model, run.timings, calibration);
-  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false }, run.timings);
+  const contentDateTime = new Date();
+  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timings);
+  let report: { pdf: Uint8Array; pdfDicom: Uint8Array } | undefined;
+  if (options.pdf) {
+    const t = performance.now();
+    const { context } = run.study;
+    const algorithm = { name: model.manifest.name, version: model.manifest.version, calibration };
+    const otherSeries = [
+      segmentationUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
+      measurementReportUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
+    ];
+    report = await reportStep({ run, result: provisional, calibration, otherSeries, contentDateTime });
+    run.timings.dicom += performance.now() - t;
+  }
+  const fhir = options.fhir
+    ? buildDiagnosticReportBundle({ result: provisional, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime })
+    : undefined;
   // timings_ms is rebuilt last so that it includes the DICOM writers.
   const result = buildResult(run.study, run.analysis, model, run.timings, calibration);
-  return { result, ...dicom, views: buildStudyViews(run) };
+  return { result, ...dicom, views: buildStudyViews(run), ...(report ? { pdf: report.pdf, pdfDicom: report.pdfDicom } : {}), ...(fhir ? { fhir } : {}) };
 }
 
 interface DicomStepInput {
@@ -56,6 +78,7 @@ interface DicomStepInput {
   readonly calibration: string | null;
   readonly segPhases: 'ed-es' | 'all';
   readonly overlay: boolean;
+  readonly contentDateTime: Date;
 }
 
 /**
@@ -72,7 +95,7 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutp
   const algorithm = { name: manifest.name, version: manifest.version, calibration };
   const { ed, es } = analysis.phases;
   const phases = input.segPhases === 'all' ? Array.from({ length: study.grid.phases }, (_, p) => p) : [...new Set([ed, es])].sort((a, b) => a - b);
-  const contentDateTime = new Date();
+  const { contentDateTime } = input;
   const seg = buildSegmentation({
     context: study.context,
     labelMaps: segmentation.labelMaps,

@@ -18,6 +18,10 @@ export interface JobOutcome {
   segSOPInstanceUID?: string;
   srSOPInstanceUID?: string;
   forwarded?: boolean;
+  /** The Encapsulated PDF report stored in the study, when reports.pdf is on. */
+  pdfSOPInstanceUID?: string;
+  /** Whether the FHIR DiagnosticReport reached the configured URL (absent when none is configured). */
+  fhirDelivered?: boolean;
   /** Copied values changed to fit their VR ('PatientBirthDate emptied (invalid DA)'): keyword and kind, never the value. */
   sanitised?: readonly string[];
 }

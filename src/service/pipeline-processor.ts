@@ -21,6 +21,10 @@ export interface PipelineProcessorOptions {
   readonly inThread?: boolean;
   /** Studies processed at the same time (pipeline threads). @defaultValue 1 */
   readonly concurrency?: number;
+  /** Also build the PDF report (Encapsulated PDF). @defaultValue false */
+  readonly pdf?: boolean;
+  /** Also build the FHIR DiagnosticReport Bundle. @defaultValue false */
+  readonly fhir?: boolean;
 }
 
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
@@ -28,7 +32,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
   const manifest = loadManifest(manifestPath);
   if (options.calibration) throw new Error(`calibration ${options.calibration} cannot be applied yet: the pipeline runs the bare model only`);
   const model = { name: manifest.name, version: manifest.version, calibration: null };
-  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null };
+  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false };
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.
     const file = join(manifest.directory, manifest.model.file);

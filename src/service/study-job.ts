@@ -13,6 +13,7 @@ import type { StudyOutputs } from '../core/result.js';
 import { BadInputError, UnsupportedEncodingError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
+import { postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
 import { routeStudy } from './router.js';
@@ -106,7 +107,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
 
-    const objects = [outputs.seg, outputs.sr, ...(outputs.overlay ? [outputs.overlay] : [])];
+    // The Encapsulated PDF (series 9004) is stored with the SEG and SR when the processor built it (reports.pdf).
+    const objects = [outputs.seg, outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : [])];
     const identities = objects.map(outputIdentity);
     for (const identity of identities) {
       if (identity.studyInstanceUID !== job.studyInstanceUID) {
@@ -141,6 +143,24 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       }
     });
 
+    // The FHIR notification goes out once the results are in Orthanc and the study is marked.
+    let fhir: FhirDelivery | undefined;
+    if (config.fhir.url !== undefined && outputs.fhir) {
+      const url = config.fhir.url;
+      fhir = await timings.time('notify', () =>
+        postFhirBundle(outputs.fhir, {
+          url,
+          ...(config.fhir.secret !== undefined ? { secret: config.fhir.secret } : {}),
+          attempts: config.fhir.attempts,
+          backoffBaseMs: config.fhir.backoffBaseMs,
+          timeoutMs: config.fhir.timeoutMs,
+          signal,
+        }),
+      );
+      if (fhir.delivered) logger.info('FHIR DiagnosticReport delivered', { ...log, attempts: fhir.attempts, status: fhir.status });
+      else logger.warn('FHIR DiagnosticReport not delivered', { ...log, attempts: fhir.attempts, reason: fhir.reason });
+    }
+
     let forwarded = false;
     if (config.forward.modality !== undefined) {
       const modality = config.forward.modality;
@@ -164,6 +184,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
         segSOPInstanceUID: identities[0]!.sopInstanceUID,
         srSOPInstanceUID: identities[1]!.sopInstanceUID,
         forwarded,
+        ...(fhir ? { fhirDelivered: fhir.delivered } : {}),
+        ...(outputs.pdfDicom ? { pdfSOPInstanceUID: identities[identities.length - 1]!.sopInstanceUID } : {}),
         ...(outputs.sanitised?.length ? { sanitised: outputs.sanitised } : {}),
       },
     };

@@ -1,6 +1,7 @@
 /**
  * `pulse infer <folder> --out <dir>`: the whole pipeline offline on one study's files; writes
- * result.json (the contract in DESIGN.md) and seg.dcm / sr.dcm (and overlay.dcm on request).
+ * result.json (the contract in DESIGN.md) and seg.dcm / sr.dcm (and overlay.dcm, report.pdf + pdf.dcm
+ * on request), diagnostic-report.json (FHIR) on request.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -15,6 +16,8 @@ export interface InferOptions {
   threads?: number;
   allPhases?: boolean;
   overlay?: boolean;
+  pdf?: boolean;
+  fhir?: boolean;
   anyOrientation?: boolean;
 }
 
@@ -26,6 +29,8 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
     ...(options.threads ? { threads: options.threads } : {}),
     segPhases: options.allPhases ? 'all' : 'ed-es',
     overlay: options.overlay ?? false,
+    pdf: options.pdf ?? false,
+    fhir: options.fhir ?? false,
     ...(options.anyOrientation ? { seriesRules: { orientation: 'any' as const } } : {}),
     calibration: null,
   });
@@ -42,6 +47,9 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
   if (outputs.seg.length > 0) await write('seg.dcm', outputs.seg);
   if (outputs.sr.length > 0) await write('sr.dcm', outputs.sr);
   if (outputs.overlay && outputs.overlay.length > 0) await write('overlay.dcm', outputs.overlay);
+  if (outputs.pdf) await write('report.pdf', outputs.pdf);
+  if (outputs.pdfDicom) await write('pdf.dcm', outputs.pdfDicom);
+  if (outputs.fhir) await write('diagnostic-report.json', `${JSON.stringify(outputs.fhir, null, 2)}\n`);
   return written;
 }
 
@@ -55,6 +63,8 @@ export function registerInfer(program: Command): void {
     .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
     .option('--all-phases', 'put every phase in the SEG, not only ED and ES')
     .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
+    .option('--pdf', 'also write the PDF report (report.pdf) and its DICOM Encapsulated PDF (pdf.dcm)')
+    .option('--fhir', 'also write the FHIR R4 DiagnosticReport Bundle (diagnostic-report.json)')
     .option('--any-orientation', 'take the largest stack in any orientation, even when an oblique (short-axis) one exists')
     .action(async (folder: string, options: InferOptions) => {
       const written = await runInfer(folder, options);
