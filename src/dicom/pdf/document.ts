@@ -16,7 +16,7 @@ import type { StudyResult } from '../../core/result.js';
 import { formatMeasurement, PROBABILITY_DECIMALS } from '../../analysis/conventions.js';
 import { modelLabel } from '../../core/model-identity.js';
 import type { RgbImage } from '../overlay/raster.js';
-import { encodePng } from './png.js';
+import { encodePng } from '../overlay/png.js';
 
 export const REPORT_TITLE = 'PULSE automated cardiac MR report';
 export const REVIEW_BANNER = 'AUTOMATED RESULT - NOT REVIEWED. Decision support only: must be reviewed and confirmed by a qualified physician before clinical use.';
