@@ -60,7 +60,7 @@ test('the study page: numbers with reference ranges and flags, diagnosis with pr
 });
 
 test('the study page shows QC status and calibration when the result has them, and the admin action', () => {
-  const withQc = { ...result, qc: { status: 'review', reasons: ['few slices'], ood: 0.2 }, model: { ...result.model, calibration: 'site-a-v3' } };
+  const withQc = { ...result, qc: { status: 'review' as const, reasons: ['few slices'], ood: 0.2 }, model: { ...result.model, calibration: 'site-a-v3' } };
   const html = renderStudyPage(
     { studyInstanceUID: '1.2.3', jobs: [job], archived: { jobId: 7, study: { result: withQc, volumeCurves: {} }, hasThumbnails: true }, viewerUrl: 'http://viewer/?s=1.2.3' },
     { role: 'admin', csrfToken: 'abc' },

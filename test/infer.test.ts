@@ -19,7 +19,7 @@ function pulse(args: string[]): { status: number | null; stdout: string; stderr:
 test('pulse infer writes result.json with exactly the keys of the DESIGN.md contract', { skip: noModel }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-infer-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const studyDir = await writeStudy(dir, generateStudy({ seed: 5, group: 'HCM', slices: 6, phases: 8 }));
+  const studyDir = await writeStudy(dir, generateStudy({ seed: 7, group: 'HCM', slices: 6, phases: 8 }));
   const out = join(dir, 'out');
   const r = pulse(['infer', studyDir, '--out', out, '--model', manifestPath, '--threads', '1', '--overlay', '--pdf', '--fhir']);
   assert.equal(r.status, 0, r.stderr);
@@ -27,13 +27,15 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   // DESIGN.md: the top-level keys, the nested keys of grid/phases/diagnosis/model, the 8 measurements.
   // Extensions of the contract: reference ranges and their population (always), wall thickness (when found).
   const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
-  assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)), ['studyInstanceUID', 'seriesInstanceUID', 'grid', 'phases', 'measurements', 'diagnosis', 'narrative', 'model', 'timings_ms']);
+  assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)), ['studyInstanceUID', 'seriesInstanceUID', 'grid', 'phases', 'measurements', 'diagnosis', 'narrative', 'qc', 'model', 'timings_ms']);
   assert.equal(typeof result.reference_ranges, 'object');
   assert.equal(typeof result.reference_population.note, 'string');
   assert.deepEqual(Object.keys(result.grid), ['slices', 'phases']);
   assert.deepEqual(Object.keys(result.phases), ['ed', 'es']);
   assert.deepEqual(Object.keys(result.diagnosis), ['label', 'probabilities']);
   assert.deepEqual(Object.keys(result.model), ['name', 'version', 'calibration']);
+  assert.deepEqual(Object.keys(result.qc), ['status', 'reasons', 'ood']);
+  assert.match(result.qc.status, /^(pass|review|fail)$/);
   for (const key of ['lvedv_ml', 'lvesv_ml', 'lvsv_ml', 'lvef_pct', 'lv_mass_g', 'rvedv_ml', 'rvesv_ml', 'rvef_pct']) assert.equal(typeof result.measurements[key], 'number', key);
   const groups = (JSON.parse(readFileSync(manifestPath, 'utf8')) as { diagnosis: { groups: Array<{ name: string }> } }).diagnosis.groups.map((g) => g.name);
   assert.deepEqual(Object.keys(result.diagnosis.probabilities), groups);

@@ -174,6 +174,7 @@ export function fixtureResult(fixture: Fixture, overrides: Partial<StudyResult['
     diagnosis: { label: 'NOR', probabilities: { NOR: 0.87, DCM: 0.13 } },
     reference_ranges: fixtureRanges(measurements),
     narrative: 'Findings: LVEF 59.4 % (NORMAL). Impression: normal. Automated result, requires review.',
+    qc: { status: 'pass', reasons: [], ood: null },
     model: { name: 'pulse-lite', version: '1.0.0', calibration: null },
     timings_ms: {},
   };

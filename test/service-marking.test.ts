@@ -11,7 +11,7 @@ function result(lvef: number, label = 'DCM'): StudyResult {
   return {
     studyInstanceUID: '1.2', seriesInstanceUID: '1.2.1', grid: { slices: 6, phases: 8 }, phases: { ed: 0, es: 3 },
     measurements: { lvedv_ml: 200, lvesv_ml: 200 - 2 * lvef, lvsv_ml: 2 * lvef, lvef_pct: lvef, lv_mass_g: 150, rvedv_ml: 150, rvesv_ml: 70, rvef_pct: 53 },
-    diagnosis: { label, probabilities: { [label]: 0.8 } }, narrative: '', model: { name: 'pulse-lite', version: '1.0.0', calibration: null }, timings_ms: {},
+    diagnosis: { label, probabilities: { [label]: 0.8 } }, narrative: '', qc: { status: 'pass', reasons: [], ood: null }, model: { name: 'pulse-lite', version: '1.0.0', calibration: null }, timings_ms: {},
   };
 }
 

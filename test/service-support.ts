@@ -151,6 +151,7 @@ export function standInProcessor(options: StandInOptions = {}): StudyProcessor &
         measurements: { lvedv_ml: 100, lvesv_ml: 100 - lvef, lvsv_ml: lvef, lvef_pct: lvef, lv_mass_g: 100, rvedv_ml: 100, rvesv_ml: 50, rvef_pct: 50 },
         diagnosis: { label: lvef < 40 ? 'DCM' : 'NOR', probabilities: { NOR: 0.5, DCM: 0.5 } },
         narrative: 'stand-in',
+        qc: { status: 'pass', reasons: [], ood: null },
         model,
         timings_ms: { inference: 1 },
       };

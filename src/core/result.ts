@@ -38,6 +38,14 @@ export interface ResultReferenceRange {
   checked: 'primary' | 'secondary' | 'second-hand';
 }
 
+export interface ResultQualityControl {
+  status: 'pass' | 'review' | 'fail';
+  /** Why, most severe first; no patient data. */
+  reasons: string[];
+  /** Out-of-distribution score (median Mahalanobis distance of the image embeddings); null without a reference. */
+  ood: number | null;
+}
+
 export interface StudyResult {
   studyInstanceUID: string;
   seriesInstanceUID: string;
@@ -52,6 +60,12 @@ export interface StudyResult {
   reference_population?: { sex: 'M' | 'F' | null; adult: boolean | null; note: string };
   /** Maximal end-diastolic LV wall thickness (also measurements.lv_max_wall_thickness_mm) and where it lies. */
   wall_thickness?: { max_mm: number; aha_segment: number | null; segment_name: string | null; slice: number };
+  /**
+   * Quality control of this result (docs/quality-control.md). fail: the numbers are kept here for
+   * inspection but stated nowhere as findings (SR, metadata, urgency); review: findings with a caution.
+   * Every result the pipeline writes has it; only results archived before it existed lack it.
+   */
+  qc?: ResultQualityControl;
   model: ModelIdentity;
   timings_ms: Record<string, number>;
 }

@@ -122,3 +122,9 @@ export const UNIT_M2 = c('m2', 'UCUM', 'square meter');
 export const PROCESSING_EQUIPMENT = c('109102', 'DCM', 'Processing Equipment');
 /** UCUM annotation for a dimensionless ratio (a probability 0..1). */
 export const UNIT_RATIO = c('{ratio}', 'UCUM', 'ratio');
+
+// --- Quality control of the automated result (CID 6044 Types of Image Quality Assessment, as PixelMed's
+// DicomContextGroupsSource.xml lists it). Stated in Qualitative Evaluations as a Finding when the
+// result's quality control asks for review or failed (docs/quality-control.md). ---
+export const QC_UNUSABLE = c('111235', 'DCM', 'Unusable - Quality renders image unusable');
+export const QC_DOES_NOT_MEET_STANDARD = c('111236', 'DCM', 'Usable - Does not meet the quality control standard');

@@ -9,6 +9,7 @@ import type { ModelInputShape, SliceBatchOutputs } from './session.js';
 import { channelSlices, mappingFor, preprocessImage } from './preprocess.js';
 import { labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
+import { foregroundEntropy, type SliceConfidence } from './confidence.js';
 
 /** What runs the network: a ModelSession's `run`, bound (features fetched only when `withFeatures`). */
 export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
@@ -27,6 +28,8 @@ export interface StackSegmentation {
   readonly labelMaps: LabelMap[][];
   /** [slice][phase]: the model's global embedding of that image. */
   readonly embeddings: Float32Array[][];
+  /** [slice][phase]: predictive entropy over the image's foreground (model grid), for quality control. */
+  readonly confidence: SliceConfidence[][];
   /** [slice][phase] decoder features ([F, h, w] each), when asked for. */
   readonly features?: { readonly dims: readonly [number, number, number]; readonly data: Float32Array[][] };
   readonly timingsMs: { preprocess: number; inference: number; postprocess: number };
@@ -84,6 +87,7 @@ export async function segmentStack(
   const classes = labelValues.length;
   const labels: Uint8Array[][] = Array.from({ length: slices }, () => new Array<Uint8Array>(phases));
   const embeddings: Float32Array[][] = Array.from({ length: slices }, () => new Array<Float32Array>(phases));
+  const confidence: SliceConfidence[][] = Array.from({ length: slices }, () => new Array<SliceConfidence>(phases));
   const featureData: Float32Array[][] | undefined = options.keepFeatures ? Array.from({ length: slices }, () => new Array<Float32Array>(phases)) : undefined;
   let featureDims: readonly [number, number, number] = [0, 0, 0];
 
@@ -130,6 +134,7 @@ export async function segmentStack(
       labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest), labelValues, map);
       labels[s]![p] = map;
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
+      confidence[s]![p] = foregroundEntropy(out.logits, b * outPlane, classes, plane);
       if (featureData) featureData[s]![p] = out.features!.slice(b * f, (b + 1) * f);
     }
     timingsMs.postprocess += performance.now() - t;
@@ -143,6 +148,7 @@ export async function segmentStack(
   return {
     labelMaps,
     embeddings,
+    confidence,
     ...(featureData ? { features: { dims: featureDims, data: featureData } } : {}),
     timingsMs,
   };

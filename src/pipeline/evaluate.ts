@@ -50,6 +50,8 @@ export interface CaseResult {
   readonly truth: Record<string, number>;
   readonly phases: { readonly predicted: { ed: number; es: number }; readonly truth: { ed: number; es: number } };
   readonly timingsMs: Readonly<Record<string, number>>;
+  /** Quality control of the pipeline's result for this case. */
+  readonly qc: { readonly status: 'pass' | 'review' | 'fail'; readonly reasons: readonly string[]; readonly ood: number | null };
 }
 
 /** Phase index of the grid holding any of `instances`. */
@@ -119,7 +121,16 @@ export async function evaluateCase(c: EvalCase, model: LoadedModel): Promise<Cas
     truth: pick(truthValues),
     phases: { predicted: { ...analysis.phases }, truth: { ed, es } },
     timingsMs,
+    qc: { status: run.qc.status, reasons: run.qc.reasons, ood: run.qc.ood },
   };
+}
+
+/** Mean Dice (LV, MYO, RV at ED and ES) from which a result counts as good: QC flags on it are false alarms. */
+export const GOOD_DICE = 0.8;
+
+export function meanDice(r: Pick<CaseResult, 'dice'>): number {
+  const values = (['ed', 'es'] as const).flatMap((p) => SCORED_KEYS.map((k) => r.dice[p][k])).filter((v): v is number => typeof v === 'number');
+  return values.length ? values.reduce((a, b) => a + b, 0) / values.length : 0;
 }
 
 /** Truth maps rewritten into the manifest's label values, so the measurement code reads them as it reads predictions. */
@@ -141,6 +152,8 @@ export interface EvalMetrics {
   readonly diagnosis: ClassificationMetrics;
   /** Median per-stage pipeline time per study (ms). */
   readonly medianTimingsMs: Record<string, number>;
+  /** QC outcomes; falseAlarms = review or fail on a case whose mean Dice is at least GOOD_DICE. */
+  readonly qc: { pass: number; review: number; fail: number; goodCases: number; falseAlarms: number; falseAlarmRate: number };
   readonly perCase: readonly CaseResult[];
 }
 
@@ -188,8 +201,16 @@ export function summarise(results: readonly CaseResult[], model: LoadedModel['ma
       model.diagnosis.groups.map((g) => g.name),
     ),
     medianTimingsMs,
+    qc: qcSummaryOf(results),
     perCase: results,
   };
+}
+
+function qcSummaryOf(results: readonly CaseResult[]): EvalMetrics['qc'] {
+  const count = (status: string) => results.filter((r) => r.qc.status === status).length;
+  const good = results.filter((r) => meanDice(r) >= GOOD_DICE);
+  const falseAlarms = good.filter((r) => r.qc.status !== 'pass').length;
+  return { pass: count('pass'), review: count('review'), fail: count('fail'), goodCases: good.length, falseAlarms, falseAlarmRate: good.length ? falseAlarms / good.length : 0 };
 }
 
 const fmt = (v: number, d = 3) => (Number.isFinite(v) ? v.toFixed(d) : 'n/a');
@@ -213,10 +234,12 @@ export function metricsMarkdown(m: EvalMetrics, command: string): string {
   lines.push(`| truth \\ predicted | ${m.diagnosis.labels.join(' | ')} |`, `| --- | ${m.diagnosis.labels.map(() => '---').join(' | ')} |`);
   m.diagnosis.labels.forEach((label, i) => lines.push(`| ${label} | ${m.diagnosis.confusion[i]!.join(' | ')} |`));
   lines.push('', '## Pipeline time per study (median, ms)', '', `| ${Object.keys(m.medianTimingsMs).join(' | ')} |`, `| ${Object.keys(m.medianTimingsMs).map(() => '---').join(' | ')} |`, `| ${Object.values(m.medianTimingsMs).join(' | ')} |`);
-  lines.push('', '## Per case', '', '| case | group | predicted | LV Dice ED/ES | MYO Dice ED/ES | RV Dice ED/ES | LVEF ref/pred |', '| --- | --- | --- | --- | --- | --- | --- |');
+  const q = m.qc;
+  lines.push('', '## Quality control (docs/quality-control.md)', '', `pass ${q.pass}, review ${q.review}, fail ${q.fail}. False alarms (review or fail on a case with mean Dice ≥ ${GOOD_DICE}): ${q.falseAlarms} of ${q.goodCases} (${fmt(q.falseAlarmRate * 100, 1)} %).`);
+  lines.push('', '## Per case', '', '| case | group | predicted | LV Dice ED/ES | MYO Dice ED/ES | RV Dice ED/ES | LVEF ref/pred | QC (OOD) |', '| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of m.perCase) {
     const d = (k: string) => `${fmt(r.dice.ed[k] ?? Number.NaN)} / ${fmt(r.dice.es[k] ?? Number.NaN)}`;
-    lines.push(`| ${r.id} | ${r.group} | ${r.predictedGroup} | ${d('lv')} | ${d('myo')} | ${d('rv')} | ${fmt(r.truth.lvef_pct ?? Number.NaN, 1)} / ${fmt(r.predicted.lvef_pct ?? Number.NaN, 1)} |`);
+    lines.push(`| ${r.id} | ${r.group} | ${r.predictedGroup} | ${d('lv')} | ${d('myo')} | ${d('rv')} | ${fmt(r.truth.lvef_pct ?? Number.NaN, 1)} / ${fmt(r.predicted.lvef_pct ?? Number.NaN, 1)} | ${r.qc.status} (${r.qc.ood ?? 'n/a'}) |`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -9,6 +9,7 @@ import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.j
 import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
 import { describeSanitised } from '../dicom/modules/copied-values.js';
 import { preflightDerivedObjects } from '../dicom/preflight.js';
+import { narrativeWithQuality, qcSummary } from '../analysis/quality-control.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { reportStep } from './report-step.js';
@@ -48,7 +49,7 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
   });
   const { model } = run;
   const calibration = options.calibration ?? null;
-  const provisional = buildResult(run.study, run.analysis, model, run.timings, calibration);
+  const provisional = buildResult(run.study, run.analysis, run.qc, model, run.timings, calibration);
   const contentDateTime = new Date();
   const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timings);
   let report: { pdf: Uint8Array; pdfDicom: Uint8Array } | undefined;
@@ -67,7 +68,7 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
     ? buildDiagnosticReportBundle({ result: provisional, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime })
     : undefined;
   // timings_ms is rebuilt last so that it includes the DICOM writers.
-  const result = buildResult(run.study, run.analysis, model, run.timings, calibration);
+  const result = buildResult(run.study, run.analysis, run.qc, model, run.timings, calibration);
   return { result, ...dicom, views: buildStudyViews(run), ...(report ? { pdf: report.pdf, pdfDicom: report.pdfDicom } : {}), ...(fhir ? { fhir } : {}) };
 }
 
@@ -109,7 +110,9 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutp
   const sr = buildMeasurementReport({
     context: study.context,
     result,
-    narrative: analysis.narrative,
+    // The narrative as quality control allows it (a caution on review; no findings on fail).
+    narrative: narrativeWithQuality(analysis.narrative, run.qc),
+    qualityControl: { status: run.qc.status, summary: qcSummary(run.qc) },
     segments: manifest.segments,
     diagnosisGroups: manifest.diagnosis.groups,
     segmentation: segmentationReference(seg),
@@ -118,7 +121,8 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutp
     ...measurementReportUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
     contentDateTime,
   });
-  const overlay = input.overlay
+  // The overlay burns numbers in: a result that failed quality control gets none.
+  const overlay = input.overlay && run.qc.status !== 'fail'
     ? buildOverlay({
         context: study.context,
         labelMaps: segmentation.labelMaps,

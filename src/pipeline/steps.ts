@@ -11,7 +11,10 @@ import { sharedModelSession, type ModelSession } from '../model/session.js';
 import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy } from '../study/types.js';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { assessQuality, narrativeWithQuality, type QualityControlDetail } from '../analysis/quality-control.js';
+import type { QcReference } from '../analysis/ood.js';
 import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 
@@ -19,6 +22,30 @@ import type { StudyInstance } from '../core/study-instance.js';
 export interface LoadedModel {
   readonly manifest: LoadedManifest;
   readonly session: ModelSession;
+  /** Quality-control reference (embedding statistics, thresholds) shipped beside the manifest, when present. */
+  readonly qcReference?: QcReference;
+}
+
+/** File beside manifest.json that holds the model's quality-control reference (`pulse qc-reference`). */
+export const QC_REFERENCE_FILE = 'qc-reference.json';
+
+const qcReferences = new Map<string, QcReference | undefined>();
+
+/** Reads qc-reference.json beside the manifest (once); undefined when the model ships none. */
+export function loadQcReference(manifest: LoadedManifest): QcReference | undefined {
+  const path = join(manifest.directory, QC_REFERENCE_FILE);
+  if (qcReferences.has(path)) return qcReferences.get(path);
+  let reference: QcReference | undefined;
+  if (existsSync(path)) {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as QcReference;
+    if (parsed.format !== 'pulse-qc-reference' || parsed.version !== 1) throw new Error(`${path} is not a pulse-qc-reference version 1`);
+    if (parsed.model.name !== manifest.name || parsed.model.version !== manifest.version) {
+      throw new Error(`${path} was computed for ${parsed.model.name} ${parsed.model.version}, not ${manifest.name} ${manifest.version}`);
+    }
+    reference = parsed;
+  }
+  qcReferences.set(path, reference);
+  return reference;
 }
 
 const manifests = new Map<string, LoadedManifest>();
@@ -32,7 +59,8 @@ export async function loadModel(manifestPath?: string, threads?: number): Promis
     manifests.set(path, manifest);
   }
   const session = await sharedModelSession(manifest, threads === undefined ? {} : { threads });
-  return { manifest, session };
+  const qcReference = loadQcReference(manifest);
+  return { manifest, session, ...(qcReference ? { qcReference } : {}) };
 }
 
 /** Stage timings (ms) as result.json's timings_ms names them. */
@@ -95,7 +123,7 @@ export async function analyseStep(
 }
 
 /** result.json from the analysis (the contract in DESIGN.md and result.ts). */
-export function buildResult(study: CineStudy, analysis: StudyAnalysis, model: LoadedModel, timings: StageTimings, calibration: string | null): StudyResult {
+export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: QualityControlDetail, model: LoadedModel, timings: StageTimings, calibration: string | null): StudyResult {
   const timingsMs: Record<string, number> = {};
   let total = 0;
   for (const [stage, ms] of Object.entries(timings)) {
@@ -110,8 +138,9 @@ export function buildResult(study: CineStudy, analysis: StudyAnalysis, model: Lo
     phases: { ed: analysis.phases.ed, es: analysis.phases.es },
     measurements: { ...analysis.measurements },
     diagnosis: { label: analysis.diagnosis.label, probabilities: { ...analysis.diagnosis.probabilities } },
-    narrative: analysis.narrative.text,
+    narrative: narrativeWithQuality(analysis.narrative, qc).text,
     ...resultReferences(analysis),
+    qc: { status: qc.status, reasons: [...qc.reasons], ood: qc.ood },
     model: { name: model.manifest.name, version: model.manifest.version, calibration },
     timings_ms: timingsMs,
   };
@@ -152,8 +181,29 @@ export interface StudyRun {
   readonly study: CineStudy;
   readonly segmentation: StackSegmentation;
   readonly analysis: StudyAnalysis;
+  /** Quality control of this result (plausibility, confidence, OOD). */
+  readonly qc: QualityControlDetail;
   readonly timings: StageTimings;
   readonly model: LoadedModel;
+}
+
+/** Step 3b: quality control of the analysis, from the result itself and the model's outputs. */
+export function qualityStep(study: CineStudy, segmentation: StackSegmentation, analysis: StudyAnalysis, model: LoadedModel, phasesGiven: boolean): QualityControlDetail {
+  const labelValues = Object.fromEntries(model.manifest.segments.map((s) => [s.key, s.labelValue]));
+  return assessQuality({
+    grid: study.grid,
+    labelMaps: segmentation.labelMaps,
+    labelValues,
+    phases: analysis.phases,
+    lvVolumeCurveMl: analysis.volumesMl['lv'] ?? [],
+    measurements: analysis.measurements,
+    phasesGiven,
+    ...(study.context.patientSizeM !== undefined ? { patientSizeM: study.context.patientSizeM } : {}),
+    ...(study.context.patientWeightKg !== undefined ? { patientWeightKg: study.context.patientWeightKg } : {}),
+    confidence: segmentation.confidence,
+    embeddings: segmentation.embeddings,
+    ...(model.qcReference ? { reference: model.qcReference } : {}),
+  });
 }
 
 export interface RunStudyOptions {
@@ -179,6 +229,10 @@ export async function runStudy(
   // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
   const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
   const segmentation = await segmentStep(study, model, timings, options.keepFeatures ? { keepFeatures: true } : {});
-  const analysis = await analyseStep(study, segmentation, model, timings, options.knownPhases?.(study));
-  return { study, segmentation, analysis, timings, model };
+  const knownPhases = options.knownPhases?.(study);
+  const analysis = await analyseStep(study, segmentation, model, timings, knownPhases);
+  const t = performance.now();
+  const qc = qualityStep(study, segmentation, analysis, model, knownPhases !== undefined);
+  timings.analysis += performance.now() - t;
+  return { study, segmentation, analysis, qc, timings, model };
 }

@@ -24,6 +24,8 @@ export interface JobOutcome {
   fhirDelivered?: boolean;
   /** Copied values changed to fit their VR ('PatientBirthDate emptied (invalid DA)'): keyword and kind, never the value. */
   sanitised?: readonly string[];
+  /** Quality control of the result: pass, review or fail (fail: no diagnosis, no LVEF, never urgent). */
+  qc?: 'pass' | 'review' | 'fail';
 }
 
 /**

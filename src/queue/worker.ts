@@ -170,6 +170,7 @@ export class Worker {
           timings_ms: stages,
           diagnosis: result.outcome.diagnosis,
           urgent: result.outcome.urgent,
+          qc: result.outcome.qc,
           ...(result.outcome.sanitised?.length ? { sanitised: result.outcome.sanitised } : {}),
         });
       } else {

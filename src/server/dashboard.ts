@@ -76,7 +76,15 @@ export function renderDashboard(jobs: readonly Job[], counts: Readonly<Record<Jo
   const rows = jobs
     .map((job) => {
       const outcome = job.outcome
-        ? [job.outcome.diagnosis, job.outcome.lvefPct === undefined ? undefined : `LVEF ${job.outcome.lvefPct.toFixed(0)} %`, job.outcome.urgent ? 'URGENT' : undefined].filter(Boolean).join(', ')
+        ? [
+            // Quality control first: a failed result has no diagnosis or LVEF to show.
+            job.outcome.qc === 'fail' ? 'QC FAILED' : job.outcome.qc === 'review' ? 'QC: review' : undefined,
+            job.outcome.diagnosis,
+            job.outcome.lvefPct === undefined ? undefined : `LVEF ${job.outcome.lvefPct.toFixed(0)} %`,
+            job.outcome.urgent ? 'URGENT' : undefined,
+          ]
+            .filter(Boolean)
+            .join(', ')
         : '';
       const uid = escapeHtml(job.studyInstanceUID);
       return `<tr class="${job.state}"><td class="num">${job.id}</td><td><a href="/studies/${uid}"><code>${uid}</code></a></td><td class="state">${job.state}</td><td class="num">${job.attempts}</td><td>${escapeHtml(outcome)}</td><td>${escapeHtml(job.reason ?? '')}</td><td>${escapeHtml(formatTimings(job.timings))}</td><td>${formatTime(job.updatedAt)}</td></tr>`;

@@ -25,16 +25,26 @@ export const USER_METADATA_DECLARATION: Readonly<Record<string, number>> = Objec
 
 export type Priority = 'urgent' | 'routine';
 
+/** Urgent only from numbers that passed quality control (or await review): never from a failed result. */
 export function priorityOf(result: StudyResult, urgentLvefBelowPct: number): Priority {
+  if (result.qc?.status === 'fail') return 'routine';
   const lvef = result.measurements.lvef_pct;
   return Number.isFinite(lvef) && lvef < urgentLvefBelowPct ? 'urgent' : 'routine';
 }
 
 /** The metadata values to write for a processed study. */
+/** PulseStatus: 'done', 'qc-review' (findings with a caution) or 'qc-failed' (no findings). */
+export function statusOf(result: StudyResult): string {
+  const qc = result.qc?.status ?? 'pass';
+  return qc === 'fail' ? 'qc-failed' : qc === 'review' ? 'qc-review' : 'done';
+}
+
 export function studyMarks(result: StudyResult, modelKey: string, urgentLvefBelowPct: number): Record<string, string> {
+  const failed = result.qc?.status === 'fail';
   return {
-    [METADATA.status]: 'done',
-    [METADATA.diagnosis]: result.diagnosis.label,
+    [METADATA.status]: statusOf(result),
+    // A failed result states no diagnosis anywhere.
+    [METADATA.diagnosis]: failed ? 'none' : result.diagnosis.label,
     [METADATA.model]: modelKey,
     [METADATA.priority]: priorityOf(result, urgentLvefBelowPct),
   };
@@ -42,7 +52,9 @@ export function studyMarks(result: StudyResult, modelKey: string, urgentLvefBelo
 
 /** Labels (Orthanc >= 1.12): letters, digits, '_' and '-' only. */
 export function studyLabels(result: StudyResult, urgentLvefBelowPct: number): string[] {
+  if (result.qc?.status === 'fail') return ['pulse-done', 'pulse-qc-failed'];
   const labels = ['pulse-done', `pulse-${result.diagnosis.label.toLowerCase().replace(/[^a-z0-9_-]/g, '_')}`];
+  if (result.qc?.status === 'review') labels.push('pulse-qc-review');
   if (priorityOf(result, urgentLvefBelowPct) === 'urgent') labels.push('pulse-urgent');
   return labels;
 }

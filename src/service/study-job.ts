@@ -178,8 +178,9 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     return {
       state: 'done',
       outcome: {
-        diagnosis: outputs.result.diagnosis.label,
-        lvefPct: outputs.result.measurements.lvef_pct,
+        // A result that failed quality control states no finding, here neither.
+        ...(outputs.result.qc?.status === 'fail' ? {} : { diagnosis: outputs.result.diagnosis.label, lvefPct: outputs.result.measurements.lvef_pct }),
+        qc: outputs.result.qc?.status ?? 'pass',
         urgent: priorityOf(outputs.result, threshold) === 'urgent',
         segSOPInstanceUID: identities[0]!.sopInstanceUID,
         srSOPInstanceUID: identities[1]!.sopInstanceUID,

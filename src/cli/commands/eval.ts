@@ -26,7 +26,7 @@ export interface EvalOptions {
 }
 
 /** training/splits.json: beside the working directory's project, or this installation's. */
-function readSplit(name: string): string[] {
+export function readSplit(name: string): string[] {
   const candidates = [resolve('training', 'splits.json')];
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++, dir = dirname(dir)) candidates.push(join(dir, 'training', 'splits.json'));
@@ -87,6 +87,7 @@ export function summaryLines(m: EvalMetrics): string[] {
   }
   lines.push(`errors (MAE / bias): ${Object.entries(m.measurements).map(([k, e]) => `${k} ${f(e.mae, 1)}/${f(e.bias, 1)}`).join(', ')}`);
   lines.push(`diagnosis: accuracy ${f(m.diagnosis.accuracy)}, macro-F1 ${f(m.diagnosis.macroF1)}`);
+  lines.push(`qc: pass ${m.qc.pass}, review ${m.qc.review}, fail ${m.qc.fail}; false alarms ${m.qc.falseAlarms}/${m.qc.goodCases}`);
   return lines;
 }
 

@@ -67,6 +67,12 @@ export interface MeasurementReportInput {
   readonly algorithm: ModelIdentity;
   readonly seriesInstanceUID: SeriesInstanceUID;
   readonly sopInstanceUID: SOPInstanceUID;
+  /**
+   * Quality control of the result: 'fail' writes no measurement and no diagnosis, only the coded
+   * statement that the analysis failed quality control and why; 'review' keeps them with the coded
+   * caution. `summary` must hold no number (the narrative rule). @defaultValue pass
+   */
+  readonly qualityControl?: { readonly status: 'pass' | 'review' | 'fail'; readonly summary: string };
   /** @defaultValue 9002 */
   readonly seriesNumber?: number;
   /** @defaultValue 1 */
@@ -253,7 +259,11 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
 
   // Every known measurement as a plain NUM in Derived Imaging Measurements (TID 1420): outside the
   // Imaging Measurements container, whose groups PixelMed judges as TID 1411 once one references a segment.
-  const specs = measurementSpecs(context.modality).filter((spec) => typeof result.measurements[spec.key] === 'number');
+  const qcStatus = input.qualityControl?.status ?? 'pass';
+  const failed = qcStatus === 'fail';
+  if (input.qualityControl && qcStatus !== 'pass' && /\d/.test(input.qualityControl.summary)) throw new TypeError('qualityControl.summary must hold no number');
+  // A result that failed quality control states no measurement anywhere in the report.
+  const specs = failed ? [] : measurementSpecs(context.modality).filter((spec) => typeof result.measurements[spec.key] === 'number');
   const probability = result.diagnosis.probabilities[result.diagnosis.label]!;
   const derived = containerItem('CONTAINS', codes.DERIVED_IMAGING_MEASUREMENTS, [
     ...specs.map((spec) => measurementNum(spec, result.measurements[spec.key]!, result.reference_ranges?.[spec.key])),
@@ -263,7 +273,7 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
   const specByKey = new Map(measurementSpecs(context.modality).map((s) => [s.key, s]));
   const segmentsByKey = new Map((input.segments ?? []).map((s) => [s.key, s]));
   const volumetric: ContentItem[] = [];
-  for (const group of VOLUMETRIC_GROUPS) {
+  for (const group of failed ? [] : VOLUMETRIC_GROUPS) {
     const segment = segmentsByKey.get(group.segmentKey);
     const segmentNumber = segmentation.segmentNumbers[group.segmentKey];
     if (!segment || segmentNumber === undefined) continue;
@@ -290,8 +300,17 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     );
   }
 
+  const qcItems: ContentItem[] =
+    qcStatus === 'pass'
+      ? []
+      : [
+          codeContentItem('CONTAINS', codes.FINDING, failed ? codes.QC_UNUSABLE : codes.QC_DOES_NOT_MEET_STANDARD),
+          textItem('CONTAINS', codes.FINDING, `${failed ? 'Automated analysis failed quality control' : 'Automated quality control asks for review'}: ${input.qualityControl!.summary}.`),
+        ];
   const qualitative = containerItem('CONTAINS', codes.QUALITATIVE_EVALUATIONS, [
-    codeContentItem('CONTAINS', codes.FINDING, diagnosis, [numItem('HAS PROPERTIES', codes.CERTAINTY_OF_FINDING, probability, codes.UNIT_RATIO)]),
+    ...qcItems,
+    // A failed result states no diagnosis.
+    ...(failed ? [] : [codeContentItem('CONTAINS', codes.FINDING, diagnosis, [numItem('HAS PROPERTIES', codes.CERTAINTY_OF_FINDING, probability, codes.UNIT_RATIO)])]),
     textItem('CONTAINS', codes.FINDING, narrative.findings),
     textItem('CONTAINS', codes.IMPRESSION, narrative.impression),
     textItem('CONTAINS', codes.COMMENT, `${narrative.disclaimer} ${REVIEW_STATEMENT}`.trim()),
@@ -304,7 +323,8 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     imageLibrary(images),
     // Always present, even without groups: OHIF's TID 1500 reader dereferences it unconditionally.
     containerItem('CONTAINS', codes.IMAGING_MEASUREMENTS, volumetric),
-    derived,
+    // An empty container is not allowed by TID 1500's Derived Imaging Measurements row: left out on fail.
+    ...(failed ? [] : [derived]),
     qualitative,
   ];
 

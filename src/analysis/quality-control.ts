@@ -1,0 +1,325 @@
+/**
+ * Quality control of every result, from the result itself (docs/quality-control.md gives each rule
+ * its source): plausibility of the numbers and of the segmentation's shape, model confidence, and an
+ * out-of-distribution score of the study's embeddings against the training data.
+ *
+ * fail   = a result no reader should see as findings (impossible numbers, a missing ventricle, a
+ *          study far from anything the model was trained on);
+ * review = findings kept, with a caution (unusual but possible values, low confidence, OOD);
+ * pass   = none of the above.
+ */
+import type { ResultMeasurements } from '../core/result.js';
+import type { SliceConfidence } from '../model/confidence.js';
+import type { CineGrid, LabelMap } from '../study/types.js';
+import { bsaMosteller } from './conventions.js';
+import { studyOod, type QcReference } from './ood.js';
+import type { NarrativeText } from './narrative.js';
+
+export type QcStatus = 'pass' | 'review' | 'fail';
+
+/** One reason, machine-readable code plus a sentence without patient data. */
+export interface QcReason {
+  readonly code: string;
+  readonly severity: 'review' | 'fail';
+  /** With the numbers behind it (result.json, logs). */
+  readonly text: string;
+  /** Without any number (the SR narrative states no number that is not a measurement in it). */
+  readonly summary: string;
+}
+
+/** result.json's qc block. */
+export interface QualityControl {
+  readonly status: QcStatus;
+  /** Sentences, most severe first (result.json). */
+  readonly reasons: readonly string[];
+  /** Study OOD score: median Mahalanobis distance of its image embeddings (null without a reference). */
+  readonly ood: number | null;
+}
+
+export interface QualityControlDetail extends QualityControl {
+  readonly details: readonly QcReason[];
+  /** The numbers behind the rules, for evaluation and logs. */
+  readonly metrics: Readonly<Record<string, number>>;
+}
+
+export interface QualityControlInput {
+  readonly grid: CineGrid;
+  readonly labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>;
+  /** Label value of 'lv', 'myo', 'rv' in the label maps. */
+  readonly labelValues: Readonly<Record<string, number>>;
+  readonly phases: { readonly ed: number; readonly es: number };
+  /** LV cavity volume per phase (ml). */
+  readonly lvVolumeCurveMl: readonly number[];
+  readonly measurements: ResultMeasurements;
+  /** ED/ES were given from outside (ACDC): the volume-curve rule does not apply. */
+  readonly phasesGiven: boolean;
+  readonly patientSizeM?: number;
+  readonly patientWeightKg?: number;
+  readonly confidence?: ReadonlyArray<ReadonlyArray<SliceConfidence | undefined>>;
+  readonly embeddings?: ReadonlyArray<ReadonlyArray<ArrayLike<number> | undefined>>;
+  readonly reference?: QcReference;
+}
+
+/**
+ * Wide physiological ranges, indexed to body-surface area (ml/m², g/m²). Outside `fail`: not a
+ * human ventricle as measured by CMR; outside `review`: possible only in severe disease, check it.
+ * Normal adult CMR ranges (Kawel-Boehm et al. 2020, JCMR 22:87) are LVEDVi about 55-105, RVEDVi
+ * 60-120, LV mass index 40-90; dilated cardiomyopathy reaches LVEDVi 200+.
+ */
+export const INDEXED_RANGES = {
+  lvedv_ml: { fail: [15, 350], review: [35, 250] },
+  rvedv_ml: { fail: [15, 400], review: [35, 300] },
+  lv_mass_g: { fail: [10, 300], review: [25, 200] },
+} as const;
+
+/** BSA assumed when height or weight is unknown (an average adult; the ranges are wide enough). */
+export const DEFAULT_BSA_M2 = 1.9;
+
+/** Number-free wording of each reason code, for the SR and the narrative. */
+export const SUMMARIES: Readonly<Record<string, string>> = {
+  lv_absent: 'no left-ventricular cavity was found',
+  rv_absent: 'no right-ventricular cavity was found',
+  lvef_implausible: 'the left-ventricular ejection fraction is physiologically implausible',
+  rvef_implausible: 'the right-ventricular ejection fraction is physiologically implausible',
+  lv_esv_exceeds_edv: 'the left-ventricular end-systolic volume exceeds the end-diastolic volume',
+  rv_esv_exceeds_edv: 'the right-ventricular end-systolic volume exceeds the end-diastolic volume',
+  lvedv_ml_implausible: 'the left-ventricular end-diastolic volume is outside any physiological range',
+  rvedv_ml_implausible: 'the right-ventricular end-diastolic volume is outside any physiological range',
+  lv_mass_g_implausible: 'the left-ventricular mass is outside any physiological range',
+  lvedv_ml_unusual: 'the left-ventricular end-diastolic volume is unusual for the body size',
+  rvedv_ml_unusual: 'the right-ventricular end-diastolic volume is unusual for the body size',
+  lv_mass_g_unusual: 'the left-ventricular mass is unusual for the body size',
+  lv_slices_not_contiguous: 'the left ventricle is missing on slices between base and apex',
+  myo_not_around_lv: 'the myocardium does not surround the left-ventricular cavity on mid-ventricular slices',
+  volume_curve_not_one_systole: 'the ventricular volume curve does not show one systole',
+  low_confidence: 'the model is unsure of the segmentation',
+  out_of_distribution: 'the images differ from the data the model was trained on; site calibration is suggested',
+  outlier_images: 'part of the images look unlike any training image (corrupt or foreign images)',
+};
+
+const fmt = (v: number, decimals = 1): string => (Number.isFinite(v) ? v.toFixed(decimals) : String(v));
+
+/** Share of LV-cavity boundary pixels that touch myocardium (4-neighbours) on one label map. */
+export function myocardialEnclosure(map: LabelMap, lv: number, myo: number): number | undefined {
+  const { rows, columns } = map.image.plane;
+  const labels = map.labels;
+  let boundary = 0;
+  let enclosed = 0;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) {
+      const i = r * columns + c;
+      if (labels[i] !== lv) continue;
+      const neighbours = [r > 0 ? i - columns : -1, r < rows - 1 ? i + columns : -1, c > 0 ? i - 1 : -1, c < columns - 1 ? i + 1 : -1];
+      let onBoundary = false;
+      let touchesMyo = false;
+      for (const n of neighbours) {
+        const v = n < 0 ? 0 : labels[n];
+        if (v !== lv) onBoundary = true;
+        if (v === myo) touchesMyo = true;
+      }
+      if (onBoundary) {
+        boundary++;
+        if (touchesMyo) enclosed++;
+      }
+    }
+  }
+  return boundary === 0 ? undefined : enclosed / boundary;
+}
+
+/** Number of separate systoles: local minima of the (circular) volume curve deeper than `depth` x range. */
+export function countSystoles(curve: readonly number[], depth = 0.3): number {
+  const n = curve.length;
+  if (n < 6) return 1;
+  const max = Math.max(...curve);
+  const min = Math.min(...curve);
+  const range = max - min;
+  if (!(range > 0)) return 0;
+  // Walk the curve from its maximum with hysteresis: a minimum counts once the curve has risen
+  // `depth` x range above it again (after falling as much from the previous maximum).
+  const start = curve.indexOf(max);
+  let count = 0;
+  let lookingForMin = true;
+  let extreme = max;
+  for (let k = 1; k <= n; k++) {
+    const v = curve[(start + k) % n]!;
+    if (lookingForMin) {
+      if (v < extreme) extreme = v;
+      else if (v - extreme > depth * range && max - extreme > depth * range) {
+        count++;
+        lookingForMin = false;
+        extreme = v;
+      }
+    } else if (v > extreme) extreme = v;
+    else if (extreme - v > depth * range) {
+      lookingForMin = true;
+      extreme = v;
+    }
+  }
+  return Math.max(count, 1);
+}
+
+/**
+ * Peaks of a profile along the stack that stand out by more than `depth` x range on both sides.
+ * The profile is padded with zero at both ends: beyond the stack there is no ventricle.
+ */
+export function countPeaks(values: readonly number[], depth = 0.3): number {
+  const padded = [0, ...values, 0];
+  const range = Math.max(...padded) - Math.min(...padded);
+  if (!(range > 0)) return 0;
+  let peaks = 0;
+  let rising = true;
+  let low = 0;
+  let high = 0;
+  for (const v of padded) {
+    if (rising) {
+      if (v > high) high = v;
+      else if (high - v > depth * range && high - low > depth * range) {
+        peaks++;
+        rising = false;
+        low = v;
+      }
+    } else if (v < low) low = v;
+    else if (v - low > depth * range) {
+      rising = true;
+      high = v;
+    }
+  }
+  return Math.max(peaks, 1);
+}
+
+export function assessQuality(input: QualityControlInput): QualityControlDetail {
+  const reasons: QcReason[] = [];
+  const metrics: Record<string, number> = {};
+  const add = (code: string, severity: 'review' | 'fail', text: string): void => void reasons.push({ code, severity, text, summary: SUMMARIES[code] ?? code });
+  const m = input.measurements;
+  const lv = input.labelValues.lv;
+  const myo = input.labelValues.myo;
+  const rv = input.labelValues.rv;
+
+  // 1. Both ventricles present.
+  if (!(m.lvedv_ml >= 5)) add('lv_absent', 'fail', 'no left-ventricular cavity was found (LV EDV under 5 ml)');
+  if (!(m.rvedv_ml >= 5)) add('rv_absent', 'fail', 'no right-ventricular cavity was found (RV EDV under 5 ml)');
+
+  // 2. Ejection fractions and ESV <= EDV.
+  // An EF just below zero is a ventricle that does not eject, measured with a few per cent of volume
+  // error (ACDC holds a DCM patient with RVEF 3.9 %): review, not fail. Below -5 % the ESV exceeds
+  // the EDV by more than measurement error: fail.
+  for (const [key, name, side] of [['lvef_pct', 'LVEF', 'lv'], ['rvef_pct', 'RVEF', 'rv']] as const) {
+    const v = m[key];
+    if (!(v >= -5 && v <= 90)) add(`${key.slice(0, 4)}_implausible`, 'fail', `${name} ${fmt(v)} % is outside 0-90 %`);
+    else if (v < 0) add(`${side}_esv_exceeds_edv`, 'review', `${name} ${fmt(v)} %: end-systolic volume at or above end-diastolic volume (no measurable ejection)`);
+  }
+
+  // 3. Volumes and mass in wide ranges scaled by BSA.
+  const bsa = input.patientSizeM !== undefined && input.patientWeightKg !== undefined ? bsaMosteller(input.patientSizeM, input.patientWeightKg) : DEFAULT_BSA_M2;
+  metrics.bsa_m2 = bsa;
+  for (const [key, range] of Object.entries(INDEXED_RANGES)) {
+    const value = m[key];
+    if (typeof value !== 'number') continue;
+    const indexed = value / bsa;
+    metrics[`${key}_indexed`] = indexed;
+    const unit = key.endsWith('_g') ? 'g/m²' : 'ml/m²';
+    const label = key === 'lv_mass_g' ? 'LV mass' : key === 'lvedv_ml' ? 'LV EDV' : 'RV EDV';
+    if (indexed < range.fail[0] || indexed > range.fail[1]) add(`${key}_implausible`, 'fail', `${label} ${fmt(indexed)} ${unit} is outside ${range.fail[0]}-${range.fail[1]} ${unit}`);
+    else if (indexed < range.review[0] || indexed > range.review[1]) add(`${key}_unusual`, 'review', `${label} ${fmt(indexed)} ${unit} is outside ${range.review[0]}-${range.review[1]} ${unit}`);
+  }
+
+  // 4. Shape at ED: LV slices contiguous, myocardium around the cavity on mid slices.
+  if (lv !== undefined && myo !== undefined) {
+    const ed = input.phases.ed;
+    const withLv = input.labelMaps.map((row) => (row[ed]?.labels.includes(lv) ? 1 : 0));
+    const first = withLv.indexOf(1);
+    const last = withLv.lastIndexOf(1);
+    if (first >= 0) {
+      const holes = withLv.slice(first, last + 1).filter((v) => v === 0).length;
+      metrics.lv_slice_gaps = holes;
+      if (holes > 0) add('lv_slices_not_contiguous', 'review', `the LV cavity is missing on ${holes} slice(s) between base and apex`);
+      const span = last - first + 1;
+      const mid = Array.from({ length: span }, (_, k) => first + k).filter((s) => s >= first + span / 3 - 0.5 && s <= last - span / 3 + 0.5 && withLv[s] === 1);
+      const enclosure = mid.map((s) => myocardialEnclosure(input.labelMaps[s]![ed]!, lv, myo)).filter((v): v is number => v !== undefined);
+      if (enclosure.length > 0) {
+        const median = [...enclosure].sort((a, b) => a - b)[Math.floor(enclosure.length / 2)]!;
+        metrics.myo_enclosure = median;
+        if (median < 0.5) add('myo_not_around_lv', 'fail', `the myocardium surrounds only ${fmt(median * 100, 0)} % of the LV cavity on mid-ventricular slices`);
+        else if (median < 0.8) add('myo_not_around_lv', 'review', `the myocardium surrounds only ${fmt(median * 100, 0)} % of the LV cavity on mid-ventricular slices`);
+      }
+    }
+  }
+  if (rv === undefined) add('rv_absent', 'fail', 'the model has no RV segment');
+
+  // 4b. Anatomical order along the stack: at ED the LV cavity area rises from the base and falls to
+  // the apex, one peak. Slices whose positions do not match their anatomy (scrambled
+  // ImagePositionPatient, mixed stacks) give several peaks.
+  if (lv !== undefined && input.labelMaps.length >= 5) {
+    const ed = input.phases.ed;
+    const areas = input.labelMaps.map((row) => {
+      const labels = row[ed]?.labels;
+      let n = 0;
+      if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] === lv) n++;
+      const [sr, sc] = row[ed]?.image.plane.pixelSpacing ?? [1, 1];
+      return n * sr * sc;
+    });
+    const peaks = countPeaks(areas);
+    metrics.lv_area_peaks = peaks;
+    if (peaks > 1) add('slices_out_of_order', 'review', `the LV cavity area along the stack has ${peaks} peaks, not one (slices out of anatomical order?)`);
+  }
+
+  // 5. One systole in the LV volume curve (only when the phases come from the curve).
+  if (!input.phasesGiven && input.lvVolumeCurveMl.length >= 6) {
+    const systoles = countSystoles(input.lvVolumeCurveMl);
+    metrics.systoles = systoles;
+    if (systoles > 1) add('volume_curve_not_one_systole', 'review', `the LV volume curve shows ${systoles} separate systoles, not one (phases out of order or mixed acquisitions?)`);
+  }
+
+  // 6. Model confidence: mean predictive entropy inside the structures.
+  if (input.confidence) {
+    let sum = 0;
+    let count = 0;
+    for (const row of input.confidence) for (const c of row) if (c) ((sum += c.meanEntropy * c.foregroundPixels), (count += c.foregroundPixels));
+    const entropy = count > 0 ? sum / count : 0;
+    metrics.entropy = entropy;
+    const limit = input.reference?.thresholds.entropyReview;
+    if (limit !== undefined && entropy > limit) add('low_confidence', 'review', `the model is unsure inside the structures (mean entropy ${fmt(entropy, 3)} above ${fmt(limit, 3)})`);
+  }
+
+  // 7. Out of distribution.
+  let ood: number | null = null;
+  if (input.reference && input.embeddings) {
+    const t = input.reference.thresholds;
+    const o = studyOod(input.embeddings, input.reference.embedding, t.imageDistance);
+    ood = Math.round(o.score * 100) / 100;
+    metrics.ood = o.score;
+    metrics.outlier_fraction = o.outlierFraction;
+    const calibrate = 'site calibration is suggested';
+    if (o.score > t.studyScoreFail) add('out_of_distribution', 'fail', `the images are far from the training data (OOD score ${fmt(o.score)} above ${fmt(t.studyScoreFail)}); ${calibrate}`);
+    else if (o.score > t.studyScoreReview) add('out_of_distribution', 'review', `the images differ from the training data (OOD score ${fmt(o.score)} above ${fmt(t.studyScoreReview)}); ${calibrate}`);
+    if (o.outlierFraction > t.outlierFractionFail) add('outlier_images', 'fail', `${fmt(o.outlierFraction * 100, 0)} % of the images are unlike the training images (corrupt or foreign images?)`);
+    else if (o.outlierFraction > t.outlierFractionReview) add('outlier_images', 'review', `${fmt(o.outlierFraction * 100, 0)} % of the images are unlike the training images`);
+  }
+
+  const ordered = [...reasons.filter((r) => r.severity === 'fail'), ...reasons.filter((r) => r.severity === 'review')];
+  const status: QcStatus = ordered.some((r) => r.severity === 'fail') ? 'fail' : ordered.length > 0 ? 'review' : 'pass';
+  return { status, reasons: ordered.map((r) => r.text), ood, details: ordered, metrics };
+}
+
+/** The reasons as one number-free sentence part: 'a; b; c' (distinct summaries, most severe first). */
+export function qcSummary(qc: Pick<QualityControlDetail, 'details'>): string {
+  return [...new Set(qc.details.map((r) => r.summary))].join('; ');
+}
+
+/**
+ * The narrative as quality control allows it. review: the findings stand, behind a caution. fail:
+ * no findings at all; the text says the automated analysis failed quality control and why, and
+ * that the segmentation is there only for a person to inspect.
+ */
+export function narrativeWithQuality(narrative: NarrativeText, qc: Pick<QualityControlDetail, 'status' | 'details'>): NarrativeText {
+  if (qc.status === 'pass') return narrative;
+  const why = qcSummary(qc);
+  if (qc.status === 'review') {
+    const findings = `Caution: automated quality control asks for review (${why}). ${narrative.findings}`;
+    return { ...narrative, findings, text: `${findings}\n${narrative.impression}\n${narrative.disclaimer}` };
+  }
+  const findings = `The automated analysis failed quality control (${why}). No measurements or diagnosis are reported; the segmentation, if present, is for inspection only.`;
+  const impression = 'No automated findings: quality control failed.';
+  return { findings, impression, disclaimer: narrative.disclaimer, text: `${findings}\n${impression}\n${narrative.disclaimer}` };
+}
