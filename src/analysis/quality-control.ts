@@ -126,8 +126,12 @@ export function myocardialEnclosure(map: LabelMap, lv: number, myo: number): num
   return boundary === 0 ? undefined : enclosed / boundary;
 }
 
-/** Number of separate systoles: local minima of the (circular) volume curve deeper than `depth` x range. */
-export function countSystoles(curve: readonly number[], depth = 0.3): number {
+/**
+ * Number of separate systoles: local minima of the (circular) volume curve deeper than `depth` x
+ * range on both sides. 0.4: a one-phase segmentation glitch of a third of the stroke volume is not a
+ * second heartbeat.
+ */
+export function countSystoles(curve: readonly number[], depth = 0.4): number {
   const n = curve.length;
   if (n < 6) return 1;
   const max = Math.max(...curve);
