@@ -34,8 +34,8 @@ test('an implausible study is marked qc-failed in result, SR, metadata and dashb
     const intact = generateStudy({ seed: 61, group: 'NOR', slices: 6, phases: 8 });
     let studyId = '';
     for (const file of breakStudy(intact.files, 'noise', 61)) studyId = (await client.uploadInstance(file.bytes)).ParentStudy;
-    const job = await waitFor('job finished', () => {
-      const j = service.store.findByStudy(intact.truth.studyInstanceUID)[0];
+    const job = await waitFor('job finished', async () => {
+      const j = (await service.store.findByStudy(intact.truth.studyInstanceUID))[0];
       return j !== undefined && ['done', 'failed', 'skipped'].includes(j.state) && j;
     }, 180_000);
     assert.equal(job.state, 'done', job.reason ?? '');
