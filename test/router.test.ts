@@ -94,3 +94,78 @@ test("the pipeline's own Manufacturer and series descriptions are recognised by 
   // Even when a PACS rewrote the Manufacturer, the description on a derived object is enough.
   assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: '', modality: 'OT', sopClassUID: '1.2.840.10008.5.1.4.1.1.7', seriesDescription: DEFAULT_OVERLAY_SERIES_DESCRIPTION }, config.ownOutputs), true);
 });
+
+// Added where mutation testing (docs/testing.md) showed a behaviour no test pinned down.
+
+test('every derived SOP class we may write counts as ours, by Manufacturer, whatever its Modality says', () => {
+  const derived = [
+    '1.2.840.10008.5.1.4.1.1.66.4', // Segmentation
+    '1.2.840.10008.5.1.4.1.1.88.11', // Basic Text SR
+    '1.2.840.10008.5.1.4.1.1.88.22', // Enhanced SR
+    '1.2.840.10008.5.1.4.1.1.88.33', // Comprehensive SR
+    '1.2.840.10008.5.1.4.1.1.88.34', // Comprehensive 3D SR
+    '1.2.840.10008.5.1.4.1.1.7', // Secondary Capture (the overlay)
+  ];
+  for (const sopClassUID of derived) {
+    assert.equal(isOwnOutput({ ...pulseSeg, modality: 'XX', seriesDescription: 'results', sopClassUID }, config.ownOutputs), true, sopClassUID);
+  }
+  for (const modality of ['SEG', 'SR', 'OT', 'seg']) {
+    const { sopClassUID: _, ...withoutClass } = pulseSeg;
+    assert.equal(isOwnOutput({ ...withoutClass, modality, seriesDescription: 'results' }, config.ownOutputs), true, modality);
+  }
+  // Our Manufacturer on a source image (a site that re-labels its scanner so) is not an output.
+  assert.equal(isOwnOutput(cineSeries(6, 8, { manufacturer: 'PULSE for Orthanc' }), config.ownOutputs), false);
+  // A derived object with neither our Manufacturer nor our description is another tool's.
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: '', seriesDescription: '' }, config.ownOutputs), false);
+  assert.equal(isOwnOutput({ ...pulseSeg, manufacturer: 'pulse FOR orthanc', seriesDescription: '' }, config.ownOutputs), true, 'case-insensitive');
+});
+
+test('the minimum cine shape is inclusive, and a study below it is skipped naming its largest candidate', () => {
+  // Defaults: at least 3 slices x 2 phases.
+  assert.equal(routeStudy(study([cineSeries(3, 2)]), options).action, 'process');
+  const small = routeStudy(study([cineSeries(2, 2), { ...cineSeries(2, 30), seriesInstanceUID: '1.2.3.5' }, { ...cineSeries(1, 1), seriesInstanceUID: '1.2.3.6' }]), options);
+  assert.equal(small.action, 'skip');
+  assert.match(small.reason, /best candidate series has 2 slices x 30 phases/);
+});
+
+test('the process decision names each cine series with its shape', () => {
+  const decision = routeStudy(study([cineSeries(6, 8), { ...cineSeries(4, 20), seriesInstanceUID: '1.2.3.7' }]), options);
+  assert.equal(decision.action, 'process');
+  assert.equal(decision.reason, 'cine series 1.2.3.1: 6 x 8; cine series 1.2.3.7: 4 x 20');
+});
+
+test('with requireCine off, every candidate series qualifies whatever its shape', () => {
+  const rules = ConfigSchema.parse({ routing: { requireCine: false } }).routing;
+  const decision = routeStudy(study([cineSeries(1, 1)]), { ...options, rules });
+  assert.deepEqual(decision.action === 'process' && { series: decision.series.map((s) => s.seriesInstanceUID), reason: decision.reason }, { series: ['1.2.3.1'], reason: '1 candidate series' });
+});
+
+test('a study done for this model, or only in progress, is judged by both marks', () => {
+  const facts = (metadata: Record<string, string>) => study([cineSeries(6, 8)], { metadata });
+  assert.equal(routeStudy(facts({ PulseStatus: 'done', PulseModel: MODEL }), options).action, 'skip');
+  assert.equal(routeStudy(facts({ PulseStatus: 'failed', PulseModel: MODEL }), options).action, 'process', 'not done: run it');
+  assert.equal(routeStudy(facts({ PulseStatus: 'done' }), options).action, 'process', 'done by no known model');
+});
+
+test('one accepted calling AE title among several is enough; the reason lists each caller', () => {
+  const rules = ConfigSchema.parse({ routing: { callingAETitles: [' mri1 '] } }).routing;
+  const two = study([cineSeries(6, 8, { remoteAET: 'CT7' }), { ...cineSeries(6, 8, { remoteAET: 'MRI1' }), seriesInstanceUID: '1.2.3.8' }]);
+  assert.equal(routeStudy(two, { ...options, rules }).action, 'process');
+  const none = study([cineSeries(6, 8, { remoteAET: 'CT7' }), { ...cineSeries(6, 8, { remoteAET: '' }), seriesInstanceUID: '1.2.3.8' }]);
+  assert.equal(routeStudy(none, { ...options, rules }).reason, 'calling AE title CT7, (none: not received over DICOM) not in [MRI1]');
+});
+
+test('cine shape ignores unreadable positions and counts enhanced multi-frame instances as slices', () => {
+  const base = cineSeries(1, 1);
+  assert.deepEqual(cineShape({ ...base, instances: [{ orthancId: 'a', imagePositionPatient: '1\\2' }, { orthancId: 'b', imagePositionPatient: 'x\\0\\0' }, { orthancId: 'c', imagePositionPatient: '' }] }), { slices: 0, phases: 0 });
+  assert.deepEqual(cineShape({ ...base, instances: [{ orthancId: 'm1', numberOfFrames: 60 }, { orthancId: 'm2', numberOfFrames: 60 }, { orthancId: 'm3', numberOfFrames: 60 }] }), { slices: 3, phases: 60 });
+  // Slices with fewer phases than most (a missing phase) still count; a lone extra image does not.
+  const gappy = cineSeries(4, 10);
+  const extra = { orthancId: 'x', imagePositionPatient: '-100.0\\-80.5\\99.0' };
+  assert.deepEqual(cineShape({ ...gappy, instances: [...gappy.instances.slice(3), extra] }), { slices: 4, phases: 10 });
+});
+
+test('several rejected series are each listed in the skip reason', () => {
+  const decision = routeStudy(study([{ ...cineSeries(1, 1), modality: 'CT' }, { ...cineSeries(1, 1), seriesInstanceUID: '1.2.3.2', modality: 'US' }]), options);
+  assert.equal(decision.reason, 'no series qualifies (series 1.2.3.1: modality CT not in [MR]; series 1.2.3.2: modality US not in [MR])');
+});
