@@ -11,8 +11,8 @@
  * would not type-check simply runs (docs/testing.md).
  */
 const MODULES = {
-  conventions: { mutate: ['src/analysis/conventions.ts'], tests: ['test/analysis-measurements.test.ts'] },
-  measurements: { mutate: ['src/analysis/measurements.ts'], tests: ['test/analysis-measurements.test.ts', 'test/analysis-synth-truth.test.ts'] },
+  conventions: { mutate: ['src/analysis/conventions.ts'], tests: ['test/analysis-conventions.test.ts', 'test/analysis-measurements.test.ts'] },
+  measurements: { mutate: ['src/analysis/measurements.ts'], tests: ['test/analysis-measurements.test.ts'] },
   seg: { mutate: ['src/dicom/seg/sop.ts', 'src/dicom/seg/content.ts', 'src/dicom/seg/bitpack.ts'], tests: ['test/seg.test.ts', 'test/bitpack.test.ts', 'test/output-uids.test.ts'] },
   sr: { mutate: ['src/dicom/sr/sop.ts', 'src/dicom/sr/content.ts', 'src/dicom/sr/measurements.ts'], tests: ['test/sr.test.ts', 'test/output-uids.test.ts'] },
   uid: { mutate: ['src/dicom/uid.ts'], tests: ['test/uid.test.ts', 'test/output-uids.test.ts'] },

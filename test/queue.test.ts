@@ -201,3 +201,31 @@ test('one holder of a singleton at a time (the changes listener); it passes on w
   await store.releaseSingleton('changes', 'b');
   assert.equal(await store.holdSingleton('changes', 'a', 1000, 2100), true);
 }));
+
+// Added where mutation testing (docs/testing.md) showed enqueue rules no test pinned down.
+test('asking again for a queued study marks it forced or raises its priority, without a new job; a running one is left alone', withStore(async (store) => {
+  const first = (await store.enqueue({ studyInstanceUID: '3.1', modelKey: MODEL, source: 'api', priority: JobPriority.reprocess })).job;
+  assert.equal(first.forced, false);
+  assert.equal(first.outcome, null);
+  const forced = await store.enqueue({ studyInstanceUID: '3.1', modelKey: MODEL, source: 'api', force: true, priority: JobPriority.reprocess });
+  assert.deepEqual([forced.created, forced.job.id, forced.job.forced, forced.job.priority], [false, first.id, true, JobPriority.reprocess]);
+  const raised = await store.enqueue({ studyInstanceUID: '3.1', modelKey: MODEL, source: 'changes', priority: JobPriority.newStudy });
+  assert.deepEqual([raised.created, raised.job.id, raised.job.forced, raised.job.priority], [false, first.id, true, JobPriority.newStudy]);
+  const running = (await store.claim('w', 10_000))!;
+  const again = await store.enqueue({ studyInstanceUID: '3.1', modelKey: MODEL, source: 'api', force: true, priority: JobPriority.newStudy + 5 });
+  assert.deepEqual([again.created, again.job.state, again.job.priority, again.job.attempts], [false, 'running', running.priority, 1]);
+}));
+
+test('a failed study is queued again when it changed, not for the same announcement; a done one only when forced', withStore(async (store) => {
+  const { job } = await store.enqueue({ studyInstanceUID: '4.1', modelKey: MODEL, source: 'changes', triggerVersion: 'a' });
+  await store.claim('w', 10_000);
+  assert.ok(await store.fail(job.id, 'w', 'BadInputError: no cine', {}));
+  assert.equal((await store.enqueue({ studyInstanceUID: '4.1', modelKey: MODEL, source: 'changes', triggerVersion: 'a' })).created, false);
+  assert.equal((await store.enqueue({ studyInstanceUID: '4.1', modelKey: MODEL, source: 'changes' })).created, false, 'no version: not known to have changed');
+  const requeued = await store.enqueue({ studyInstanceUID: '4.1', modelKey: MODEL, source: 'changes', triggerVersion: 'b' });
+  assert.deepEqual([requeued.created, requeued.job.state, requeued.job.attempts, requeued.job.reason], [true, 'queued', 0, null]);
+  await store.claim('w', 10_000);
+  assert.ok(await store.complete(job.id, 'w', { diagnosis: 'DCM', lvefPct: 21 }, {}));
+  assert.deepEqual((await store.get(job.id))!.outcome, { diagnosis: 'DCM', lvefPct: 21 });
+  assert.equal((await store.enqueue({ studyInstanceUID: '4.1', modelKey: MODEL, source: 'changes', triggerVersion: 'c' })).created, false, 'done: our own outputs changed it');
+}));
