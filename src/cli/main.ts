@@ -9,13 +9,14 @@ import { registerServe } from './commands/serve.js';
 import { registerDemo } from './commands/demo.js';
 import { registerConfig } from './commands/config.js';
 import { registerQcReference } from './commands/qc-reference.js';
+import { registerCalibrate } from './commands/calibrate.js';
 
 const program = new Command()
   .name('pulse')
   .description('PULSE for Orthanc: cardiac cine MRI segmentation, diagnosis and DICOM SEG/SR reports')
   .version(process.env.npm_package_version ?? '0.1.0');
 
-for (const register of [registerSynth, registerImportNifti, registerUpload, registerInfer, registerEval, registerServe, registerDemo, registerConfig, registerQcReference]) {
+for (const register of [registerSynth, registerImportNifti, registerUpload, registerInfer, registerEval, registerServe, registerDemo, registerConfig, registerQcReference, registerCalibrate]) {
   register(program);
 }
 

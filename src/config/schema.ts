@@ -183,6 +183,18 @@ export const ConfigSchema = z.object({
       calibration: z.string().nullable().default(null),
     })
     .prefault({}),
+  calibration: z
+    .object({
+      /** node-cron expression for a scheduled calibration (e.g. '0 2 * * *': nightly at 2); none when unset. */
+      schedule: z.string().min(1).optional(),
+      /** The user metadata (name and value) that marks a study in Orthanc as annotated for calibration. */
+      annotatedMetadata: z.object({ name: z.string().min(1), value: z.string().min(1) }).optional(),
+      /** Mean Dice gain a calibration needs to be promoted. @defaultValue 0.01 */
+      minGain: z.number().min(0).max(1).default(0.01),
+      /** Largest Dice loss on any structure a promoted calibration may cause. @defaultValue 0.02 */
+      maxStructureLoss: z.number().min(0).max(1).default(0.02),
+    })
+    .prefault({}),
   marking: z
     .object({
       /** A study whose LVEF (%) is below this is marked urgent. @defaultValue 35 */

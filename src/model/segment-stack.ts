@@ -14,11 +14,27 @@ import { foregroundEntropy, type SliceConfidence } from './confidence.js';
 /** What runs the network: a ModelSession's `run`, bound (features fetched only when `withFeatures`). */
 export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
 
+/**
+ * A site calibration's segmentation adapter: rewrites one image's logits ([K, H, W] on the model
+ * grid, in place) from those logits and the image's decoder features ([F, h, w]). The model stays
+ * frozen; the adapter is pure maths on what it exports (src/calibration/).
+ */
+export interface LogitAdapter {
+  apply(logits: Float32Array, features: Float32Array, featureDims: readonly [number, number, number], rows: number, columns: number): void;
+}
+
 export interface SegmentStackOptions {
   /** Slices per onnxruntime call. @defaultValue 16 */
   batchSize?: number;
-  /** Keep the decoder features of every image (for site calibration). @defaultValue false */
-  keepFeatures?: boolean;
+  /**
+   * Keep the decoder features (and the model-grid logits) of every image, or of the images the
+   * predicate selects, for site calibration. @defaultValue false
+   */
+  keepFeatures?: boolean | ((slice: number, phase: number) => boolean);
+  /** Calibration adapter applied to every image's logits before post-processing. */
+  adapter?: LogitAdapter;
+  /** Calibration intensity map applied to every normalised window before the network (in place). */
+  inputTransform?: (window: Float32Array) => void;
   /** Run the clean-up (largest component, hole filling). @defaultValue true */
   cleanUp?: boolean;
 }
@@ -30,8 +46,15 @@ export interface StackSegmentation {
   readonly embeddings: Float32Array[][];
   /** [slice][phase]: predictive entropy over the image's foreground (model grid), for quality control. */
   readonly confidence: SliceConfidence[][];
-  /** [slice][phase] decoder features ([F, h, w] each), when asked for. */
-  readonly features?: { readonly dims: readonly [number, number, number]; readonly data: Float32Array[][] };
+  /**
+   * [slice][phase] decoder features ([F, h, w] each) and the bare model's logits on the model grid
+   * ([K, H, W], before any adapter), when asked for; unselected images are undefined.
+   */
+  readonly features?: {
+    readonly dims: readonly [number, number, number];
+    readonly data: Array<Array<Float32Array | undefined>>;
+    readonly logits: Array<Array<Float32Array | undefined>>;
+  };
   readonly timingsMs: { preprocess: number; inference: number; postprocess: number };
 }
 
@@ -77,7 +100,9 @@ export async function segmentStack(
   const scratch = new Float32Array(plane);
   for (let p = 0; p < phases; p++) {
     for (let s = 0; s < slices; s++) {
-      preprocessImage(grid.images[s]![p]!, shape, manifest, windows.subarray((p * slices + s) * plane, (p * slices + s + 1) * plane), scratch);
+      const window = windows.subarray((p * slices + s) * plane, (p * slices + s + 1) * plane);
+      preprocessImage(grid.images[s]![p]!, shape, manifest, window, scratch);
+      options.inputTransform?.(window);
     }
   }
   const channelsOf = Array.from({ length: slices }, (_, s) => channelSlices(s, slices, shape.channels, manifest.input.channels));
@@ -88,7 +113,10 @@ export async function segmentStack(
   const labels: Uint8Array[][] = Array.from({ length: slices }, () => new Array<Uint8Array>(phases));
   const embeddings: Float32Array[][] = Array.from({ length: slices }, () => new Array<Float32Array>(phases));
   const confidence: SliceConfidence[][] = Array.from({ length: slices }, () => new Array<SliceConfidence>(phases));
-  const featureData: Float32Array[][] | undefined = options.keepFeatures ? Array.from({ length: slices }, () => new Array<Float32Array>(phases)) : undefined;
+  const keep = typeof options.keepFeatures === 'function' ? options.keepFeatures : options.keepFeatures ? () => true : undefined;
+  const featureData: Array<Array<Float32Array | undefined>> | undefined = keep ? Array.from({ length: slices }, () => new Array<Float32Array | undefined>(phases)) : undefined;
+  const keptLogits: Array<Array<Float32Array | undefined>> | undefined = keep ? Array.from({ length: slices }, () => new Array<Float32Array | undefined>(phases)) : undefined;
+  const adapter = options.adapter;
   let featureDims: readonly [number, number, number] = [0, 0, 0];
 
   const total = slices * phases;
@@ -113,7 +141,7 @@ export async function segmentStack(
     timingsMs.preprocess += performance.now() - t;
 
     t = performance.now();
-    const out = await infer(input, count, featureData !== undefined);
+    const out = await infer(input, count, featureData !== undefined || adapter !== undefined);
     timingsMs.inference += performance.now() - t;
 
     t = performance.now();
@@ -122,7 +150,7 @@ export async function segmentStack(
       throw new Error(`model ${manifest.name}: segmentation output holds ${out.logits.length} values, expected ${count} x ${classes} x ${shape.rows} x ${shape.columns}`);
     }
     const d = out.embedding.length / count;
-    if (featureData && (!out.features || !out.featureDims)) throw new Error(`model ${manifest.name}: decoder features were asked for and not returned`);
+    if ((featureData || adapter) && (!out.features || !out.featureDims)) throw new Error(`model ${manifest.name}: decoder features were asked for and not returned`);
     const f = out.featureDims ? out.featureDims[0] * out.featureDims[1] * out.featureDims[2] : 0;
     if (out.featureDims) featureDims = out.featureDims;
     for (let b = 0; b < count; b++) {
@@ -131,11 +159,20 @@ export async function segmentStack(
       const s = index - p * slices;
       const image = grid.images[s]![p]!;
       const map = new Uint8Array(image.plane.rows * image.plane.columns);
+      const kept = keep?.(s, p) ?? false;
+      if (kept) {
+        featureData![s]![p] = out.features!.slice(b * f, (b + 1) * f);
+        keptLogits![s]![p] = out.logits.slice(b * outPlane, (b + 1) * outPlane);
+      }
+      if (adapter) {
+        const imageLogits = out.logits.subarray(b * outPlane, (b + 1) * outPlane);
+        adapter.apply(imageLogits, out.features!.subarray(b * f, (b + 1) * f), out.featureDims!, shape.rows, shape.columns);
+      }
       labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest), labelValues, map);
       labels[s]![p] = map;
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
+      // On the logits as predicted (after a calibration's adapter): what the label maps come from.
       confidence[s]![p] = foregroundEntropy(out.logits, b * outPlane, classes, plane);
-      if (featureData) featureData[s]![p] = out.features!.slice(b * f, (b + 1) * f);
     }
     timingsMs.postprocess += performance.now() - t;
   }
@@ -149,7 +186,7 @@ export async function segmentStack(
     labelMaps,
     embeddings,
     confidence,
-    ...(featureData ? { features: { dims: featureDims, data: featureData } } : {}),
+    ...(featureData && keptLogits ? { features: { dims: featureDims, data: featureData, logits: keptLogits } } : {}),
     timingsMs,
   };
 }

@@ -119,6 +119,18 @@ export async function addStudyLabel(client: OrthancRestClient, orthancId: string
   await client.request('PUT', `/studies/${encodeURIComponent(orthancId)}/labels/${encodeURIComponent(label)}`, '', 'text/plain');
 }
 
+/** One tag's value of an instance (`GET /instances/{id}/content/{group,element}`), or undefined when absent. */
+async function instanceTag(client: OrthancRestClient, orthancId: string, tag: string): Promise<string | undefined> {
+  try {
+    const res = await client.send('GET', `/instances/${encodeURIComponent(orthancId)}/content/${tag}`);
+    return (await res.text()).replace(/[\s\0]+$/u, '').trim() || undefined;
+  } catch (error) {
+    // 404: the instance lacks the tag. Orthanc unreachable still fails the job (retried).
+    if (error instanceof OrthancRequestError) return undefined;
+    throw error;
+  }
+}
+
 /** Everything routing needs: series tags, one instance's metadata per series, instance positions. */
 export async function gatherStudyFacts(client: OrthancRestClient, orthancId: string): Promise<StudyFacts> {
   const id = encodeURIComponent(orthancId);
@@ -133,6 +145,8 @@ export async function gatherStudyFacts(client: OrthancRestClient, orthancId: str
     const tags = s.MainDicomTags;
     const first = s.Instances[0];
     const instanceMeta = first === undefined ? {} : await client.getJson<Record<string, string>>(`/instances/${encodeURIComponent(first)}/metadata?expand`);
+    // ManufacturerModelName is not in Orthanc's series index: read it from the first instance (calibration scopes).
+    const modelName = first === undefined ? undefined : await instanceTag(client, first, '0008,1090');
     const own: InstanceFacts[] = instances
       .filter((i) => i.ParentSeries === s.ID)
       .map((i) => ({
@@ -149,6 +163,8 @@ export async function gatherStudyFacts(client: OrthancRestClient, orthancId: str
       seriesDescription: tags.SeriesDescription ?? '',
       bodyPartExamined: tags.BodyPartExamined ?? '',
       manufacturer: tags.Manufacturer ?? '',
+      ...(modelName ? { manufacturerModelName: modelName } : {}),
+      ...(tags.StationName ? { stationName: tags.StationName } : {}),
       sopClassUID: instanceMeta.SopClassUid,
       remoteAET: instanceMeta.RemoteAET,
       instances: own,
@@ -158,6 +174,7 @@ export async function gatherStudyFacts(client: OrthancRestClient, orthancId: str
     orthancId,
     studyInstanceUID: study.MainDicomTags.StudyInstanceUID ?? '',
     studyDescription: study.MainDicomTags.StudyDescription ?? '',
+    ...(study.MainDicomTags.InstitutionName ? { institutionName: study.MainDicomTags.InstitutionName } : {}),
     lastUpdate: study.LastUpdate,
     series,
     metadata,

@@ -17,6 +17,9 @@ export interface SeriesFacts {
   readonly seriesDescription: string;
   readonly bodyPartExamined: string;
   readonly manufacturer: string;
+  /** ManufacturerModelName and StationName of the series (calibration scopes), when known. */
+  readonly manufacturerModelName?: string;
+  readonly stationName?: string;
   /** SOP Class UID of the series' first instance (Orthanc metadata SopClassUid). */
   readonly sopClassUID?: string;
   /** Calling AE title that sent the series' first instance (Orthanc metadata RemoteAET). */
@@ -28,6 +31,8 @@ export interface StudyFacts {
   readonly orthancId: string;
   readonly studyInstanceUID: string;
   readonly studyDescription: string;
+  /** InstitutionName (a study-level tag in Orthanc's index), when known. */
+  readonly institutionName?: string;
   /** Orthanc's LastUpdate: changes whenever the study receives instances. */
   readonly lastUpdate?: string;
   readonly series: readonly SeriesFacts[];

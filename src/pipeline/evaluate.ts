@@ -14,6 +14,8 @@ import { classification, dice, errorSummary, hausdorff95, type ClassificationMet
 import { readInstancesFromFiles } from './read-folder.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { runStudy, type LoadedModel } from './steps.js';
+import type { CalibrationProfile } from '../calibration/profile.js';
+import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
 
 /** One labelled study. */
 export interface EvalCase {
@@ -77,9 +79,11 @@ function phaseVolume(maps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number
 }
 
 /** Runs one case through the pipeline and scores it. */
-export async function evaluateCase(c: EvalCase, model: LoadedModel): Promise<CaseResult> {
+export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null): Promise<CaseResult> {
   const knownPhases = (study: CineStudy) => (c.phasesGiven ? { ed: phaseOf(study, c.edInstances, 'ED', c.id), es: phaseOf(study, c.esInstances, 'ES', c.id) } : undefined);
-  const run = await runStudy(c.instances, model, { knownPhases, ...(c.seriesRules ? { seriesRules: c.seriesRules } : {}) });
+  if (calibration) checkCalibrationModel(calibration, model.manifest);
+  const seriesRules = calibration ? seriesRulesWith(calibration, c.seriesRules) : c.seriesRules;
+  const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}) });
   const { study, segmentation, analysis } = run;
   const truth = truthMaps(study, c);
   const ed = phaseOf(study, c.edInstances, 'ED', c.id);

@@ -16,6 +16,8 @@ import { reportStep } from './report-step.js';
 import { buildDiagnosticReportBundle } from '../fhir/diagnostic-report.js';
 import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
 import { buildStudyViews } from './views.js';
+import type { CalibrationProfile } from '../calibration/profile.js';
+import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
 
 
 export interface ProcessStudyOptions {
@@ -33,8 +35,8 @@ export interface ProcessStudyOptions {
   fhir?: boolean;
   /** Series selection rules (src/study/series-rules.ts); @defaultValue the reader's defaults */
   seriesRules?: SeriesSelectionRulesInput;
-  /** Site calibration artifact (not yet supported: null means the bare model). */
-  calibration?: null;
+  /** Site calibration profile (src/calibration/): its adapter runs on the model's outputs; null: the bare model. */
+  calibration?: CalibrationProfile | null;
 }
 
 /**
@@ -42,13 +44,22 @@ export interface ProcessStudyOptions {
  * study it cannot handle; the model session is created on first use and shared afterwards.
  */
 export async function processStudy(instances: ReadonlyArray<StudyInstance>, options: ProcessStudyOptions = {}): Promise<StudyOutputs> {
+  const profile = options.calibration ?? null;
+  const loader = async () => {
+    const model = await loadModel(options.manifestPath, options.threads);
+    if (profile) checkCalibrationModel(profile, model.manifest);
+    return model;
+  };
+  const seriesRules = profile ? seriesRulesWith(profile, options.seriesRules) : options.seriesRules;
   // The writers' demands are checked on the study as read, before the model runs.
-  const run = await runStudy(instances, () => loadModel(options.manifestPath, options.threads), {
+  const run = await runStudy(instances, loader, {
     preflight: preflightDerivedObjects,
-    ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}),
+    ...(seriesRules ? { seriesRules } : {}),
+    ...(profile ? { adapter: adapterOf(profile) } : {}),
+    ...(profile && inputTransformOf(profile) ? { inputTransform: inputTransformOf(profile)! } : {}),
   });
   const { model } = run;
-  const calibration = options.calibration ?? null;
+  const calibration = profile?.id ?? null;
   const provisional = buildResult(run.study, run.analysis, run.qc, model, run.timings, calibration);
   const contentDateTime = new Date();
   const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timings);

@@ -10,6 +10,7 @@ import type { StudyInstance } from '../core/study-instance.js';
 import { readStudy } from '../study/index.js';
 import type { LabelMap } from '../study/types.js';
 import { BadInputError } from '../core/errors.js';
+import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 
 export interface ReferenceSegInput {
   /** The image instances the labels lie on (Part 10 bytes). */
@@ -20,12 +21,18 @@ export interface ReferenceSegInput {
   readonly manifest: LoadedManifest;
   /** Who made the labels, e.g. 'ACDC expert annotation'. */
   readonly annotator: string;
+  /** Series selection rules for the images (e.g. the modalities a calibration opens). @defaultValue orientation 'any' */
+  readonly seriesRules?: SeriesSelectionRulesInput;
 }
 
-/** Builds the MANUAL SEG over every phase that has labels; UIDs depend only on the source series. */
+/**
+ * Builds the MANUAL SEG over every image that has labels (any subset of slices and phases); every
+ * annotated image gets at least one frame, so a reader knows what was annotated. UIDs depend only on
+ * the source series and the annotator.
+ */
 export function buildReferenceSegmentation(input: ReferenceSegInput): BuiltSegmentation {
   // Imported NIfTI volumes are often axis-aligned, so no short-axis orientation rule here.
-  const study = readStudy(input.instances, { orientation: 'any' });
+  const study = readStudy(input.instances, { orientation: 'any', ...input.seriesRules });
   const { grid, context } = study;
   const labelMaps: Array<Array<LabelMap | undefined>> = grid.images.map((row) =>
     row.map((image) => {
@@ -35,10 +42,7 @@ export function buildReferenceSegmentation(input: ReferenceSegInput): BuiltSegme
   );
   const phases = [...Array(grid.phases).keys()].filter((p) => labelMaps.some((row) => row[p] !== undefined));
   if (phases.length === 0) throw new BadInputError('no label map matches an image of the series', context.studyInstanceUID);
-  for (const p of phases) {
-    const missing = labelMaps.findIndex((row) => row[p] === undefined);
-    if (missing >= 0) throw new BadInputError(`phase ${p} has labels on some slices but not on slice ${missing}`, context.studyInstanceUID);
-  }
+  // A person often annotates only some slices of ED and ES: the SEG marks exactly what was annotated.
   const algorithm = { name: input.annotator, version: '1.0.0', calibration: null };
   const parts = [context.studyInstanceUID, context.seriesInstanceUID, 'reference-seg', input.annotator];
   return buildSegmentation({

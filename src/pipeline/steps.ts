@@ -6,7 +6,7 @@
 import { analyseStudy, MEASUREMENT_UNITS, populationSentence, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
 import { ADULT_AGE_YEARS } from '../analysis/normal-ranges.js';
 import { defaultManifestPath, loadManifest, type LoadedManifest } from '../model/manifest.js';
-import { segmentStack, type StackSegmentation } from '../model/segment-stack.js';
+import { segmentStack, type LogitAdapter, type SegmentStackOptions, type StackSegmentation } from '../model/segment-stack.js';
 import { sharedModelSession, type ModelSession } from '../model/session.js';
 import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
@@ -90,7 +90,7 @@ export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
   timings: StageTimings,
-  options: { keepFeatures?: boolean } = {},
+  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform'> = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
   const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
@@ -211,8 +211,12 @@ export interface RunStudyOptions {
   seriesRules?: SeriesSelectionRulesInput;
   /** ED/ES known from outside the images (ACDC's labelled frames), given the study as read. */
   knownPhases?: (study: CineStudy) => CardiacPhases | undefined;
-  /** Keep the decoder features of every image (site calibration). */
-  keepFeatures?: boolean;
+  /** Keep the decoder features of every image, or of the selected ones (site calibration). */
+  keepFeatures?: boolean | ((slice: number, phase: number) => boolean);
+  /** A site calibration's adapter on the logits (src/calibration/). */
+  adapter?: LogitAdapter;
+  /** A site calibration's intensity map on the model input. */
+  inputTransform?: (window: Float32Array) => void;
   /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
   preflight?: (study: CineStudy) => void;
 }
@@ -228,7 +232,11 @@ export async function runStudy(
   options.preflight?.(study);
   // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
   const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
-  const segmentation = await segmentStep(study, model, timings, options.keepFeatures ? { keepFeatures: true } : {});
+  const segmentation = await segmentStep(study, model, timings, {
+    ...(options.keepFeatures ? { keepFeatures: options.keepFeatures } : {}),
+    ...(options.adapter ? { adapter: options.adapter } : {}),
+    ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
+  });
   const knownPhases = options.knownPhases?.(study);
   const analysis = await analyseStep(study, segmentation, model, timings, knownPhases);
   const t = performance.now();

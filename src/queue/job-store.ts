@@ -26,6 +26,8 @@ export interface JobOutcome {
   sanitised?: readonly string[];
   /** Quality control of the result: pass, review or fail (fail: no diagnosis, no LVEF, never urgent). */
   qc?: 'pass' | 'review' | 'fail';
+  /** The site calibration the study ran with (null: the bare model). */
+  calibration?: string | null;
 }
 
 /**

@@ -82,6 +82,7 @@ export function renderDashboard(jobs: readonly Job[], counts: Readonly<Record<Jo
             job.outcome.diagnosis,
             job.outcome.lvefPct === undefined ? undefined : `LVEF ${job.outcome.lvefPct.toFixed(0)} %`,
             job.outcome.urgent ? 'URGENT' : undefined,
+            job.outcome.calibration ? `calibration ${job.outcome.calibration}` : undefined,
           ]
             .filter(Boolean)
             .join(', ')

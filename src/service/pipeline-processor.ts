@@ -1,11 +1,15 @@
 /**
  * The real StudyProcessor: the model manifest names the model; processStudy does the work, by default
  * in worker threads (src/service/pipeline-thread.ts) so inference never blocks the HTTP face or the
- * lease heartbeat.
+ * lease heartbeat. Site calibrations come from the calibration store under the data folder, read at
+ * every job, so an activation or roll-back reaches the next job without a restart.
  */
+import type { CalibrationProfile } from '../calibration/profile.js';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { defaultManifestPath, loadManifest } from '../model/manifest.js';
+import { CalibrationStore } from '../pipeline/calibration-store.js';
+import { checkCalibrationModel } from '../pipeline/calibrate.js';
 import { processStudy } from '../pipeline/process-study.js';
 import { PipelineThreads } from './pipeline-thread.js';
 import type { StudyProcessor } from './study-job.js';
@@ -13,8 +17,13 @@ import type { StudyProcessor } from './study-job.js';
 export interface PipelineProcessorOptions {
   /** Model manifest. @defaultValue the bundled PULSE-lite */
   readonly manifestPath?: string;
-  /** Calibration id; the pipeline runs the bare model until calibration artifacts exist. */
+  /**
+   * A calibration id pinned for every study (config model.calibration), whatever its scope; when
+   * null the router picks among the active calibrations of the store.
+   */
   readonly calibration?: string | null;
+  /** The data folder whose calibrations/ the service uses; none: the bare model only. */
+  readonly dataDir?: string;
   /** onnxruntime intra-op threads. @defaultValue 2 */
   readonly threads?: number;
   /** Run the pipeline in worker threads (one per concurrent study) rather than on the calling thread. @defaultValue true */
@@ -30,9 +39,20 @@ export interface PipelineProcessorOptions {
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
   const manifestPath = options.manifestPath ?? defaultManifestPath();
   const manifest = loadManifest(manifestPath);
-  if (options.calibration) throw new Error(`calibration ${options.calibration} cannot be applied yet: the pipeline runs the bare model only`);
   const model = { name: manifest.name, version: manifest.version, calibration: null };
+  const store = options.dataDir ? new CalibrationStore(options.dataDir) : undefined;
+  const pinned = options.calibration ?? null;
+  if (pinned && !store) throw new Error(`calibration ${pinned} is configured but no data folder holds calibrations`);
+  if (pinned) checkCalibrationModel(store!.get(pinned), model);
+  const profileOf = (id: string | null | undefined): CalibrationProfile | null => (id ? store!.get(id) : null);
+  const activeCalibrations = () => {
+    if (!store) return [];
+    // A pinned calibration serves every study (its scope set aside).
+    if (pinned) return [{ ...store.get(pinned), scope: {} }];
+    return store.active(model);
+  };
   const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false };
+
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.
     const file = join(manifest.directory, manifest.model.file);
@@ -43,7 +63,9 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
       return { ok: false, reason: `model file ${manifest.model.file} cannot be read` };
     }
   };
-  if (options.inThread === false) return { model, readiness, process: (instances) => processStudy(instances, pipelineOptions) };
+  if (options.inThread === false) {
+    return { model, readiness, activeCalibrations, process: (instances, calibration) => processStudy(instances, { ...pipelineOptions, calibration: profileOf(calibration) }) };
+  }
   const threads = new PipelineThreads(pipelineOptions, options.concurrency ?? 1);
-  return { model, readiness, process: (instances) => threads.process(instances), close: () => threads.close() };
+  return { model, readiness, activeCalibrations, process: (instances, calibration) => threads.process(instances, profileOf(calibration)), close: () => threads.close() };
 }

@@ -8,6 +8,7 @@
 import { Worker as Thread, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { ProcessStudyOptions } from '../pipeline/process-study.js';
+import type { CalibrationProfile } from '../calibration/profile.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import type { StudyOutputs } from '../core/result.js';
 import { BadInputError, UnsupportedEncodingError, UpstreamUnavailableError } from '../core/errors.js';
@@ -15,6 +16,8 @@ import { BadInputError, UnsupportedEncodingError, UpstreamUnavailableError } fro
 interface Request {
   readonly id: number;
   readonly instances: readonly StudyInstance[];
+  /** The site calibration of this study (a plain JSON profile: it crosses the thread boundary as is). */
+  readonly calibration?: CalibrationProfile | null;
 }
 
 type Reply =
@@ -64,7 +67,7 @@ export class PipelineThreads {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
   }
 
-  async process(instances: readonly StudyInstance[]): Promise<StudyOutputs> {
+  async process(instances: readonly StudyInstance[], calibration: CalibrationProfile | null = null): Promise<StudyOutputs> {
     const thread = await this.acquire();
     const id = this.nextId++;
     try {
@@ -91,7 +94,7 @@ export class PipelineThreads {
         thread.on('message', onMessage);
         thread.once('error', onError);
         thread.once('exit', onExit);
-        thread.postMessage({ id, instances } satisfies Request);
+        thread.postMessage({ id, instances, calibration } satisfies Request);
       });
     } finally {
       this.release(thread);
@@ -140,7 +143,7 @@ if (!isMainThread && parentPort !== null) {
   const options = workerData as ProcessStudyOptions;
   const { processStudy } = await import('../pipeline/process-study.js');
   port.on('message', (request: Request) => {
-    processStudy(request.instances, options).then(
+    processStudy(request.instances, { ...options, calibration: request.calibration ?? null }).then(
       (outputs) => port.postMessage({ id: request.id, ok: true, outputs } satisfies Reply),
       (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies Reply),
     );

@@ -5,6 +5,10 @@
 import type { ServiceConfig } from '../config/schema.js';
 import type { SeriesFacts, StudyFacts } from '../orthanc/study-facts.js';
 import { METADATA } from './marking.js';
+import { pickCalibration, scopeMatches, type CalibrationProfile, type StudyEquipment } from '../calibration/profile.js';
+
+/** What routing needs of an active calibration. */
+export type RoutableCalibration = Pick<CalibrationProfile, 'id' | 'created' | 'scope' | 'opens'>;
 
 export type RoutingRules = ServiceConfig['routing'];
 export type OwnOutputRules = ServiceConfig['ownOutputs'];
@@ -21,7 +25,13 @@ export const DERIVED_SOP_CLASSES: ReadonlySet<string> = new Set([
 const DERIVED_MODALITIES: ReadonlySet<string> = new Set(['SEG', 'SR', 'OT']);
 
 export type RouteDecision =
-  | { readonly action: 'process'; readonly series: readonly SeriesFacts[]; readonly reason: string }
+  | {
+      readonly action: 'process';
+      readonly series: readonly SeriesFacts[];
+      readonly reason: string;
+      /** The active calibration chosen for this study (most specific matching scope), or undefined: the bare model. */
+      readonly calibration?: RoutableCalibration;
+    }
   | { readonly action: 'skip'; readonly reason: string };
 
 export interface RouteOptions {
@@ -31,6 +41,32 @@ export interface RouteOptions {
   readonly modelKey: string;
   /** A user asked for this study again: do not skip it as already processed. */
   readonly forced?: boolean;
+  /** Active calibrations of this model (none: the bare model for every study). */
+  readonly calibrations?: readonly RoutableCalibration[];
+}
+
+/** The attributes calibration scopes look at, for one series of a study. */
+export function seriesEquipment(series: SeriesFacts, facts: Pick<StudyFacts, 'institutionName'>): StudyEquipment {
+  return {
+    modality: series.modality,
+    manufacturer: series.manufacturer,
+    seriesDescription: series.seriesDescription,
+    ...(series.manufacturerModelName !== undefined ? { manufacturerModelName: series.manufacturerModelName } : {}),
+    ...(series.stationName !== undefined ? { stationName: series.stationName } : {}),
+    ...(facts.institutionName !== undefined ? { institutionName: facts.institutionName } : {}),
+  };
+}
+
+/** The routing rules widened by what matching calibrations open (their modalities and SOP classes). */
+function rulesFor(series: SeriesFacts, facts: StudyFacts, rules: RoutingRules, calibrations: readonly RoutableCalibration[]): RoutingRules {
+  const equipment = seriesEquipment(series, facts);
+  const opening = calibrations.filter((c) => scopeMatches(c.scope, equipment));
+  if (opening.length === 0) return rules;
+  return {
+    ...rules,
+    modalities: [...new Set([...rules.modalities, ...opening.flatMap((c) => c.opens.modalities)])],
+    sopClasses: [...new Set([...rules.sopClasses, ...opening.flatMap((c) => c.opens.sopClassUIDs)])],
+  };
 }
 
 /** True when a series is one the service wrote (our Manufacturer, or our SeriesDescription on a derived object). */
@@ -97,9 +133,6 @@ export function routeStudy(facts: StudyFacts, options: RouteOptions): RouteDecis
   if (others.length === 0) {
     return { action: 'skip', reason: own.length > 0 ? 'the study holds only PULSE outputs' : 'the study has no series' };
   }
-  if (!options.forced && facts.metadata[METADATA.model] === options.modelKey && facts.metadata[METADATA.status] === 'done') {
-    return { action: 'skip', reason: `already processed for ${options.modelKey} (study metadata ${METADATA.model})` };
-  }
   if (rules.studyDescription !== undefined && !new RegExp(rules.studyDescription, 'i').test(facts.studyDescription)) {
     return { action: 'skip', reason: `StudyDescription does not match /${rules.studyDescription}/` };
   }
@@ -112,12 +145,21 @@ export function routeStudy(facts: StudyFacts, options: RouteOptions): RouteDecis
   }
   const rejections: string[] = [];
   const candidates = others.filter((s) => {
-    const why = seriesRejection(s, rules);
+    const why = seriesRejection(s, rulesFor(s, facts, rules, options.calibrations ?? []));
     if (why !== undefined) rejections.push(`series ${s.seriesInstanceUID}: ${why}`);
     return why === undefined;
   });
   if (candidates.length === 0) return { action: 'skip', reason: `no series qualifies (${rejections.join('; ')})` };
-  if (!rules.requireCine) return { action: 'process', series: candidates, reason: `${candidates.length} candidate series` };
+  // The calibration is chosen on the first candidate series (the cine stack the pipeline will read).
+  const decide = (series: readonly SeriesFacts[], reason: string): RouteDecision => {
+    const calibration = pickCalibration(options.calibrations ?? [], seriesEquipment(series[0]!, facts));
+    const key = calibration ? `${options.modelKey}+${calibration.id}` : options.modelKey;
+    if (!options.forced && facts.metadata[METADATA.model] === key && facts.metadata[METADATA.status] === 'done') {
+      return { action: 'skip', reason: `already processed for ${key} (study metadata ${METADATA.model})` };
+    }
+    return { action: 'process', series, reason: calibration ? `${reason}; calibration ${calibration.id}` : reason, ...(calibration ? { calibration } : {}) };
+  };
+  if (!rules.requireCine) return decide(candidates, `${candidates.length} candidate series`);
   const shapes = candidates.map((s) => ({ series: s, ...cineShape(s) }));
   const cine = shapes.filter((s) => s.slices >= rules.minSlices && s.phases >= rules.minPhases);
   if (cine.length === 0) {
@@ -127,5 +169,5 @@ export function routeStudy(facts: StudyFacts, options: RouteOptions): RouteDecis
       reason: `no cine stack: the best candidate series has ${best.slices} slices x ${best.phases} phases (need at least ${rules.minSlices} x ${rules.minPhases})`,
     };
   }
-  return { action: 'process', series: cine.map((s) => s.series), reason: cine.map((s) => `cine series ${s.series.seriesInstanceUID}: ${s.slices} x ${s.phases}`).join('; ') };
+  return decide(cine.map((s) => s.series), cine.map((s) => `cine series ${s.series.seriesInstanceUID}: ${s.slices} x ${s.phases}`).join('; '));
 }

@@ -23,6 +23,9 @@ import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
 import { Worker } from '../queue/worker.js';
 import { describeStoreError } from '../queue/store-health.js';
+import { CalibrationStore } from '../pipeline/calibration-store.js';
+import { CalibrationRunner } from './calibration-runner.js';
+import { calibrationRoutes } from '../server/calibration-routes.js';
 
 export interface ServiceOptions {
   readonly config: ServiceConfig;
@@ -43,6 +46,7 @@ export interface RunningService {
   readonly logger: Logger;
   /** The HTTP face (tests read its mounted routes). */
   readonly app: Express;
+  readonly calibrations: CalibrationRunner;
   /** Graceful stop: no new jobs; running ones finish within `graceMs` or go back to the queue. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -86,8 +90,10 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const discovery = createDiscovery(client, store, modelKey, logger, () => worker.notify());
   const listener = config.changesFeed.enabled ? new ChangesListener(client, store, discovery, config.changesFeed, logger) : undefined;
 
+  const calibrations = new CalibrationRunner({ client, config, store: new CalibrationStore(config.dataDir), logger });
   const app = createApp({
     store,
+    extraRoutes: calibrationRoutes(new CalibrationStore(config.dataDir), calibrations),
     discovery,
     metrics,
     logger,
@@ -146,6 +152,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   void getFeatures().catch((error: unknown) => logger.warn('Orthanc not reachable at start', { error: (error as Error).message }));
   worker.start();
   listener?.start();
+  calibrations.schedule();
   logger.info('PULSE service started', {
     port,
     model: modelKey,
@@ -167,10 +174,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     listener,
     logger,
     app,
+    calibrations,
     stop(graceMs = 30_000) {
       stopped ??= (async () => {
         logger.info('PULSE service stopping');
         await listener?.stop();
+        await calibrations.stop();
         await worker.stop(graceMs);
         await new Promise<void>((resolve) => {
           server.close(() => resolve());

@@ -16,7 +16,7 @@ import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
-import { routeStudy } from './router.js';
+import { routeStudy, type RoutableCalibration } from './router.js';
 import type { JobHandler, JobResult } from '../queue/worker.js';
 import type { SeriesFacts } from '../orthanc/study-facts.js';
 import type { ResultArchive } from './result-archive.js';
@@ -24,10 +24,14 @@ import { limitBreach, studySize, type SeriesDimensions } from './study-limits.js
 
 /** What turns a study's instances into outputs: the real pipeline, or any function with the same contract. */
 export interface StudyProcessor {
+  /** The bare model (calibration null); a study's calibration is chosen per job. */
   readonly model: ModelIdentity;
   /** Whether the model can run (for /readyz); assumed ready when absent. */
   readiness?(): Promise<{ ok: boolean; reason?: string }>;
-  process(instances: readonly StudyInstance[]): Promise<StudyOutputs>;
+  /** Runs the pipeline, with the given calibration (by id) or the bare model. */
+  process(instances: readonly StudyInstance[], calibration?: string | null): Promise<StudyOutputs>;
+  /** The calibrations active now (read at every job, so an activation reaches the next job). */
+  activeCalibrations?(): readonly RoutableCalibration[];
   /** Frees what the processor holds (pipeline threads); called when the service stops. */
   close?(): Promise<void>;
 }
@@ -68,12 +72,15 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       // A job claimed before (attempts > 1) ended without a recorded outcome: our own marks in Orthanc
       // may be from that attempt, so they do not prove a recorded result; run it again (idempotent).
       const forced = job.forced || job.attempts > 1;
-      return { orthancId, decision: routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey, forced }) };
+      const calibrations = processor.activeCalibrations?.() ?? [];
+      return { orthancId, decision: routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey, forced, calibrations }) };
     });
     const { decision } = route;
     if (decision.action === 'skip' || route.orthancId === undefined) return { state: 'skipped', reason: decision.reason };
     const orthancId = route.orthancId;
-    logger.debug('study qualifies', { ...log, reason: decision.reason });
+    const calibration = decision.calibration?.id ?? null;
+    const studyModelKey = modelKeyOf({ ...processor.model, calibration });
+    logger.debug('study qualifies', { ...log, reason: decision.reason, calibration });
 
     await timings.time('limits', async () => {
       const dimensions = new Map<string, SeriesDimensions | undefined>();
@@ -97,13 +104,13 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     let outputs: StudyOutputs;
     try {
-      outputs = await timings.time('pipeline', () => processor.process(instances));
+      outputs = await timings.time('pipeline', () => processor.process(instances, calibration));
     } catch (error) {
       if (!(error instanceof UnsupportedEncodingError)) throw error;
       // The reader cannot decode this transfer syntax: ask Orthanc to transcode, then try once more.
       logger.info('retrieving again, transcoded by Orthanc', { ...log, transferSyntaxUID: error.transferSyntaxUID });
       const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(job.studyInstanceUID, decision.series, (s) => retrieveSeriesTranscoded(client, s, signal)));
-      outputs = await timings.time('pipeline', () => processor.process(transcoded));
+      outputs = await timings.time('pipeline', () => processor.process(transcoded, calibration));
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
 
@@ -136,7 +143,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       // Orthanc refuses undeclared user metadata (404): without the entries the study is not marked
       // (readiness says so); the job store still records it as done, so it is not queued again.
       if ((features.missingMetadata ?? []).length === 0) {
-        for (const [name, value] of Object.entries(studyMarks(outputs.result, modelKey, threshold))) await setStudyMetadata(client, orthancId, name, value);
+        for (const [name, value] of Object.entries(studyMarks(outputs.result, studyModelKey, threshold))) await setStudyMetadata(client, orthancId, name, value);
       }
       if (config.marking.labels && features.labels) {
         for (const label of studyLabels(outputs.result, threshold)) await addStudyLabel(client, orthancId, label);
@@ -188,6 +195,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
         ...(fhir ? { fhirDelivered: fhir.delivered } : {}),
         ...(outputs.pdfDicom ? { pdfSOPInstanceUID: identities[identities.length - 1]!.sopInstanceUID } : {}),
         ...(outputs.sanitised?.length ? { sanitised: outputs.sanitised } : {}),
+        calibration,
       },
     };
   };

@@ -11,6 +11,7 @@ import { integerOption } from '../integer-option.js';
 import cliProgress from 'cli-progress';
 import { acdcCases, evaluateCase, metricsMarkdown, summarise, synthCases, type CaseResult, type CaseSource, type EvalMetrics } from '../../pipeline/evaluate.js';
 import { loadModel } from '../../pipeline/steps.js';
+import { resolveCalibration } from './calibration-option.js';
 
 export interface EvalOptions {
   source: string;
@@ -21,6 +22,8 @@ export interface EvalOptions {
   markdown?: string;
   model?: string;
   threads?: number;
+  data?: string;
+  calibration?: string;
   /** Suppress the progress bar (tests, logs). */
   quiet?: boolean;
 }
@@ -54,13 +57,14 @@ export async function runEval(options: EvalOptions, command = 'pulse eval'): Pro
   const sources: CaseSource[] = kind === 'acdc' ? await acdcCases(options.source, only) : await synthCases(options.source, only);
   if (sources.length === 0) throw new Error(`no ${kind} cases under ${options.source}`);
   const model = await loadModel(options.model, options.threads);
+  const calibration = resolveCalibration(options);
   const bar = options.quiet ? undefined : new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} {case}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   bar?.start(sources.length, 0, { case: '' });
   const results: CaseResult[] = [];
   try {
     for (const source of sources) {
       bar?.update(results.length, { case: source.id });
-      results.push(await evaluateCase(await source.load(), model));
+      results.push(await evaluateCase(await source.load(), model, calibration));
     }
     bar?.update(results.length, { case: 'done' });
   } finally {
@@ -102,6 +106,8 @@ export function registerEval(program: Command): void {
     .option('--out <file>', 'write the metrics as JSON')
     .option('--markdown <file>', 'write an EVAL.md-style report')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
+    .option('--data <dir>', 'data folder holding stored calibrations (as pulse serve --data)')
+    .option('--calibration <id|path>', 'evaluate with a site calibration: a stored id (with --data) or a calibration file')
     .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
     .action(async (options: EvalOptions) => {
       const command = `pulse eval ${process.argv.slice(3).join(' ')}`;

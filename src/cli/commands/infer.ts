@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { integerOption } from '../integer-option.js';
 import { processStudy } from '../../pipeline/process-study.js';
 import { readInstancesFromFolder } from '../../pipeline/read-folder.js';
+import { resolveCalibration } from './calibration-option.js';
 
 export interface InferOptions {
   out: string;
@@ -19,11 +20,14 @@ export interface InferOptions {
   pdf?: boolean;
   fhir?: boolean;
   anyOrientation?: boolean;
+  data?: string;
+  calibration?: string;
 }
 
 /** Runs one study folder and writes its outputs; returns the paths written. */
 export async function runInfer(folder: string, options: InferOptions): Promise<string[]> {
   const instances = await readInstancesFromFolder(folder);
+  const calibration = resolveCalibration(options);
   const outputs = await processStudy(instances, {
     ...(options.model ? { manifestPath: options.model } : {}),
     ...(options.threads ? { threads: options.threads } : {}),
@@ -32,7 +36,7 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
     pdf: options.pdf ?? false,
     fhir: options.fhir ?? false,
     ...(options.anyOrientation ? { seriesRules: { orientation: 'any' as const } } : {}),
-    calibration: null,
+    calibration,
   });
   // Which copied values were changed to fit their VR (keyword and kind, never the value).
   if (outputs.sanitised?.length) process.stderr.write(`copied values sanitised: ${outputs.sanitised.join('; ')}\n`);
@@ -65,6 +69,8 @@ export function registerInfer(program: Command): void {
     .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
     .option('--pdf', 'also write the PDF report (report.pdf) and its DICOM Encapsulated PDF (pdf.dcm)')
     .option('--fhir', 'also write the FHIR R4 DiagnosticReport Bundle (diagnostic-report.json)')
+    .option('--data <dir>', 'data folder holding stored calibrations (as pulse serve --data)')
+    .option('--calibration <id|path>', 'apply a site calibration: a stored id (with --data) or a calibration file')
     .option('--any-orientation', 'take the largest stack in any orientation, even when an oblique (short-axis) one exists')
     .action(async (folder: string, options: InferOptions) => {
       const written = await runInfer(folder, options);

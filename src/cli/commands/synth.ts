@@ -4,6 +4,12 @@ import { parseIntegerOption } from '../integer-option.js';
 import { defaultGroup } from '../../synth/generate.js';
 import { generateStudy, SYNTH_DOMAINS, SYNTH_GROUPS, writeStudy, type SynthDomain, type SynthGroup } from '../../synth/index.js';
 import { BadInputError } from '../../core/errors.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { defaultManifestPath, loadManifest } from '../../model/manifest.js';
+import { buildReferenceSegmentation } from '../../pipeline/reference-seg.js';
+import { CALIBRATION_SERIES_RULES } from '../../pipeline/calibrate.js';
+import type { SynthStudy } from '../../synth/index.js';
 
 interface SynthCliOptions {
   out?: string;
@@ -14,6 +20,37 @@ interface SynthCliOptions {
   slices?: string;
   phases?: string;
   listDomains?: boolean;
+  referenceSeg?: boolean;
+  annotate: string;
+  annotateSlices: string;
+}
+
+/** Evenly spread slice indices (both ends included when n >= 2). */
+export function spreadSlices(slices: number, n: number): Set<number> {
+  if (n >= slices) return new Set(Array.from({ length: slices }, (_, s) => s));
+  if (n === 1) return new Set([Math.floor(slices / 2)]);
+  return new Set(Array.from({ length: n }, (_, i) => Math.round((i * (slices - 1)) / (n - 1))));
+}
+
+/**
+ * The truth of a synthetic study as a person would annotate it: a MANUAL reference SEG over ED and ES
+ * (or every phase) and all slices (or `slices` of them, evenly spread).
+ */
+export function synthReferenceSeg(study: SynthStudy, phases: 'ed-es' | 'all', slices?: number): Uint8Array {
+  const truth = study.truth;
+  const keepPhase = (p: number) => phases === 'all' || p === truth.phases.ed || p === truth.phases.es;
+  const keepSlices = spreadSlices(truth.grid.slices, slices ?? truth.grid.slices);
+  const labels = new Map<string, Uint8Array>();
+  for (const entry of truth.labels.instances) {
+    if (keepPhase(entry.phase) && keepSlices.has(entry.slice)) labels.set(entry.sopInstanceUID, study.labels.get(entry.sopInstanceUID as never)!);
+  }
+  return buildReferenceSegmentation({
+    instances: study.files.map((f) => ({ source: f.name, bytes: f.bytes })),
+    labels,
+    manifest: loadManifest(defaultManifestPath()),
+    annotator: 'pulse synth truth',
+    seriesRules: CALIBRATION_SERIES_RULES,
+  }).bytes;
 }
 
 export function registerSynth(program: Command): void {
@@ -28,6 +65,9 @@ export function registerSynth(program: Command): void {
     .option('--slices <n>', 'number of short-axis slices (default: drawn from the seed, 8-12)')
     .option('--phases <n>', 'number of cardiac phases (default: drawn from the seed, 20-30)')
     .option('--list-domains', 'print the domain names, one a line, and exit')
+    .option('--reference-seg', 'also write reference-seg.dcm: the truth as a MANUAL reference SEG (for site calibration)')
+    .option('--annotate <phases>', 'phases the reference SEG covers: ed-es (as a person annotates) or all', 'ed-es')
+    .option('--annotate-slices <n|all>', 'slices the reference SEG covers: all, or n evenly spread', 'all')
     .action(async (options: SynthCliOptions) => {
       if (options.listDomains) {
         process.stdout.write(`${SYNTH_DOMAINS.join('\n')}\n`);
@@ -41,6 +81,8 @@ export function registerSynth(program: Command): void {
       const count = parseIntegerOption(options.count ?? '1', '--count', { min: 1, max: 1_000_000 });
       const slices = options.slices === undefined ? undefined : parseIntegerOption(options.slices, '--slices', { min: 2, max: 30 });
       const phases = options.phases === undefined ? undefined : parseIntegerOption(options.phases, '--phases', { min: 2, max: 60 });
+      if (options.annotate !== 'ed-es' && options.annotate !== 'all') throw new BadInputError(`--annotate must be ed-es or all, got ${options.annotate}`);
+      const annotateSlices = options.annotateSlices === 'all' ? undefined : parseIntegerOption(options.annotateSlices, '--annotate-slices', { min: 1, max: 30 });
       for (let i = 0; i < count; i++) {
         const study = generateStudy({
           seed: seed + i,
@@ -50,6 +92,7 @@ export function registerSynth(program: Command): void {
           ...(phases !== undefined ? { phases } : {}),
         });
         const dir = await writeStudy(options.out, study);
+        if (options.referenceSeg) await writeFile(join(dir, 'reference-seg.dcm'), synthReferenceSeg(study, options.annotate, annotateSlices));
         const m = study.truth.measurements;
         process.stdout.write(`${dir}\t${study.truth.group}\t${study.truth.grid.slices}x${study.truth.grid.phases}\tLVEF ${m.lvef_pct.toFixed(1)}%\tRVEF ${m.rvef_pct.toFixed(1)}%\n`);
       }

@@ -138,15 +138,16 @@ function checkPhases(phases: readonly number[] | undefined, phaseCount: number):
 const close = (a: number, b: number, tolerance: number): boolean => Math.abs(a - b) <= tolerance;
 
 /** All written images must share one grid (rows, columns, spacing, orientation): they share functional groups. */
-function checkLabelMaps(labelMaps: SegmentationInput['labelMaps'] | undefined, phases: readonly number[], study: string): LabelMap[][] {
+function checkLabelMaps(labelMaps: SegmentationInput['labelMaps'] | undefined, phases: readonly number[], study: string, partial: boolean): Array<Array<LabelMap | undefined>> {
   if (!labelMaps || labelMaps.length === 0) throw new TypeError('labelMaps must hold at least one slice');
-  const first = labelMaps[0]?.[phases[0]!];
-  if (!first) throw new TypeError(`labelMaps[0][${phases[0]}] is missing`);
+  const first = partial ? labelMaps.flatMap((row) => phases.map((p) => row?.[p])).find((m) => m !== undefined) : labelMaps[0]?.[phases[0]!];
+  if (!first) throw new TypeError(partial ? 'labelMaps holds no label map for the given phases' : `labelMaps[0][${phases[0]}] is missing`);
   const reference = first.image.plane;
   return labelMaps.map((row, s) => {
     if (!row) throw new TypeError(`labelMaps[${s}] is missing`);
     return phases.map((p) => {
       const map = row[p];
+      if (!map && partial) return undefined;
       if (!map) throw new TypeError(`labelMaps[${s}][${p}] is missing`);
       const plane = map.image.plane;
       if (map.labels.length !== plane.rows * plane.columns) {
@@ -167,9 +168,10 @@ function checkLabelMaps(labelMaps: SegmentationInput['labelMaps'] | undefined, p
 }
 
 /** Source image references are written verbatim: each must be referencable. */
-function checkSourceReferences(maps: readonly LabelMap[][], study: string): void {
+function checkSourceReferences(maps: ReadonlyArray<ReadonlyArray<LabelMap | undefined>>, study: string): void {
   for (const row of maps) {
     for (const map of row) {
+      if (!map) continue;
       checkReferencedUid(map.image.sopInstanceUID, 'source SOPInstanceUID', study);
       checkReferencedUid(map.image.sopClassUID, 'source SOPClassUID', study);
       checkReferencedUid(map.image.seriesInstanceUID, 'source SeriesInstanceUID', study);
@@ -219,14 +221,18 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
   if (!['AUTOMATIC', 'SEMIAUTOMATIC', 'MANUAL'].includes(algorithmType)) throw new TypeError(`algorithmType '${algorithmType}' is not AUTOMATIC, SEMIAUTOMATIC or MANUAL`);
   const phaseCount = Math.min(...(input.labelMaps ?? [[]]).map((row) => row?.length ?? 0));
   const phases = checkPhases(input.phases, phaseCount);
-  const maps = checkLabelMaps(input.labelMaps, phases, study); // maps[slice][phaseOrdinal]
+  // A person's reference may cover only some slices of a phase (MANUAL, SEMIAUTOMATIC); a model's covers all.
+  const partial = algorithmType !== 'AUTOMATIC';
+  const maps = checkLabelMaps(input.labelMaps, phases, study, partial); // maps[slice][phaseOrdinal]
   checkSourceReferences(maps, study);
   const contentLabel = checkContentLabel(input.contentLabel ?? 'PULSE_SEG');
 
-  const plane = maps[0]![0]!.image.plane;
+  const present = maps.flat().filter((m): m is LabelMap => m !== undefined);
+  const plane = present[0]!.image.plane;
   const pixelsPerFrame = plane.rows * plane.columns;
-  const firstPhaseImages = maps.map((row) => row[0]!.image);
-  const spacing = spacingBetweenSlices(firstPhaseImages);
+  // Slice spacing from the phase with the most slices (a partial reference may skip some).
+  const fullest = phases.map((_, pi) => maps.map((row) => row[pi]?.image).filter((i): i is SourceImage => i !== undefined)).sort((a, b) => b.length - a.length)[0]!;
+  const spacing = spacingBetweenSlices(fullest);
   const thickness = plane.sliceThickness ?? spacing;
   if (thickness === undefined) throw new BadInputError('SliceThickness is missing on a single-slice stack: the SEG pixel measures need it', study);
 
@@ -240,7 +246,8 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     segmentNumbers[segment.key] = segmentNumber;
     phases.forEach((phase, pi) => {
       maps.forEach((row, slice) => {
-        const map = row[pi]!;
+        const map = row[pi];
+        if (!map) return;
         const mask = new Uint8Array(pixelsPerFrame);
         let any = false;
         for (let i = 0; i < pixelsPerFrame; i++) {
@@ -249,7 +256,10 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
             any = true;
           }
         }
-        if (!any) return;
+        // A reference marks every image it annotated, even one without any structure: an empty frame
+        // of the first segment (a missing frame would read as "not annotated").
+        const annotatedButEmpty = partial && si === 0 && segments.every((other) => !map.labels.includes(other.labelValue));
+        if (!any && !annotatedButEmpty) return;
         frames.push({ frameNumber: frames.length + 1, segmentNumber, segmentKey: segment.key, slice, phase, image: map.image });
         pixels.push(mask);
         perFrame.push(frameFunctionalGroups(map.image, segmentNumber, pi + 1, slice + 1));
@@ -258,13 +268,13 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
   });
   if (frames.length === 0) {
     // Nothing segmented anywhere: keep one empty frame of the first segment (NumberOfFrames >= 1).
-    const image = maps[0]![0]!.image;
+    const image = present[0]!.image;
     frames.push({ frameNumber: 1, segmentNumber: 1, segmentKey: segments[0]!.key, slice: 0, phase: phases[0]!, image });
     pixels.push(new Uint8Array(pixelsPerFrame));
     perFrame.push(frameFunctionalGroups(image, 1, 1, 1));
   }
 
-  const allImages = maps.flat().map((m) => m.image);
+  const allImages = present.map((m) => m.image);
   const dimensionOrganizationUID = deterministicUid(input.sopInstanceUID, 'dimension-organization');
   const pixelMeasures: Record<string, unknown> = {
     PixelSpacing: [...plane.pixelSpacing],
