@@ -53,6 +53,24 @@ function panel(name: string, d: DomainCurves, x0: number): string {
   return parts.join('\n');
 }
 
+/** The same figures as a Markdown table: Dice LV/MYO/RV and LVEF MAE per K, the goal checked at K = 5. */
+function markdownTable(domains: ReadonlyArray<[string, DomainCurves]>): string {
+  const f = (v: number) => v.toFixed(3);
+  const lines = ['| domain | K | Dice LV | Dice MYO | Dice RV | LVEF MAE (points) |', '| --- | --- | --- | --- | --- | --- |'];
+  for (const [name, d] of domains) {
+    const row = (label: string, s: Scores) => lines.push(`| ${name} | ${label} | ${f(s.dice['lv']!)} | ${f(s.dice['myo']!)} | ${f(s.dice['rv']!)} | ${s.lvefMae.toFixed(1)} |`);
+    row('in-domain', d.inDomain);
+    row('0 (zero-shot)', d.zeroShot);
+    for (const k of Object.keys(d.shots).sort((a, b) => Number(a) - Number(b))) row(k, d.shots[k]!);
+    const five = d.shots['5'];
+    if (five) {
+      const reached = ['lv', 'myo', 'rv'].map((key) => `${key.toUpperCase()} ${Math.round((100 * five.dice[key]!) / d.inDomain.dice[key]!)} %`).join(', ');
+      lines.push(`| ${name} | goal at K = 5 | ${reached} of in-domain (goal >= 90 %) | | | ${(five.lvefMae / d.inDomain.lvefMae).toFixed(2)} x in-domain (goal <= 1.5) |`);
+    }
+  }
+  return lines.join('\n');
+}
+
 function main(): void {
   const input = resolve(argument('in') ?? 'docs/calibration/curves.json');
   const out = resolve(argument('out') ?? 'docs/calibration/curves.svg');
@@ -68,6 +86,7 @@ ${legend}<text x="230" y="${H + 15}" font-size="10">dashed: in-domain (bare mode
 `;
   writeFileSync(out, svg);
   process.stdout.write(`${out}\n`);
+  if (process.argv.includes('--markdown')) process.stdout.write(`\n${markdownTable(domains)}\n`);
 }
 
 main();
