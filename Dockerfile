@@ -1,6 +1,8 @@
-# The PULSE service image: Node 20 on Debian bookworm, the compiled service and the bundled model.
+# The PULSE service image: the current Node LTS (26) on Debian bookworm, the compiled service and the
+# bundled model. The test command runs Node 20 and 22; Node 26 is checked only by building better-sqlite3
+# for it (see docs/architecture.md, Runtime). Change both FROM lines together.
 # Build: docker build -t pulse-for-orthanc .   (npm packages come from the npm registry only)
-FROM node:20-bookworm-slim AS build
+FROM node:26-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 may need a compiler when no prebuilt binary matches.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -12,7 +14,7 @@ COPY test ./test
 # npm ci runs `prepare`, which compiles the TypeScript into dist/.
 RUN npm ci --no-audit --no-fund && npm prune --omit=dev
 
-FROM node:20-bookworm-slim
+FROM node:26-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules

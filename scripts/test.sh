@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, builds, checks the layering, then runs every
-# test with node:test.
+# test with node:test on the machine's Node (20), then again on Node 22 (scripts/test-node22.sh: Node 22
+# and a better-sqlite3 built for it, both from the npm registry). PULSE_TEST_NODE22=0 skips the second run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,4 +9,8 @@ bash scripts/setup.sh
 # (.dependency-cruiser.cjs holds the rules; docs/architecture.md explains them).
 npm run --silent check:deps
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
-exec node --test --test-concurrency=2 "${files[@]}"
+echo "test: $(node --version), ${#files[@]} test files"
+node --test --test-concurrency=2 "${files[@]}"
+if [ "${PULSE_TEST_NODE22:-1}" != "0" ]; then
+  bash scripts/test-node22.sh "${files[@]}"
+fi

@@ -125,10 +125,14 @@ test('OHIF reads Orthanc through DICOMweb, proxied to the orthanc service', () =
   assert.ok(nginx.includes(`Basic ${Buffer.from(`${user[0]}:${user[1]}`).toString('base64')}`), 'the proxy logs in as the Orthanc user');
 });
 
-test('the Dockerfile builds on node:20-bookworm-slim with npm ci from the npm registry only', () => {
+test('the Dockerfile builds on one Node LTS image that engines allows, with npm ci from the npm registry only', () => {
   const dockerfile = read('Dockerfile');
   const froms = [...dockerfile.matchAll(/^FROM\s+(\S+)/gm)].map((m) => m[1]);
-  assert.ok(froms.length >= 1 && froms.every((f) => f === 'node:20-bookworm-slim'), froms.join(', '));
+  const majors = froms.map((f) => Number(/^node:(\d+)-bookworm-slim$/.exec(f ?? '')?.[1]));
+  // Even majors are the LTS lines; package.json's engines allow 22.13 and later (and 20.19 for now).
+  assert.ok(froms.length >= 1 && new Set(froms).size === 1, froms.join(', '));
+  assert.ok(majors.every((m) => Number.isInteger(m) && m % 2 === 0 && m >= 22), froms.join(', '));
+  assert.match(JSON.parse(read('package.json')).engines.node, />=22\.13\.0/);
   assert.match(dockerfile, /RUN npm ci\b/);
   assert.doesNotMatch(dockerfile, /--registry|npm install\b|curl |wget |pip install/);
   assert.match(dockerfile, /COPY models \.\/models/, 'the bundled model ships in the image');

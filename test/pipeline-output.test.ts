@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import dcmjs from 'dcmjs';
 import { generateStudy, type SynthStudy } from '../src/synth/index.js';
 import { processStudy } from '../src/pipeline/process-study.js';
-import type { StudyOutputs } from '../src/pipeline/result.js';
+import type { StudyOutputs } from '../src/core/result.js';
 import { bundledManifest } from './support/paths.js';
 import { dciodvfy, dsrdump, pixelmedInstanceValidator, pixelmedSrValidator } from './support/validators.js';
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { backoffDelayMs } from '../src/queue/backoff.js';
 import Database from 'better-sqlite3';
 import { JobPriority } from '../src/queue/job-store.js';
-import { SqliteJobStore } from '../src/queue/sqlite-job-store.js';
+import { SqliteJobStore, sqliteOptions } from '../src/queue/sqlite-job-store.js';
 
 const MODEL = 'pulse-lite@1.0.0';
 
@@ -171,7 +171,7 @@ test('a database created before priorities and retry budgets is upgraded on open
   const dir = mkdtempSync(join(tmpdir(), 'pulse-queue-'));
   const path = join(dir, 'queue.sqlite');
   try {
-    const old = new Database(path);
+    const old = new Database(path, sqliteOptions());
     old.exec(`CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, study_uid TEXT NOT NULL, model_key TEXT NOT NULL, orthanc_id TEXT,
       state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, not_before INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_until INTEGER,
       reason TEXT, forced INTEGER NOT NULL DEFAULT 0, source TEXT NOT NULL, trigger_version TEXT, created_at INTEGER NOT NULL,

@@ -22,7 +22,7 @@ import { startTestOrthanc } from './support/orthanc.js';
 import { bundledManifest } from './support/paths.js';
 import { seriesModalities, waitFor } from './service-support.js';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { BadInputError } from '../src/util/errors.js';
+import { BadInputError } from '../src/core/errors.js';
 
 test('a synthetic cine study gets the real SEG, SR and PDF in the same study, is marked, and its FHIR report is posted', { skip: existsSync(bundledManifest) ? false : 'the bundled model (models/pulse-lite/manifest.json) is missing' }, async () => {
   const posted: Array<{ auth: string | undefined; body: string }> = [];

@@ -101,13 +101,22 @@ function toJob(row: Row): Job {
   };
 }
 
+/**
+ * better-sqlite3's options here: PULSE_SQLITE_NATIVE_BINDING names an addon built for another Node ABI
+ * than node_modules' (the test command's Node 22 run, scripts/test-node22.sh); unset, the installed one.
+ */
+export function sqliteOptions(): Database.Options {
+  const nativeBinding = process.env.PULSE_SQLITE_NATIVE_BINDING;
+  return nativeBinding ? { nativeBinding } : {};
+}
+
 export class SqliteJobStore implements JobStore {
   private readonly db: Database.Database;
 
   /** Opens (creating when missing) the database file; ':memory:' for a throw-away store. */
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
+    this.db = new Database(path, sqliteOptions());
     this.db.pragma('journal_mode = WAL');
     // NORMAL is durable in WAL mode against process crashes (only an OS crash may lose the last commits).
     this.db.pragma('synchronous = NORMAL');
