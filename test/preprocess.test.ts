@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { axisTable, resamplePlane } from '../src/model/resample.js';
-import { channelSlices, clipAndZscore, percentileInPlace, percentilePair, preprocessImage } from '../src/model/preprocess.js';
+import { channelSlices, clipAndZscore, mappingFor, percentileInPlace, percentilePair, preprocessImage } from '../src/model/preprocess.js';
 import type { LoadedManifest } from '../src/model/manifest.js';
 import type { SourceImage } from '../src/study/types.js';
 import type { SOPClassUID, SOPInstanceUID, SeriesInstanceUID } from '../src/dicom/uid.js';
@@ -110,6 +110,30 @@ test('the model window is centred on the image centre whatever the matrix and sp
     // The disc keeps its physical size: area ~ pi 6^2 mm^2 / 1.5^2 mm^2 per pixel.
     assert.ok(Math.abs(n - (Math.PI * 36) / 2.25) < 12, `${rows}x${columns}: ${n} pixels`);
   }
+});
+
+test('a model window centred off the image centre holds what lies there, and maps back onto the same source pixels', () => {
+  const rows = 120, columns = 100, spacing = [1.2, 1.6] as const;
+  // A bright disc of radius 6 mm at 30 mm down and 40 mm left of the image centre.
+  const at: [number, number] = [30, -40];
+  const cr = (rows - 1) / 2 + at[0] / spacing[0], cc = (columns - 1) / 2 + at[1] / spacing[1];
+  const src = image(rows, columns, [...spacing], (r, c) => (Math.hypot((r - cr) * spacing[0], (c - cc) * spacing[1]) < 6 ? 1000 : 10));
+  const shape = { channels: 1, rows: 64, columns: 64 };
+  const manifest = manifestFor([1.5, 1.5]);
+  const out = new Float32Array(64 * 64);
+  preprocessImage(src, shape, manifest, out, new Float32Array(64 * 64), { centreMm: at });
+  let sr = 0, sc = 0, n = 0;
+  const max = Math.max(...out);
+  out.forEach((v, i) => {
+    if (v > max / 2) ((sr += Math.floor(i / 64)), (sc += i % 64), n++);
+  });
+  assert.ok(n > 0 && Math.abs(sr / n - 31.5) < 0.6 && Math.abs(sc / n - 31.5) < 0.6, `centroid ${sr / n}, ${sc / n}`);
+  // Back to the source: the model centre lands on the disc centre.
+  const mapping = mappingFor(src, shape, manifest, { centreMm: at });
+  const r = Math.round(cr), c = Math.round(cc);
+  const mr = mapping.toSourceRows.index[r]! + mapping.toSourceRows.weight[r]!;
+  const mc = mapping.toSourceColumns.index[c]! + mapping.toSourceColumns.weight[c]!;
+  assert.ok(Math.abs(mr - 31.5) < 1 && Math.abs(mc - 31.5) < 1, `source disc centre maps to model ${mr}, ${mc}`);
 });
 
 test('adjacent-slice channels take the neighbours along the stack and repeat the edge slices', () => {

@@ -17,9 +17,19 @@ import { gridMapping, resamplePlane, type GridMapping } from './resample.js';
 import type { SourceImage } from '../study/types.js';
 
 /** The mapping between one source image's grid and the model grid. */
-export function mappingFor(image: SourceImage, shape: ModelInputShape, manifest: LoadedManifest): GridMapping {
+export function mappingFor(image: SourceImage, shape: ModelInputShape, manifest: LoadedManifest, window: ModelWindow = {}): GridMapping {
   const { rows, columns, pixelSpacing } = image.plane;
-  return gridMapping(rows, columns, pixelSpacing, shape.rows, shape.columns, manifest.input.pixelSpacingMm);
+  return gridMapping(rows, columns, pixelSpacing, shape.rows, shape.columns, window.spacingMm ?? manifest.input.pixelSpacingMm, window.centreMm ? [window.centreMm[0] / pixelSpacing[0], window.centreMm[1] / pixelSpacing[1]] : [0, 0]);
+}
+
+/**
+ * Where the model looks in an image: its window centre, in mm from the image centre along the
+ * image's rows and columns (the located heart; default the image centre), and its pixel spacing
+ * (default the manifest's; the coarse localisation pass uses a larger one to see the whole field).
+ */
+export interface ModelWindow {
+  readonly centreMm?: readonly [number, number];
+  readonly spacingMm?: readonly [number, number];
 }
 
 /**
@@ -180,8 +190,9 @@ export function preprocessImage(
   manifest: LoadedManifest,
   out: Float32Array,
   scratch: Float32Array,
+  window: ModelWindow = {},
 ): void {
-  const mapping = mappingFor(image, shape, manifest);
+  const mapping = mappingFor(image, shape, manifest, window);
   resamplePlane(image.pixels, image.plane.columns, mapping.toModelRows, mapping.toModelColumns, out, 0, windowRange);
   clipAndZscore(out, manifest.input.normalization.clipPercentiles, scratch, windowRange);
 }

@@ -24,8 +24,9 @@ export interface AxisTable {
  * Maps `targetCount` samples at `targetSpacing` onto `sourceCount` samples at `sourceSpacing`, the
  * two grids sharing their centre. A target sample is inside when it falls within the source
  * pixels' footprint (half a pixel beyond the outer sample centres, where the edge value is held).
+ * With `shift` (source samples), the target grid's centre lies that far from the source centre.
  */
-export function axisTable(targetCount: number, targetSpacing: number, sourceCount: number, sourceSpacing: number): AxisTable {
+export function axisTable(targetCount: number, targetSpacing: number, sourceCount: number, sourceSpacing: number, shift = 0): AxisTable {
   const index = new Int32Array(targetCount);
   const weight = new Float32Array(targetCount);
   const scale = targetSpacing / sourceSpacing;
@@ -34,7 +35,8 @@ export function axisTable(targetCount: number, targetSpacing: number, sourceCoun
   let first = targetCount;
   let last = -1;
   for (let t = 0; t < targetCount; t++) {
-    const x = sourceCentre + (t - targetCentre) * scale;
+    // `shift`: where the target centre lies in the source, in source samples from the source centre.
+    const x = sourceCentre + shift + (t - targetCentre) * scale;
     if (x < -0.5 || x > sourceCount - 0.5 || sourceCount < 1) {
       index[t] = -1;
       continue;
@@ -72,7 +74,9 @@ const mappingCache = new Map<string, GridMapping>();
 
 /**
  * The mapping for one geometry. `sourceSpacing` and `modelSpacing` are [row spacing, column spacing]
- * in mm, as DICOM PixelSpacing orders them. Cached: a stack shares one geometry across its images.
+ * in mm, as DICOM PixelSpacing orders them; `centre` is where the model window is centred, in source
+ * pixels (rows, columns) from the image centre (the heart, once located). Cached: a stack shares one
+ * geometry across its images.
  */
 export function gridMapping(
   sourceRows: number,
@@ -81,8 +85,9 @@ export function gridMapping(
   modelRows: number,
   modelColumns: number,
   modelSpacing: readonly [number, number],
+  centre: readonly [number, number] = [0, 0],
 ): GridMapping {
-  const key = [sourceRows, sourceColumns, sourceSpacing[0], sourceSpacing[1], modelRows, modelColumns, modelSpacing[0], modelSpacing[1]].join(',');
+  const key = [sourceRows, sourceColumns, sourceSpacing[0], sourceSpacing[1], modelRows, modelColumns, modelSpacing[0], modelSpacing[1], centre[0], centre[1]].join(',');
   let mapping = mappingCache.get(key);
   if (!mapping) {
     mapping = {
@@ -90,10 +95,11 @@ export function gridMapping(
       sourceColumns,
       modelRows,
       modelColumns,
-      toModelRows: axisTable(modelRows, modelSpacing[0], sourceRows, sourceSpacing[0]),
-      toModelColumns: axisTable(modelColumns, modelSpacing[1], sourceColumns, sourceSpacing[1]),
-      toSourceRows: axisTable(sourceRows, sourceSpacing[0], modelRows, modelSpacing[0]),
-      toSourceColumns: axisTable(sourceColumns, sourceSpacing[1], modelColumns, modelSpacing[1]),
+      // The model window is centred `centre` source pixels (rows, columns) from the image centre.
+      toModelRows: axisTable(modelRows, modelSpacing[0], sourceRows, sourceSpacing[0], centre[0]),
+      toModelColumns: axisTable(modelColumns, modelSpacing[1], sourceColumns, sourceSpacing[1], centre[1]),
+      toSourceRows: axisTable(sourceRows, sourceSpacing[0], modelRows, modelSpacing[0], (-centre[0] * sourceSpacing[0]) / modelSpacing[0]),
+      toSourceColumns: axisTable(sourceColumns, sourceSpacing[1], modelColumns, modelSpacing[1], (-centre[1] * sourceSpacing[1]) / modelSpacing[1]),
     };
     if (mappingCache.size > 64) mappingCache.clear();
     mappingCache.set(key, mapping);

@@ -6,7 +6,7 @@
 import type { CineGrid, LabelMap, SourceImage } from '../study/types.js';
 import type { LoadedManifest } from './manifest.js';
 import type { ModelInputShape, SliceBatchOutputs } from './session.js';
-import { channelSlices, mappingFor, preprocessImage } from './preprocess.js';
+import { channelSlices, mappingFor, preprocessImage, type ModelWindow } from './preprocess.js';
 import { labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
 import { foregroundEntropy, type SliceConfidence } from './confidence.js';
@@ -37,6 +37,25 @@ export interface SegmentStackOptions {
   inputTransform?: (window: Float32Array) => void;
   /** Run the clean-up (largest component, hole filling). @defaultValue true */
   cleanUp?: boolean;
+  /**
+   * Find the heart on the whole field of view first (a coarse pass of the model) and centre the
+   * model window on it, instead of on the image centre. @defaultValue true
+   */
+  locate?: boolean;
+  /**
+   * The model window's centre (mm from the image centre, rows and columns) when already known: no
+   * location pass. Site calibration locates the heart once and fits on that same window.
+   */
+  centreMm?: readonly [number, number];
+}
+
+/** Where the heart was found: the model window's centre in mm from the image centre (rows, columns). */
+export interface HeartLocation {
+  readonly centreMm: readonly [number, number];
+  /** Spacing of the coarse pass (mm), or undefined when the window already covered the field of view. */
+  readonly coarseSpacingMm?: number;
+  /** Slices of the coarse pass on which the model found any structure. */
+  readonly slicesFound: number;
 }
 
 export interface StackSegmentation {
@@ -46,6 +65,8 @@ export interface StackSegmentation {
   readonly embeddings: Float32Array[][];
   /** [slice][phase]: predictive entropy over the image's foreground (model grid), for quality control. */
   readonly confidence: SliceConfidence[][];
+  /** Where the model window was centred (the located heart). */
+  readonly location: HeartLocation;
   /**
    * [slice][phase] decoder features ([F, h, w] each) and the bare model's logits on the model grid
    * ([K, H, W], before any adapter), when asked for; unselected images are undefined.
@@ -94,14 +115,24 @@ export async function segmentStack(
   const plane = shape.rows * shape.columns;
   const timingsMs = { preprocess: 0, inference: 0, postprocess: 0 };
 
-  // 1. Every image normalised once, in [phase][slice] order.
+  // 0. Where is the heart? A coarse pass over the whole field of view of the mid-ventricular slices.
   let t = performance.now();
+  const location: HeartLocation = options.centreMm
+    ? { centreMm: options.centreMm, slicesFound: 0 }
+    : (options.locate ?? true)
+      ? await locateHeart(grid, manifest, shape, infer, options.inputTransform)
+      : { centreMm: [0, 0], slicesFound: 0 };
+  const modelWindow: ModelWindow = { centreMm: location.centreMm };
+  timingsMs.inference += performance.now() - t;
+
+  // 1. Every image normalised once, in [phase][slice] order.
+  t = performance.now();
   const windows = new Float32Array(slices * phases * plane);
   const scratch = new Float32Array(plane);
   for (let p = 0; p < phases; p++) {
     for (let s = 0; s < slices; s++) {
       const window = windows.subarray((p * slices + s) * plane, (p * slices + s + 1) * plane);
-      preprocessImage(grid.images[s]![p]!, shape, manifest, window, scratch);
+      preprocessImage(grid.images[s]![p]!, shape, manifest, window, scratch, modelWindow);
       options.inputTransform?.(window);
     }
   }
@@ -168,7 +199,7 @@ export async function segmentStack(
         const imageLogits = out.logits.subarray(b * outPlane, (b + 1) * outPlane);
         adapter.apply(imageLogits, out.features!.subarray(b * f, (b + 1) * f), out.featureDims!, shape.rows, shape.columns);
       }
-      labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest), labelValues, map);
+      labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest, modelWindow), labelValues, map);
       labels[s]![p] = map;
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
       // On the logits as predicted (after a calibration's adapter): what the label maps come from.
@@ -186,9 +217,94 @@ export async function segmentStack(
     labelMaps,
     embeddings,
     confidence,
+    location,
     ...(featureData && keptLogits ? { features: { dims: featureDims, data: featureData, logits: keptLogits } } : {}),
     timingsMs,
   };
+}
+
+/**
+ * Finds the heart on the whole field of view: the mid-ventricular slices (first phase) through the
+ * model at a pixel spacing coarse enough for its window to hold the whole image, then the median
+ * centroid of everything it calls heart, in mm from the image centre. When the window at the
+ * manifest spacing already holds the whole image, or the heart lies well inside the centred window,
+ * the image centre is kept (the model's training crop). A site calibration's intensity map, when
+ * given, is applied to the coarse input as to the model window.
+ */
+export async function locateHeart(
+  grid: CineGrid,
+  manifest: LoadedManifest,
+  shape: ModelInputShape,
+  infer: SliceInference,
+  inputTransform?: (window: Float32Array) => void,
+): Promise<HeartLocation> {
+  const first = grid.images[0]![0]!.plane;
+  const [sr, sc] = first.pixelSpacing;
+  const [mr, mc] = manifest.input.pixelSpacingMm;
+  const coarse = Math.max(mr, mc, (first.rows * sr) / shape.rows, (first.columns * sc) / shape.columns);
+  if (coarse <= Math.max(mr, mc) * 1.05) return { centreMm: [0, 0], slicesFound: 0 };
+  const window: ModelWindow = { spacingMm: [coarse, coarse] };
+  const plane = shape.rows * shape.columns;
+  // The middle third of the stack (at least one slice, at most three).
+  const mid = Math.floor(grid.slices / 2);
+  const picks = [...new Set([mid - 1, mid, mid + 1].map((s) => Math.min(Math.max(s, 0), grid.slices - 1)))];
+  const input = new Float32Array(picks.length * shape.channels * plane);
+  const one = new Float32Array(plane);
+  const scratch = new Float32Array(plane);
+  picks.forEach((s, b) => {
+    preprocessImage(grid.images[s]![0]!, shape, manifest, one, scratch, window);
+    // A site calibration's intensity map: the model sees the intensities it was calibrated on. Its
+    // logit adapter is not applied here (it was fitted at the manifest spacing, not the coarse one).
+    inputTransform?.(one);
+    for (let ch = 0; ch < shape.channels; ch++) input.set(one, (b * shape.channels + ch) * plane);
+  });
+  const out = await infer(input, picks.length, false);
+  const classes = manifest.segments.length + 1;
+  // The heart's box over the picked slices (mm from the image centre) and its centroid per slice.
+  const box = { top: Infinity, bottom: -Infinity, left: Infinity, right: -Infinity };
+  const rows: number[] = [];
+  const columns: number[] = [];
+  const toMm = (index: number, count: number): number => (index - (count - 1) / 2) * coarse;
+  picks.forEach((_, b) => {
+    const offset = b * classes * plane;
+    const found: number[] = [];
+    for (let i = 0; i < plane; i++) {
+      let best = 0;
+      let bestValue = out.logits[offset + i]!;
+      for (let k = 1; k < classes; k++) {
+        const v = out.logits[offset + k * plane + i]!;
+        if (v > bestValue) ((bestValue = v), (best = k));
+      }
+      if (best !== 0) found.push(i);
+    }
+    // A handful of pixels is noise, not a heart.
+    if (found.length < 20) return;
+    let sumR = 0;
+    let sumC = 0;
+    for (const i of found) {
+      const r = toMm(Math.floor(i / shape.columns), shape.rows);
+      const c = toMm(i % shape.columns, shape.columns);
+      sumR += r;
+      sumC += c;
+      box.top = Math.min(box.top, r);
+      box.bottom = Math.max(box.bottom, r);
+      box.left = Math.min(box.left, c);
+      box.right = Math.max(box.right, c);
+    }
+    rows.push(sumR / found.length);
+    columns.push(sumC / found.length);
+  });
+  if (rows.length === 0) return { centreMm: [0, 0], coarseSpacingMm: coarse, slicesFound: 0 };
+  // The centred window (the model's training crop) is kept whenever the heart, with a margin for the
+  // slices not looked at and the cardiac motion, lies inside it: a centred study is processed
+  // exactly as before. Otherwise the window moves onto the heart.
+  const margin = 20;
+  const halfRows = (shape.rows * mr) / 2;
+  const halfColumns = (shape.columns * mc) / 2;
+  const inside = box.top - margin >= -halfRows && box.bottom + margin <= halfRows && box.left - margin >= -halfColumns && box.right + margin <= halfColumns;
+  if (inside) return { centreMm: [0, 0], coarseSpacingMm: coarse, slicesFound: rows.length };
+  const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  return { centreMm: [median(rows), median(columns)], coarseSpacingMm: coarse, slicesFound: rows.length };
 }
 
 /** Clean-up per phase: in 3D over the stack when its images share a matrix, else slice by slice. */

@@ -11,7 +11,7 @@ import type { CalibrationCase, CalibrationPhase } from '../calibration/cases.js'
 import { coverageOf, intensitySamples } from '../calibration/cases.js';
 import { applyIntensityMap, checkIntensityMap, type IntensityMapParameters } from '../calibration/intensity.js';
 import type { AdapterCandidate, CalibrationInput } from '../calibration/fit.js';
-import { segmentStack } from '../model/segment-stack.js';
+import { locateHeart, segmentStack } from '../model/segment-stack.js';
 import { preprocessImage } from '../model/preprocess.js';
 import { fitCalibration } from '../calibration/fit.js';
 import { linearHeadAdapter, type LinearHeadParameters } from '../calibration/head.js';
@@ -21,7 +21,7 @@ import { parseDicom } from '../dicom/read/dicom-file.js';
 import { readSegmentation, ReferenceSegError } from '../dicom/seg/read.js';
 import { SEGMENTATION_SOP_CLASS_UID } from '../dicom/seg/enums.js';
 import type { LogitAdapter } from '../model/segment-stack.js';
-import { mappingFor } from '../model/preprocess.js';
+import { mappingFor, type ModelWindow } from '../model/preprocess.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { defaultSeriesSelectionRules } from '../study/series-rules.js';
 import type { CineGrid, CineStudy } from '../study/types.js';
@@ -136,6 +136,13 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
     return reference.labels.get(imageKey(image.sopInstanceUID, image.frameNumber));
   };
 
+  // Where the heart is (the bare model's coarse pass, as at inference): the intensity map and the
+  // adapter are fitted on the same located window they are applied to (the image centre when the
+  // heart lies inside the centred window).
+  const infer = (input: Float32Array, count: number, withFeatures: boolean) => model.session.run(input, count, withFeatures);
+  const { centreMm } = await locateHeart(study.grid, manifest, shape, infer);
+  const modelWindow: ModelWindow = { centreMm };
+
   // The annotated images' normalised windows: what the intensity map is fitted on.
   const plane = shape.rows * shape.columns;
   const scratch = new Float32Array(plane);
@@ -145,8 +152,8 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
       const labels = referenceOf(p, s);
       if (!labels) return;
       const window = new Float32Array(plane);
-      preprocessImage(row[p]!, shape, manifest, window, scratch);
-      windows.push({ window, reference: labels, mapping: mappingFor(row[p]!, shape, manifest) });
+      preprocessImage(row[p]!, shape, manifest, window, scratch, modelWindow);
+      windows.push({ window, reference: labels, mapping: mappingFor(row[p]!, shape, manifest, modelWindow) });
     });
   }
   const intensity = intensitySamples(windows, shape.rows, shape.columns, labelValues);
@@ -154,9 +161,10 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
   const subgrid = phaseSubgrid(study, phases);
   const sliceThicknessMm = study.grid.images[0]![0]!.plane.sliceThickness;
   const featurize = async (map: IntensityMapParameters | null): Promise<CalibrationCase> => {
-    const segmentation = await segmentStack(subgrid, manifest, shape, (input, count, withFeatures) => model.session.run(input, count, withFeatures), {
+    const segmentation = await segmentStack(subgrid, manifest, shape, infer, {
       keepFeatures: true,
       cleanUp: false,
+      centreMm,
       ...(map ? { inputTransform: (window: Float32Array) => applyIntensityMap(map, window) } : {}),
     });
     const kept = segmentation.features!;
@@ -168,7 +176,7 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
           slice: s,
           features: kept.data[s]![pi]!,
           logits: kept.logits[s]![pi]!,
-          mapping: mappingFor(row[p]!, shape, manifest),
+          mapping: mappingFor(row[p]!, shape, manifest, modelWindow),
           plane: row[p]!.plane,
           ...(labels ? { reference: labels } : {}),
         };

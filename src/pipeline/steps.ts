@@ -90,7 +90,7 @@ export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
   timings: StageTimings,
-  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform'> = {},
+  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate'> = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
   const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
@@ -217,6 +217,8 @@ export interface RunStudyOptions {
   adapter?: LogitAdapter;
   /** A site calibration's intensity map on the model input. */
   inputTransform?: (window: Float32Array) => void;
+  /** Locate the heart on the whole field of view before cropping (segment-stack.ts). @defaultValue true */
+  locate?: boolean;
   /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
   preflight?: (study: CineStudy) => void;
 }
@@ -236,6 +238,7 @@ export async function runStudy(
     ...(options.keepFeatures ? { keepFeatures: options.keepFeatures } : {}),
     ...(options.adapter ? { adapter: options.adapter } : {}),
     ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
+    ...(options.locate === false ? { locate: false } : {}),
   });
   const knownPhases = options.knownPhases?.(study);
   const analysis = await analyseStep(study, segmentation, model, timings, knownPhases);

@@ -26,6 +26,9 @@ function checkOptions(options: SynthOptions): void {
   if (options.domain !== undefined && !SYNTH_DOMAINS.includes(options.domain)) throw new BadInputError(`domain must be one of ${SYNTH_DOMAINS.join(', ')}, got ${String(options.domain)}`);
   if (options.slices !== undefined && (!Number.isInteger(options.slices) || options.slices < 2 || options.slices > 30)) throw new BadInputError(`slices must be an integer from 2 to 30, got ${String(options.slices)}`);
   if (options.phases !== undefined && (!Number.isInteger(options.phases) || options.phases < 2 || options.phases > 60)) throw new BadInputError(`phases must be an integer from 2 to 60, got ${String(options.phases)}`);
+  if (options.heartOffset !== undefined && !(options.heartOffset.length === 2 && options.heartOffset.every((v) => Number.isFinite(v) && Math.abs(v) <= 0.4))) throw new BadInputError('heartOffset must be two fractions of the field of view within -0.4..0.4');
+  if (options.fovMm !== undefined && !(options.fovMm >= 150 && options.fovMm <= 600)) throw new BadInputError(`fovMm must be 150-600 mm, got ${String(options.fovMm)}`);
+  if (options.pixelSpacingMm !== undefined && !(options.pixelSpacingMm >= 0.5 && options.pixelSpacingMm <= 3)) throw new BadInputError(`pixelSpacingMm must be 0.5-3 mm, got ${String(options.pixelSpacingMm)}`);
 }
 
 /** The group a seed gets when none is asked for. */
@@ -81,7 +84,10 @@ function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Su
   });
   const zMid = drawn.planesZ.reduce((a, b) => a + b, 0) / drawn.planesZ.length;
   calibrateShape(shape, physiology, demographics.bsaM2, drawn.planesZ, drawn.spacingBetweenSlicesMm, zMid);
-  const matrix = drawMatrix(drawn.fovMm, drawn.aspect, drawn.pixelMm, drawn.anisotropy);
+  // --fov / --pixel-spacing override what was drawn (the rest of the draw stays the same).
+  const fovMm = options.fovMm ?? drawn.fovMm;
+  const pixelMm = options.pixelSpacingMm ?? (options.fovMm !== undefined ? (drawn.pixelMm * options.fovMm) / drawn.fovMm : drawn.pixelMm);
+  const matrix = drawMatrix(fovMm, drawn.aspect, pixelMm, drawn.anisotropy);
   // Place the heart so its outline stays inside the central 60 % of the field of view.
   const c = Math.cos(drawn.rotation);
   const s = Math.sin(drawn.rotation);
@@ -101,7 +107,13 @@ function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Su
   const hy = 0.3 * matrix.rows * matrix.pixelSpacing[0];
   // Within the allowed range, favour the middle (real planning centres the heart, roughly).
   const place = (lo: number, hi: number): number => (lo <= hi ? (lo + hi) / 2 + acqRng.uniform(-0.35, 0.35) * (hi - lo) : (lo + hi) / 2);
-  const shift: [number, number] = [place(-hx - minX, hx - maxX), place(-hy - minY, hy - maxY)];
+  const placed: [number, number] = [place(-hx - minX, hx - maxX), place(-hy - minY, hy - maxY)];
+  // --offset: the heart's box centre at this fraction of the field of view from the image centre
+  // (columns, rows), wherever that puts it: real planning does not always centre the heart.
+  const offset = options.heartOffset;
+  const shift: [number, number] = offset
+    ? [offset[0] * matrix.columns * matrix.pixelSpacing[1] - (minX + maxX) / 2, offset[1] * matrix.rows * matrix.pixelSpacing[0] - (minY + maxY) / 2]
+    : placed;
   const acquisition: Acquisition = { ...drawn, ...matrix, shift };
   return {
     demographics,

@@ -24,6 +24,15 @@ export interface SynthOptions {
   readonly slices?: number;
   /** Number of cardiac phases (2-60); @defaultValue drawn from the seed (20-30) */
   readonly phases?: number;
+  /**
+   * Heart box centre as a fraction of the field of view from the image centre, [along columns
+   * (x), along rows (y)], e.g. [0.3, -0.2]; @defaultValue drawn near the centre (inside the central 60 %)
+   */
+  readonly heartOffset?: readonly [number, number];
+  /** Field of view (mm, along the columns); @defaultValue drawn (300-380). The pixel spacing scales with it unless given. */
+  readonly fovMm?: number;
+  /** In-plane pixel spacing (mm); @defaultValue drawn (1.35-2.0), scaled with --fov */
+  readonly pixelSpacingMm?: number;
 }
 
 /** One Part 10 file of the study; `name` is relative to the study's DICOM folder. */

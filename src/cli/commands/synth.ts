@@ -19,6 +19,9 @@ interface SynthCliOptions {
   domain: string;
   slices?: string;
   phases?: string;
+  offset?: string;
+  fov?: string;
+  pixelSpacing?: string;
   listDomains?: boolean;
   referenceSeg?: boolean;
   annotate: string;
@@ -53,6 +56,14 @@ export function synthReferenceSeg(study: SynthStudy, phases: 'ed-es' | 'all', sl
   }).bytes;
 }
 
+/** A finite number from a flag, or undefined. */
+function number(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new BadInputError(`--${name} must be a number, got ${value}`);
+  return n;
+}
+
 export function registerSynth(program: Command): void {
   program
     .command('synth')
@@ -64,6 +75,9 @@ export function registerSynth(program: Command): void {
     .option('--domain <name>', `appearance domain: ${SYNTH_DOMAINS.join('|')}`, 'cine-mri')
     .option('--slices <n>', 'number of short-axis slices (default: drawn from the seed, 8-12)')
     .option('--phases <n>', 'number of cardiac phases (default: drawn from the seed, 20-30)')
+    .option('--offset <x,y>', 'heart centre as a fraction of the field of view from the image centre, e.g. 0.3,-0.2 (default: near the centre)')
+    .option('--fov <mm>', 'field of view in mm (default: drawn, 300-380; the pixel spacing scales with it)')
+    .option('--pixel-spacing <mm>', 'in-plane pixel spacing in mm (default: drawn, 1.35-2.0)')
     .option('--list-domains', 'print the domain names, one a line, and exit')
     .option('--reference-seg', 'also write reference-seg.dcm: the truth as a MANUAL reference SEG (for site calibration)')
     .option('--annotate <phases>', 'phases the reference SEG covers: ed-es (as a person annotates) or all', 'ed-es')
@@ -83,6 +97,10 @@ export function registerSynth(program: Command): void {
       const phases = options.phases === undefined ? undefined : parseIntegerOption(options.phases, '--phases', { min: 2, max: 60 });
       if (options.annotate !== 'ed-es' && options.annotate !== 'all') throw new BadInputError(`--annotate must be ed-es or all, got ${options.annotate}`);
       const annotateSlices = options.annotateSlices === 'all' ? undefined : parseIntegerOption(options.annotateSlices, '--annotate-slices', { min: 1, max: 30 });
+      const offset = options.offset?.split(',').map((v) => number(v.trim(), 'offset'));
+      if (offset && (offset.length !== 2 || offset.some((v) => v === undefined))) throw new BadInputError(`--offset must be two numbers x,y, got ${options.offset}`);
+      const fovMm = number(options.fov, 'fov');
+      const pixelSpacingMm = number(options.pixelSpacing, 'pixel-spacing');
       for (let i = 0; i < count; i++) {
         const study = generateStudy({
           seed: seed + i,
@@ -90,6 +108,9 @@ export function registerSynth(program: Command): void {
           domain: options.domain as SynthDomain,
           ...(slices !== undefined ? { slices } : {}),
           ...(phases !== undefined ? { phases } : {}),
+          ...(offset ? { heartOffset: offset as [number, number] } : {}),
+          ...(fovMm !== undefined ? { fovMm } : {}),
+          ...(pixelSpacingMm !== undefined ? { pixelSpacingMm } : {}),
         });
         const dir = await writeStudy(options.out, study);
         if (options.referenceSeg) await writeFile(join(dir, 'reference-seg.dcm'), synthReferenceSeg(study, options.annotate, annotateSlices));
