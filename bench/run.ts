@@ -13,7 +13,8 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { generateStudy } from '../src/synth/index.js';
 import { processStudy } from '../src/pipeline/process-study.js';
-import { loadModel, readStep, emptyTimings } from '../src/pipeline/steps.js';
+import { StageTimer } from '../src/core/stage-timer.js';
+import { loadModel, readStep } from '../src/pipeline/steps.js';
 import { channelSlices, preprocessImage } from '../src/model/preprocess.js';
 
 function argument(name: string): string | undefined {
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
 
   // The pure-inference reference: the same slices, already pre-processed, straight through onnxruntime
   // in the pipeline's batch size.
-  const cine = readStep(instances, emptyTimings());
+  const cine = readStep(instances, new StageTimer());
   const { slices, phases } = cine.grid;
   const plane = shape.rows * shape.columns;
   const windows = new Float32Array(slices * phases * plane);

@@ -15,21 +15,22 @@ test('with nothing configured the service polls the changes feed of a local Orth
   assert.equal(config.server.webhookSecret, undefined);
   assert.equal(config.queue.backend, 'sqlite');
   assert.equal(config.marking.urgentLvefBelowPct, 35);
-  assert.deepEqual(config.routing.modalities, ['MR']);
+  assert.deepEqual(config.routing.series.modalities, ['MR']);
+  assert.equal(config.routing.series.minSlices, 3, 'the router and the reader share one set of series rules');
 });
 
 test('file, then environment, then flags: the later source wins, setting by setting', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-config-'));
   try {
     const file = join(dir, 'pulse.json');
-    writeFileSync(file, JSON.stringify({ orthanc: { url: 'http://file:8042', username: 'pulse' }, server: { port: 9000 }, dataDir: '/file', routing: { minPhases: 10 } }));
+    writeFileSync(file, JSON.stringify({ orthanc: { url: 'http://file:8042', username: 'pulse' }, server: { port: 9000 }, dataDir: '/file', routing: { series: { minPhases: 10 } } }));
     const config = configFromFlags({ config: file, port: '9100' }, { PULSE_ORTHANC_URL: 'http://env:8042', PULSE_DATA_DIR: '/env', PULSE_PORT: '9050' });
     assert.equal(config.orthanc.url, 'http://env:8042');
     assert.equal(config.orthanc.username, 'pulse', 'a setting only the file gives survives');
     assert.equal(config.dataDir, '/env');
     assert.equal(config.server.port, 9100);
-    assert.equal(config.routing.minPhases, 10);
-    assert.equal(config.routing.minSlices, 3, 'defaults fill the rest of a partly given section');
+    assert.equal(config.routing.series.minPhases, 10);
+    assert.equal(config.routing.series.minSlices, 3, 'defaults fill the rest of a partly given section');
     const fromFlags = configFromFlags({ config: file, orthanc: 'http://flag:8042', data: '/flag' }, { PULSE_ORTHANC_URL: 'http://env:8042' });
     assert.equal(fromFlags.orthanc.url, 'http://flag:8042');
     assert.equal(fromFlags.dataDir, '/flag');
@@ -41,7 +42,7 @@ test('file, then environment, then flags: the later source wins, setting by sett
 test('environment values are converted and a wrong one names its variable', () => {
   assert.deepEqual(configFromEnvironment({ PULSE_CHANGES_FEED: 'false', PULSE_ROUTING_MODALITIES: 'MR, CT', PULSE_URGENT_LVEF_BELOW: '40.5' }), {
     changesFeed: { enabled: false },
-    routing: { modalities: ['MR', 'CT'] },
+    routing: { series: { modalities: ['MR', 'CT'] } },
     marking: { urgentLvefBelowPct: 40.5 },
   });
   assert.throws(() => configFromEnvironment({ PULSE_PORT: 'eighty' }), /PULSE_PORT must be an integer/);

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { ConfigSchema } from '../src/config/schema.js';
 import { cineShape, isOwnOutput, routeStudy } from '../src/service/router.js';
 import type { SeriesFacts, StudyFacts } from '../src/orthanc/study-facts.js';
+import { BadInputError } from '../src/core/errors.js';
+import { createPipelineProcessor } from '../src/service/pipeline-processor.js';
+import { generateStudy } from '../src/synth/index.js';
 
 const config = ConfigSchema.parse({});
 const MODEL = 'pulse-lite@1.0.0';
@@ -37,11 +40,11 @@ test('cine shape counts slice positions and phases, tolerating a missing phase a
 
 test('every skipped study has a reason an administrator can act on', () => {
   const cases: Array<[StudyFacts, RegExp]> = [
-    [study([{ ...cineSeries(1, 1), modality: 'CT', sopClassUID: '1.2.840.10008.5.1.4.1.1.2' }]), /no series qualifies \(series 1\.2\.3\.1: modality CT not in \[MR\]\)/],
+    [study([{ ...cineSeries(1, 1), modality: 'CT', sopClassUID: '1.2.840.10008.5.1.4.1.1.2' }]), /no series qualifies \(series 1\.2\.3\.1: Modality CT is not one of MR\)/],
     [study([cineSeries(1, 1)]), /no cine stack: the best candidate series has 1 slices x 1 phases \(need at least 3 x 2\)/],
     [study([cineSeries(6, 1)]), /6 slices x 1 phases/],
     [study([cineSeries(2, 20)]), /2 slices x 20 phases/],
-    [study([cineSeries(6, 8, { sopClassUID: '1.2.840.10008.5.1.4.1.1.7' })]), /SOP class 1\.2\.840\.10008\.5\.1\.4\.1\.1\.7 not accepted/],
+    [study([cineSeries(6, 8, { sopClassUID: '1.2.840.10008.5.1.4.1.1.7' })]), /SOPClassUID 1\.2\.840\.10008\.5\.1\.4\.1\.1\.7 is not an accepted image class/],
     [study([]), /the study has no series/],
   ];
   for (const [facts, reason] of cases) {
@@ -52,11 +55,11 @@ test('every skipped study has a reason an administrator can act on', () => {
 });
 
 test('description, body part and calling AE title rules apply when configured', () => {
-  const rules = ConfigSchema.parse({ routing: { studyDescription: 'card|heart', seriesDescription: 'sax|short', bodyParts: ['HEART', 'CHEST'], callingAETitles: ['MRI1'] } }).routing;
+  const rules = ConfigSchema.parse({ routing: { studyDescription: 'card|heart', series: { seriesDescriptionInclude: ['sax|short'] }, bodyParts: ['HEART', 'CHEST'], callingAETitles: ['MRI1'] } }).routing;
   const o = { ...options, rules };
   assert.equal(routeStudy(study([cineSeries(6, 8)]), o).action, 'process');
   assert.match(routeStudy(study([cineSeries(6, 8)], { studyDescription: 'Brain' }), o).reason, /StudyDescription does not match \/card\|heart\//);
-  assert.match(routeStudy(study([cineSeries(6, 8, { seriesDescription: '2CH' })]), o).reason, /SeriesDescription does not match/);
+  assert.match(routeStudy(study([cineSeries(6, 8, { seriesDescription: '2CH' })]), o).reason, /SeriesDescription "2CH" matches no include pattern/);
   assert.match(routeStudy(study([cineSeries(6, 8, { bodyPartExamined: 'HEAD' })]), o).reason, /BodyPartExamined HEAD not in \[HEART, CHEST\]/);
   assert.equal(routeStudy(study([cineSeries(6, 8, { bodyPartExamined: '' })]), o).action, 'process', 'a missing BodyPartExamined passes');
   assert.match(routeStudy(study([cineSeries(6, 8, { remoteAET: 'CT7' })]), o).reason, /calling AE title CT7 not in \[MRI1\]/);
@@ -167,5 +170,18 @@ test('cine shape ignores unreadable positions and counts enhanced multi-frame in
 
 test('several rejected series are each listed in the skip reason', () => {
   const decision = routeStudy(study([{ ...cineSeries(1, 1), modality: 'CT' }, { ...cineSeries(1, 1), seriesInstanceUID: '1.2.3.2', modality: 'US' }]), options);
-  assert.equal(decision.reason, 'no series qualifies (series 1.2.3.1: modality CT not in [MR]; series 1.2.3.2: modality US not in [MR])');
+  assert.equal(decision.reason, 'no series qualifies (series 1.2.3.1: Modality CT is not one of MR; series 1.2.3.2: Modality US is not one of MR)');
+});
+
+test("the router pre-checks the reader's own series rules: a series the reader would refuse is not queued", () => {
+  const decision = routeStudy(study([cineSeries(6, 8, { seriesDescription: 'Localizer' })]), options);
+  assert.equal(decision.action, 'skip');
+  assert.match(decision.reason, /SeriesDescription "Localizer" matches exclude pattern/);
+  assert.match(routeStudy(study([cineSeries(2, 20)]), options).reason, new RegExp(`need at least ${config.routing.series.minSlices} x ${config.routing.series.minPhases}`));
+});
+
+test('the pipeline processor reads with the rules the router used', async () => {
+  const processor = createPipelineProcessor({ seriesRules: { modalities: ['CT'] } });
+  const instances = generateStudy({ seed: 3, slices: 3, phases: 2 }).files.map((f) => ({ source: f.name, bytes: f.bytes }));
+  await assert.rejects(processor.process(instances), (error: Error) => error instanceof BadInputError && /Modality MR is not one of CT/.test(error.message));
 });

@@ -118,7 +118,7 @@ describe('changes feed alone', () => {
     await uploadStudy(s!.client, ct);
     const job = await jobFor(s!, ct.studyInstanceUID, ['done', 'failed', 'skipped']);
     assert.equal(job.state, 'skipped');
-    assert.match(job.reason!, /no series qualifies \(series [0-9.]+: modality CT not in \[MR\]\)/);
+    assert.match(job.reason!, /no series qualifies \(series [0-9.]+: Modality CT is not one of MR\)/);
   });
 
   test('reprocessing through the API runs the study again without duplicating its outputs', async () => {
@@ -156,7 +156,7 @@ describe('changes feed alone', () => {
     assert.doesNotMatch(metrics, /Test\^Patient|TEST1/);
     const html = await (await fetch(`${s!.service.url}/`)).text();
     assert.match(html, /<table class="jobs">/);
-    assert.match(html, /modality CT not in \[MR\]/);
+    assert.match(html, /Modality CT is not one of MR/);
     assert.doesNotMatch(html, /Test\^Patient|TEST1|TEST2/, 'no patient data on the dashboard');
     assert.equal((await fetch(`${s!.service.url}/webhook/stable-study`, { method: 'POST' })).status, 404, 'the webhook is off without a secret');
   });

@@ -114,7 +114,7 @@ describe('readStudy on a single-frame cine study', () => {
   it('picks the cine series among localizers and other series, logging a reason for each', () => {
     const localizer = cineInstances({ seriesInstanceUID: `${SERIES_UID}.2`, seriesDescription: 'Localizer', slices: 3, phases: 2 });
     const axial = cineInstances({ seriesInstanceUID: `${SERIES_UID}.3`, seriesDescription: 'axial cine', rowDirection: [1, 0, 0], columnDirection: [0, 1, 0] });
-    const smaller = cineInstances({ seriesInstanceUID: `${SERIES_UID}.4`, seriesDescription: 'cine SAX repeat', slices: 2 });
+    const smaller = cineInstances({ seriesInstanceUID: `${SERIES_UID}.4`, seriesDescription: 'cine SAX repeat', slices: 3 });
     const decisions: SeriesDecision[] = [];
     const study = readStudy([...localizer, ...axial, ...smaller, ...cineInstances()], undefined, (d) => decisions.push(d));
     assertCanonicalGrid(study);

@@ -45,7 +45,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_QUEUE_POLL_MS', path: 'queue.pollIntervalMs', kind: 'int' },
   { name: 'PULSE_BACKOFF_BASE_MS', path: 'queue.backoff.baseMs', kind: 'int' },
   { name: 'PULSE_BACKOFF_MAX_MS', path: 'queue.backoff.maxMs', kind: 'int' },
-  { name: 'PULSE_ROUTING_MODALITIES', path: 'routing.modalities', kind: 'list' },
+  { name: 'PULSE_ROUTING_MODALITIES', path: 'routing.series.modalities', kind: 'list' },
   { name: 'PULSE_ROUTING_CALLING_AETS', path: 'routing.callingAETitles', kind: 'list' },
   { name: 'PULSE_MODEL_MANIFEST', path: 'model.manifest', kind: 'string' },
   { name: 'PULSE_CALIBRATION', path: 'model.calibration', kind: 'string' },

@@ -4,17 +4,11 @@
  * With nothing configured the service polls Orthanc's changes feed on http://127.0.0.1:8042.
  */
 import { z } from 'zod';
+import { RegexSource, SeriesSelectionRulesSchema } from '../study/series-rules.js';
 import { splitUrlCredentials } from '../util/redact.js';
 
 /** A JavaScript regular expression source, checked when the configuration is read. */
-const Pattern = z.string().refine((source) => {
-  try {
-    new RegExp(source, 'i');
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid regular expression');
+const Pattern = RegexSource;
 
 const BackoffSchema = z.object({
   /** Delay before the first retry (ms). @defaultValue 2000 */
@@ -143,28 +137,24 @@ export const ConfigSchema = z.object({
     .prefault({}),
   routing: z
     .object({
-      /** Modalities of the image series that qualify. @defaultValue ['MR'] */
-      modalities: z.array(z.string().min(1)).min(1).default(['MR']),
       /** StudyDescription must match (case-insensitive regular expression), when set. */
       studyDescription: Pattern.optional(),
-      /** A candidate series' SeriesDescription must match, when set. */
-      seriesDescription: Pattern.optional(),
       /** BodyPartExamined of a candidate series must be one of these (case-insensitive), when set; a missing tag passes. */
       bodyParts: z.array(z.string().min(1)).optional(),
-      /** SOP Class UIDs a candidate series may have. @defaultValue MR Image Storage, Enhanced MR Image Storage */
-      sopClasses: z.array(z.string().regex(/^[0-9.]+$/)).min(1).default(['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1']),
       /** Calling AE titles (Orthanc's RemoteAET metadata) accepted, when set. */
       callingAETitles: z.array(z.string().min(1)).optional(),
-      /** Require a cine short-axis series: one orientation, several slices, several phases per slice. @defaultValue true */
+      /** Require a cine stack before queuing work: several slice positions, several phases per slice. @defaultValue true */
       requireCine: z.boolean().default(true),
-      /** Least number of slice positions in a cine stack. @defaultValue 3 */
-      minSlices: z.number().int().min(1).default(3),
       /**
-       * Least number of phases per slice position. 2 accepts ED/ES-only stacks (as ACDC stores them),
-       * which the pipeline measures from those two phases. @defaultValue 2
+       * Which series is the cine short-axis stack (src/study/series-rules.ts, defaults documented
+       * there): modalities, SOP classes, SeriesDescription include/exclude patterns, orientation,
+       * minSlices (3), minPhases (2; ED/ES-only stacks as ACDC stores them qualify). The router
+       * pre-checks them on Orthanc's index and the pipeline applies the same rules to the pixels.
        */
-      minPhases: z.number().int().min(1).default(2),
+      series: SeriesSelectionRulesSchema.prefault({}),
     })
+    // Strict: a setting of an older layout (routing.modalities, routing.minSlices, ...) is refused by name, not ignored.
+    .strict()
     .prefault({}),
   /** How the service recognises its own outputs, which never trigger processing. */
   ownOutputs: z

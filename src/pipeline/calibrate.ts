@@ -28,7 +28,8 @@ import type { CineGrid, CineStudy } from '../study/types.js';
 import { BadInputError } from '../core/errors.js';
 import { CalibrationStore } from './calibration-store.js';
 import { readInstancesFromFolder } from './read-folder.js';
-import { emptyTimings, readStep, type LoadedModel } from './steps.js';
+import { StageTimer } from '../core/stage-timer.js';
+import { readStep, type LoadedModel } from './steps.js';
 import type { StudyInstance } from '../core/study-instance.js';
 
 /** SOP classes and modalities a calibration may be fitted on (the bare model takes MR only). */
@@ -118,8 +119,7 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
   const segInstances = instances.filter(isSegInstance);
   const images = instances.filter((i) => !segInstances.includes(i));
   if (images.length === 0) throw new BadInputError(`${where}: no image instances`);
-  const timings = emptyTimings();
-  const study: CineStudy = readStep(images, timings, seriesRules);
+  const study: CineStudy = readStep(images, new StageTimer(), seriesRules);
   const studyUid = study.context.studyInstanceUID;
   if (segInstances.length === 0) throw new ReferenceSegError(`${where}: no reference SEG (a Segmentation made by a person) beside the images`, studyUid);
   const refs = segInstances.map((i) => readSegmentation(i.bytes, `${where}/${i.source}`));

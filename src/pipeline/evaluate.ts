@@ -113,7 +113,7 @@ export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration:
     }).exact;
   const pick = (m: Readonly<Record<string, number>>) => Object.fromEntries(SCORED_MEASUREMENTS.filter((k) => typeof m[k] === 'number').map((k) => [k, m[k]!]));
   // eval writes no DICOM objects: its timings are the stages it runs.
-  const timingsMs = Object.fromEntries(Object.entries(run.timings).filter(([k]) => k !== 'dicom').map(([k, v]) => [k, Math.round(v * 10) / 10]));
+  const timingsMs = run.timer.snapshot();
   return {
     id: c.id,
     group: c.group,

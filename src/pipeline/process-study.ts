@@ -14,7 +14,8 @@ import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { reportStep } from './report-step.js';
 import { buildDiagnosticReportBundle } from '../fhir/diagnostic-report.js';
-import { buildResult, loadModel, runStudy, type StageTimings, type StudyRun } from './steps.js';
+import type { StageTimer } from '../core/stage-timer.js';
+import { buildResult, loadModel, runStudy, type StudyRun } from './steps.js';
 import { buildStudyViews } from './views.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
@@ -60,26 +61,24 @@ export async function processStudy(instances: ReadonlyArray<StudyInstance>, opti
   });
   const { model } = run;
   const calibration = profile?.id ?? null;
-  const provisional = buildResult(run.study, run.analysis, run.qc, model, run.timings, calibration);
+  const result = buildResult(run.study, run.analysis, run.qc, model, run.timer, calibration);
   const contentDateTime = new Date();
-  const dicom = dicomStep({ run, result: provisional, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timings);
+  const dicom = dicomStep({ run, result, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timer);
   let report: { pdf: Uint8Array; pdfDicom: Uint8Array } | undefined;
   if (options.pdf) {
-    const t = performance.now();
     const { context } = run.study;
     const algorithm = { name: model.manifest.name, version: model.manifest.version, calibration };
     const otherSeries = [
       segmentationUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
       measurementReportUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
     ];
-    report = await reportStep({ run, result: provisional, calibration, otherSeries, contentDateTime });
-    run.timings.dicom += performance.now() - t;
+    report = await run.timer.time('dicom', () => reportStep({ run, result, calibration, otherSeries, contentDateTime }));
   }
   const fhir = options.fhir
-    ? buildDiagnosticReportBundle({ result: provisional, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime })
+    ? buildDiagnosticReportBundle({ result, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime })
     : undefined;
-  // timings_ms is rebuilt last so that it includes the DICOM writers.
-  const result = buildResult(run.study, run.analysis, run.qc, model, run.timings, calibration);
+  // The writers have consumed the result (the SR, PDF and FHIR state no timings); timings_ms now includes them.
+  result.timings_ms = run.timer.snapshot({ total: true });
   return { result, ...dicom, views: buildStudyViews(run), ...(report ? { pdf: report.pdf, pdfDicom: report.pdfDicom } : {}), ...(fhir ? { fhir } : {}) };
 }
 
@@ -99,8 +98,11 @@ interface DicomStepInput {
  * series, model, version, calibration), so processing a study again rewrites the same objects.
  * The Secondary Capture overlay (mid-ventricular ED and ES with contours and key numbers) on request.
  */
-function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutputs, 'result'> {
-  const t = performance.now();
+function dicomStep(input: DicomStepInput, timer: StageTimer): Omit<StudyOutputs, 'result'> {
+  return timer.timeSync('dicom', () => writeDicom(input));
+}
+
+function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
   const { run, result, calibration } = input;
   const { study, segmentation, analysis, model } = run;
   const { manifest } = model;
@@ -144,7 +146,6 @@ function dicomStep(input: DicomStepInput, timings: StageTimings): Omit<StudyOutp
         contentDateTime,
       }).bytes
     : undefined;
-  timings.dicom += performance.now() - t;
   // Every writer copies the same patient/study values: one record of what was sanitised.
   const sanitised = describeSanitised(seg.sanitised);
   return { seg: seg.bytes, sr: sr.bytes, ...(overlay ? { overlay } : {}), sanitised };

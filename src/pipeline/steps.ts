@@ -17,6 +17,7 @@ import { assessQuality, narrativeWithQuality, type QualityControlDetail } from '
 import type { QcReference } from '../analysis/ood.js';
 import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
+import { StageTimer } from '../core/stage-timer.js';
 
 /** The model a study runs through: its manifest and a shared onnxruntime session. */
 export interface LoadedModel {
@@ -63,40 +64,25 @@ export async function loadModel(manifestPath?: string, threads?: number): Promis
   return { manifest, session, ...(qcReference ? { qcReference } : {}) };
 }
 
-/** Stage timings (ms) as result.json's timings_ms names them. */
-export interface StageTimings {
-  read: number;
-  preprocess: number;
-  inference: number;
-  postprocess: number;
-  analysis: number;
-  dicom: number;
-}
-
-export function emptyTimings(): StageTimings {
-  return { read: 0, preprocess: 0, inference: 0, postprocess: 0, analysis: 0, dicom: 0 };
-}
 
 /** Step 1: DICOM instances -> the cine study (series choice, geometry, slice x phase grid). */
-export function readStep(instances: ReadonlyArray<StudyInstance>, timings: StageTimings, rules?: SeriesSelectionRulesInput): CineStudy {
-  const t = performance.now();
-  const study = readStudy(instances, rules);
-  timings.read += performance.now() - t;
-  return study;
+export function readStep(instances: ReadonlyArray<StudyInstance>, timer: StageTimer, rules?: SeriesSelectionRulesInput): CineStudy {
+  return timer.timeSync('read', () => readStudy(instances, rules));
 }
 
 /** Step 2: the stack through the network -> label maps on the source grids, embeddings, features. */
 export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
-  timings: StageTimings,
+  timer: StageTimer,
   options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate'> = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
   const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
-  timings.preprocess += segmentation.timingsMs.preprocess;
-  timings.inference += segmentation.timingsMs.inference;
-  timings.postprocess += segmentation.timingsMs.postprocess;
+  // segmentStack interleaves its three stages per batch and reports their sums.
+  timer.record('preprocess', segmentation.timingsMs.preprocess);
+  timer.record('inference', segmentation.timingsMs.inference);
+  timer.record('postprocess', segmentation.timingsMs.postprocess);
   return segmentation;
 }
 
@@ -105,32 +91,28 @@ export async function analyseStep(
   study: CineStudy,
   segmentation: StackSegmentation,
   model: LoadedModel,
-  timings: StageTimings,
+  timer: StageTimer,
   knownPhases?: CardiacPhases,
 ): Promise<StudyAnalysis> {
-  const t = performance.now();
-  const analysis = await analyseStudy({
+  return timer.time('analysis', () =>
+    analyseStudy({
     grid: study.grid,
     labelMaps: segmentation.labelMaps,
     manifest: model.manifest,
     context: study.context,
     embeddings: segmentation.embeddings,
-    runStudyHead: (input, dims) => model.session.runStudyHead(input, dims),
-    ...(knownPhases ? { knownPhases } : {}),
-  });
-  timings.analysis += performance.now() - t;
-  return analysis;
+      runStudyHead: (input, dims) => model.session.runStudyHead(input, dims),
+      ...(knownPhases ? { knownPhases } : {}),
+    }),
+  );
 }
 
-/** result.json from the analysis (the contract in DESIGN.md and result.ts). */
-export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: QualityControlDetail, model: LoadedModel, timings: StageTimings, calibration: string | null): StudyResult {
-  const timingsMs: Record<string, number> = {};
-  let total = 0;
-  for (const [stage, ms] of Object.entries(timings)) {
-    timingsMs[stage] = Math.round(ms * 10) / 10;
-    total += ms;
-  }
-  timingsMs.total = Math.round(total * 10) / 10;
+/**
+ * result.json from the analysis (the contract in DESIGN.md and core/result.ts), built once.
+ * `timings_ms` is the timer's state now; the caller that still runs stages (the DICOM writers) sets
+ * it again when they are done.
+ */
+export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: QualityControlDetail, model: LoadedModel, timer: StageTimer, calibration: string | null): StudyResult {
   return {
     studyInstanceUID: study.context.studyInstanceUID,
     seriesInstanceUID: study.context.seriesInstanceUID,
@@ -142,7 +124,7 @@ export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: Quali
     ...resultReferences(analysis),
     qc: { status: qc.status, reasons: [...qc.reasons], ood: qc.ood },
     model: { name: model.manifest.name, version: model.manifest.version, calibration },
-    timings_ms: timingsMs,
+    timings_ms: timer.snapshot({ total: true }),
   };
 }
 
@@ -176,14 +158,18 @@ function resultReferences(analysis: StudyAnalysis): Pick<StudyResult, 'reference
   };
 }
 
-/** Everything one study yields before the DICOM writers: what `pulse eval` scores. */
+/**
+ * Everything one study yields before the DICOM writers: what `pulse eval` scores. `timer` holds the
+ * stages as result.json's timings_ms names them: read, preprocess, inference, postprocess, analysis
+ * (and dicom, once process-study.ts has run the writers).
+ */
 export interface StudyRun {
   readonly study: CineStudy;
   readonly segmentation: StackSegmentation;
   readonly analysis: StudyAnalysis;
   /** Quality control of this result (plausibility, confidence, OOD). */
   readonly qc: QualityControlDetail;
-  readonly timings: StageTimings;
+  readonly timer: StageTimer;
   readonly model: LoadedModel;
 }
 
@@ -229,21 +215,20 @@ export async function runStudy(
   modelOrLoader: LoadedModel | (() => Promise<LoadedModel>),
   options: RunStudyOptions = {},
 ): Promise<StudyRun> {
-  const timings = emptyTimings();
-  const study = readStep(instances, timings, options.seriesRules);
+  const timer = new StageTimer();
+  const study = readStep(instances, timer, options.seriesRules);
   options.preflight?.(study);
   // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
   const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
-  const segmentation = await segmentStep(study, model, timings, {
+  const segmentation = await segmentStep(study, model, timer, {
     ...(options.keepFeatures ? { keepFeatures: options.keepFeatures } : {}),
     ...(options.adapter ? { adapter: options.adapter } : {}),
     ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
     ...(options.locate === false ? { locate: false } : {}),
   });
   const knownPhases = options.knownPhases?.(study);
-  const analysis = await analyseStep(study, segmentation, model, timings, knownPhases);
-  const t = performance.now();
-  const qc = qualityStep(study, segmentation, analysis, model, knownPhases !== undefined);
-  timings.analysis += performance.now() - t;
-  return { study, segmentation, analysis, qc, timings, model };
+  const analysis = await analyseStep(study, segmentation, model, timer, knownPhases);
+  // Quality control counts as analysis time.
+  const qc = timer.timeSync('analysis', () => qualityStep(study, segmentation, analysis, model, knownPhases !== undefined));
+  return { study, segmentation, analysis, qc, timer, model };
 }

@@ -12,7 +12,7 @@ import { backoffDelayMs, type BackoffOptions } from './backoff.js';
 import type { Job, JobOutcome, JobStore } from './job-store.js';
 import { BadInputError, isTransient } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { StageTimer } from './stage-timer.js';
+import { StageTimer } from '../core/stage-timer.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
 import { StoreHealth, describeStoreError } from './store-health.js';
 

@@ -20,6 +20,6 @@ export function startLocalService(options: LocalServiceOptions): Promise<Running
     env: options.env ?? process.env,
     overrides: { orthanc: { url: options.orthancUrl }, dataDir: options.dataDir, server: { port: options.port } },
   });
-  const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, concurrency: config.queue.concurrency, pdf: config.reports.pdf, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
+  const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
   return startService({ config, processor });
 }

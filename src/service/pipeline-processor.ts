@@ -11,6 +11,7 @@ import { defaultManifestPath, loadManifest } from '../model/manifest.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
 import { checkCalibrationModel } from '../pipeline/calibrate.js';
 import { processStudy } from '../pipeline/process-study.js';
+import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { PipelineThreads } from './pipeline-thread.js';
 import type { StudyProcessor } from './study-job.js';
 
@@ -34,6 +35,8 @@ export interface PipelineProcessorOptions {
   readonly pdf?: boolean;
   /** Also build the FHIR DiagnosticReport Bundle. @defaultValue false */
   readonly fhir?: boolean;
+  /** Series selection: the configuration's `routing.series`, the rules the router pre-checked. @defaultValue the schema's defaults */
+  readonly seriesRules?: SeriesSelectionRulesInput;
 }
 
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
@@ -51,7 +54,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     if (pinned) return [{ ...store.get(pinned), scope: {} }];
     return store.active(model);
   };
-  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false };
+  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}) };
 
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.

@@ -4,6 +4,7 @@
  */
 import type { ServiceConfig } from '../config/schema.js';
 import type { SeriesFacts, StudyFacts } from '../orthanc/study-facts.js';
+import { seriesMetadataRejection } from '../study/series-rules.js';
 import { METADATA } from './marking.js';
 import { pickCalibration, scopeMatches, type CalibrationProfile, type StudyEquipment } from '../calibration/profile.js';
 
@@ -64,8 +65,11 @@ function rulesFor(series: SeriesFacts, facts: StudyFacts, rules: RoutingRules, c
   if (opening.length === 0) return rules;
   return {
     ...rules,
-    modalities: [...new Set([...rules.modalities, ...opening.flatMap((c) => c.opens.modalities)])],
-    sopClasses: [...new Set([...rules.sopClasses, ...opening.flatMap((c) => c.opens.sopClassUIDs)])],
+    series: {
+      ...rules.series,
+      modalities: [...new Set([...rules.series.modalities, ...opening.flatMap((c) => c.opens.modalities)])],
+      sopClassUIDs: [...new Set([...rules.series.sopClassUIDs, ...opening.flatMap((c) => c.opens.sopClassUIDs)])],
+    },
   };
 }
 
@@ -78,14 +82,13 @@ export function isOwnOutput(series: SeriesFacts, own: OwnOutputRules): boolean {
   return derived && series.seriesDescription !== '' && description.test(series.seriesDescription);
 }
 
-/** Why a series is not a candidate, or undefined when it is one. */
+/** Why a series is not a candidate, or undefined when it is one: the reader's metadata rules, then body part. */
 export function seriesRejection(series: SeriesFacts, rules: RoutingRules): string | undefined {
-  const modalities = rules.modalities.map((m) => m.toUpperCase());
-  if (!modalities.includes(series.modality.toUpperCase())) return `modality ${series.modality || '(none)'} not in [${modalities.join(', ')}]`;
-  if (series.sopClassUID !== undefined && !rules.sopClasses.includes(series.sopClassUID)) return `SOP class ${series.sopClassUID} not accepted`;
-  if (rules.seriesDescription !== undefined && !new RegExp(rules.seriesDescription, 'i').test(series.seriesDescription)) {
-    return `SeriesDescription does not match /${rules.seriesDescription}/`;
-  }
+  const metadata = seriesMetadataRejection(
+    { modality: series.modality, sopClassUIDs: series.sopClassUID !== undefined ? [series.sopClassUID] : [], seriesDescription: series.seriesDescription },
+    rules.series,
+  );
+  if (metadata !== undefined) return metadata;
   if (rules.bodyParts !== undefined && series.bodyPartExamined !== '') {
     const parts = rules.bodyParts.map((p) => p.toUpperCase());
     if (!parts.includes(series.bodyPartExamined.toUpperCase())) return `BodyPartExamined ${series.bodyPartExamined} not in [${parts.join(', ')}]`;
@@ -161,12 +164,13 @@ export function routeStudy(facts: StudyFacts, options: RouteOptions): RouteDecis
   };
   if (!rules.requireCine) return decide(candidates, `${candidates.length} candidate series`);
   const shapes = candidates.map((s) => ({ series: s, ...cineShape(s) }));
-  const cine = shapes.filter((s) => s.slices >= rules.minSlices && s.phases >= rules.minPhases);
+  const { minSlices, minPhases } = rules.series;
+  const cine = shapes.filter((s) => s.slices >= minSlices && s.phases >= minPhases);
   if (cine.length === 0) {
     const best = shapes.sort((a, b) => b.slices * b.phases - a.slices * a.phases)[0]!;
     return {
       action: 'skip',
-      reason: `no cine stack: the best candidate series has ${best.slices} slices x ${best.phases} phases (need at least ${rules.minSlices} x ${rules.minPhases})`,
+      reason: `no cine stack: the best candidate series has ${best.slices} slices x ${best.phases} phases (need at least ${minSlices} x ${minPhases})`,
     };
   }
   return decide(cine.map((s) => s.series), cine.map((s) => `cine series ${s.series.seriesInstanceUID}: ${s.slices} x ${s.phases}`).join('; '));

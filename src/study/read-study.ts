@@ -12,7 +12,7 @@ import { studyContext } from './context.js';
 import { firstNumber, firstText, frameRecords, type FrameRecord } from './frames.js';
 import { angleDeg, angleToNearestAxisDeg, planeNormal } from '../core/geometry.js';
 import { planGrid, type GridPlan } from './plan-grid.js';
-import { parseSeriesSelectionRules, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
+import { parseSeriesSelectionRules, seriesMetadataRejection, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
 import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';
 
 
@@ -25,25 +25,17 @@ interface SeriesCandidate {
   readonly seriesNumber: number;
 }
 
-function matchesAny(patterns: readonly string[], value: string): boolean {
-  return patterns.some((p) => new RegExp(p, 'iu').test(value));
-}
-
 /** The metadata rules (modality, SOP class, description); undefined when the series passes. */
 function metadataRejection(series: SeriesCandidate, rules: SeriesSelectionRules): string | undefined {
   const ds = series.instances[0]!.dataset;
-  const modality = firstText(ds['Modality']) ?? '';
-  if (!rules.modalities.includes(modality)) return `Modality ${modality || '(none)'} is not one of ${rules.modalities.join(', ')}`;
-  const sopClasses = new Set(series.instances.map((i) => firstText(i.dataset['SOPClassUID']) ?? '(none)'));
-  const foreign = [...sopClasses].find((c) => !rules.sopClassUIDs.includes(c));
-  if (foreign) return `SOPClassUID ${foreign} is not an accepted image class`;
-  const description = firstText(ds['SeriesDescription']) ?? '';
-  if (rules.seriesDescriptionInclude.length > 0 && !matchesAny(rules.seriesDescriptionInclude, description)) {
-    return `SeriesDescription "${description}" matches no include pattern`;
-  }
-  const excluded = rules.seriesDescriptionExclude.find((p) => new RegExp(p, 'iu').test(description));
-  if (excluded) return `SeriesDescription "${description}" matches exclude pattern /${excluded}/`;
-  return undefined;
+  return seriesMetadataRejection(
+    {
+      modality: firstText(ds['Modality']) ?? '',
+      sopClassUIDs: [...new Set(series.instances.map((i) => firstText(i.dataset['SOPClassUID']) ?? '(none)'))],
+      seriesDescription: firstText(ds['SeriesDescription']) ?? '',
+    },
+    rules,
+  );
 }
 
 function uniqueFrames(instances: readonly ParsedInstance[]): FrameRecord[] {

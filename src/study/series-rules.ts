@@ -1,10 +1,16 @@
 /**
  * Which series of a study is the cine short-axis stack: validated configuration, not code
  * (after MONAI Deploy's series selector). Each rule that rejects a series says why in a SeriesDecision.
+ *
+ * One schema for everyone who selects series: the study reader applies all of it; the service's
+ * router pre-checks the same rules (metadata through `seriesMetadataRejection`, the cine shape through
+ * minSlices/minPhases) on what Orthanc's index knows, and hands the same rules to the pipeline
+ * (configuration `routing.series`), so the two never disagree on defaults.
  */
 import { z } from 'zod';
 
-const regex = z.string().refine((s) => {
+/** A JavaScript regular expression source, matched case-insensitively; checked when the rules are read. */
+export const RegexSource = z.string().refine((s) => {
   try {
     new RegExp(s, 'iu');
     return true;
@@ -12,6 +18,7 @@ const regex = z.string().refine((s) => {
     return false;
   }
 }, 'not a valid regular expression');
+const regex = RegexSource;
 
 export const SeriesSelectionRulesSchema = z
   .object({
@@ -40,8 +47,8 @@ export const SeriesSelectionRulesSchema = z
     orientationToleranceDeg: z.number().min(0).max(20).default(2),
     /** Fewest phases (time points) a cine stack must have. @defaultValue 2 */
     minPhases: z.number().int().min(1).default(2),
-    /** Fewest slices a stack must have. @defaultValue 2 */
-    minSlices: z.number().int().min(2).default(2),
+    /** Fewest slices a stack must have. @defaultValue 3 */
+    minSlices: z.number().int().min(2).default(3),
     /** Trigger times closer than this (ms) belong to the same phase. @defaultValue 5 */
     triggerTimeToleranceMs: z.number().min(0).default(5),
     /** Slice positions closer than this (mm) along the normal are the same slice. @defaultValue 0.5 */
@@ -58,4 +65,27 @@ export const defaultSeriesSelectionRules: SeriesSelectionRules = SeriesSelection
 /** Validates partial rules over the defaults; throws a ZodError naming the bad field. */
 export function parseSeriesSelectionRules(input: unknown = {}): SeriesSelectionRules {
   return SeriesSelectionRulesSchema.parse(input ?? {});
+}
+
+/** What the metadata rules look at: from the instances' headers (reader) or from Orthanc's index (router). */
+export interface SeriesMetadata {
+  readonly modality: string;
+  /** SOP Class UIDs of the series' instances (the router knows only the first one's). */
+  readonly sopClassUIDs: readonly string[];
+  readonly seriesDescription: string;
+}
+
+/** The metadata rules (modality, SOP class, description): why the series is rejected, or undefined when it passes. */
+export function seriesMetadataRejection(series: SeriesMetadata, rules: SeriesSelectionRules): string | undefined {
+  const modality = series.modality;
+  if (!rules.modalities.some((m) => m.toUpperCase() === modality.toUpperCase())) return `Modality ${modality || '(none)'} is not one of ${rules.modalities.join(', ')}`;
+  const foreign = series.sopClassUIDs.find((c) => !rules.sopClassUIDs.includes(c));
+  if (foreign !== undefined) return `SOPClassUID ${foreign} is not an accepted image class`;
+  const description = series.seriesDescription;
+  if (rules.seriesDescriptionInclude.length > 0 && !rules.seriesDescriptionInclude.some((p) => new RegExp(p, 'iu').test(description))) {
+    return `SeriesDescription "${description}" matches no include pattern`;
+  }
+  const excluded = rules.seriesDescriptionExclude.find((p) => new RegExp(p, 'iu').test(description));
+  if (excluded !== undefined) return `SeriesDescription "${description}" matches exclude pattern /${excluded}/`;
+  return undefined;
 }
