@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { synthReferenceSeg } from '../src/cli/commands/synth.js';
 import { annotatedStudy, calibrate, type AnnotatedStudy } from '../src/pipeline/calibrate.js';
 import { CalibrationStore } from '../src/pipeline/calibration-store.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { generateStudy } from '../src/synth/index.js';
 
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const threads = Number(argument('threads') ?? 2);
   const out = resolve(argument('out') ?? 'bench/calibrate-results.json');
   const studies = Array.from({ length: count }, (_, i) => generateStudy({ seed: 7000 + i, domain: 'vendor-shifted-mri' }));
-  const model = await loadModel(undefined, threads);
+  const model = await loadModel(new ModelRegistry(), undefined, threads);
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-calibrate-'));
   try {
     const t0 = performance.now();

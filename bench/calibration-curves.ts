@@ -21,6 +21,7 @@ import { importAcdcPatient } from '../src/nifti/index.js';
 import { annotatedStudy, CALIBRATION_SERIES_RULES, type AnnotatedStudy } from '../src/pipeline/calibrate.js';
 import { evaluateCase, type CaseResult, type EvalCase } from '../src/pipeline/evaluate.js';
 import { buildReferenceSegmentation } from '../src/pipeline/reference-seg.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel, type LoadedModel } from '../src/pipeline/steps.js';
 import { generateStudy, type SynthDomain, type SynthStudy } from '../src/synth/index.js';
 
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
   const candidates = (argument('candidates') ?? 'head').split(',') as AdapterCandidate[];
   const acdcShifted = argument('acdc-shifted');
   const acdcRoot = resolve(argument('acdc') ?? '../shared/data/acdc/training');
-  const model = await loadModel(undefined, 2);
+  const model = await loadModel(new ModelRegistry(), undefined, 2);
   const results: Record<string, unknown> = existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as Record<string, unknown>) : {};
   const save = () => {
     mkdirSync(dirname(out), { recursive: true });

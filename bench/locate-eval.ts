@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateCase, meanDice, synthCases } from '../src/pipeline/evaluate.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { generateStudy, writeStudy, SYNTH_GROUPS, type SynthOptions } from '../src/synth/index.js';
 
@@ -31,7 +32,7 @@ async function main(): Promise<void> {
   const seeds = i >= 0 ? Number(process.argv[i + 1]) : 3;
   const o = process.argv.indexOf('--out');
   const out = o >= 0 ? process.argv[o + 1]! : 'bench/locate-eval.json';
-  const model = await loadModel(undefined, 2);
+  const model = await loadModel(new ModelRegistry(), undefined, 2);
   const dir = mkdtempSync(join(tmpdir(), 'pulse-locate-eval-'));
   const rows: Array<{ variant: string; located: number; centreCrop: number; n: number }> = [];
   try {

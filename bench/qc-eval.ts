@@ -18,6 +18,7 @@ import { evaluateCase, meanDice, synthCases, GOOD_DICE } from '../src/pipeline/e
 import { loadModel, runStudy } from '../src/pipeline/steps.js';
 import { BROKEN_KINDS, breakStudy } from '../src/synth/broken.js';
 import { generateStudy, writeStudy, SYNTH_GROUPS, type SynthDomain } from '../src/synth/index.js';
+import { ModelRegistry } from '../src/model/registry.js';
 
 function argument(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,7 @@ async function main(): Promise<void> {
   const brokenStudies = argument('broken', 4);
   const outIndex = process.argv.indexOf('--out');
   const out = outIndex >= 0 ? process.argv[outIndex + 1]! : 'bench/qc-eval.json';
-  const model = await loadModel(undefined, 2);
+  const model = await loadModel(new ModelRegistry(), undefined, 2);
   const dir = mkdtempSync(join(tmpdir(), 'pulse-qc-eval-'));
   try {
     // 1. Fresh cine-mri studies.

@@ -14,6 +14,7 @@ import { dirname, resolve } from 'node:path';
 import { generateStudy } from '../src/synth/index.js';
 import { processStudy } from '../src/pipeline/process-study.js';
 import { StageTimer } from '../src/core/stage-timer.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel, readStep } from '../src/pipeline/steps.js';
 import { channelSlices, preprocessImage } from '../src/model/preprocess.js';
 
@@ -35,9 +36,10 @@ async function main(): Promise<void> {
 
   const study = generateStudy({ seed: 1, group: 'NOR', slices: 10, phases: 25 });
   const instances = study.files.map((f) => ({ source: f.name, bytes: f.bytes }));
-  const model = await loadModel(manifestPath, threads);
+  const models = new ModelRegistry();
+  const model = await loadModel(models, manifestPath, threads);
   const shape = model.session.shape;
-  const options = { ...(manifestPath ? { manifestPath } : {}), threads };
+  const options = { ...(manifestPath ? { manifestPath } : {}), threads, models };
 
   // The pure-inference reference: the same slices, already pre-processed, straight through onnxruntime
   // in the pipeline's batch size.

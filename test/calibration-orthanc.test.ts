@@ -7,7 +7,7 @@
  * bad inputs fail the run with their reason and change nothing active. Small studies (6 slices x
  * 6 phases, K = 3) keep the CI cost near a minute.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { algorithmDeviceUid } from '../src/dicom/modules/equipment.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { CalibrationStore } from '../src/pipeline/calibration-store.js';
 import { evaluateCase } from '../src/pipeline/evaluate.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { createLogger } from '../src/service/logger.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
@@ -27,6 +28,9 @@ import { generateStudy, type SynthStudy } from '../src/synth/index.js';
 import { startTestOrthanc } from './support/orthanc.js';
 import { bundledManifest } from './support/paths.js';
 import { waitFor } from './service-support.js';
+
+const models = new ModelRegistry();
+after(() => models.close());
 
 const shifted = (seed: number) => generateStudy({ seed, group: 'NOR', domain: 'vendor-shifted-mri', slices: 6, phases: 6 });
 
@@ -52,7 +56,7 @@ async function meanDice(study: SynthStudy, calibration: ReturnType<CalibrationSt
       phasesGiven: false,
       group: t.group,
     },
-    await loadModel(),
+    await loadModel(models),
     calibration,
   );
   const values = [...Object.values(result.dice.ed), ...Object.values(result.dice.es)].filter((v): v is number => v !== null);

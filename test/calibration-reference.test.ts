@@ -3,7 +3,7 @@
  * (all or some slices of ED and ES), it reads back onto the study's images, and every kind of bad
  * reference is refused with a clear, typed error before anything is fitted or stored.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,10 +16,14 @@ import { deterministicUid } from '../src/dicom/uid.js';
 import { defaultManifestPath, loadManifest } from '../src/model/manifest.js';
 import { annotatedFolders, annotatedStudy, calibrate, CALIBRATION_SERIES_RULES } from '../src/pipeline/calibrate.js';
 import { CalibrationStore } from '../src/pipeline/calibration-store.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { readStudy } from '../src/study/read-study.js';
 import { generateStudy, writeStudy, type SynthStudy } from '../src/synth/index.js';
 import { BadInputError } from '../src/core/errors.js';
+
+const models = new ModelRegistry();
+after(() => models.close());
 
 const manifest = loadManifest(defaultManifestPath());
 const small = (seed: number, domain: 'vendor-shifted-mri' | 'echo-like' = 'vendor-shifted-mri') => generateStudy({ seed, group: 'NOR', domain, slices: 5, phases: 4 });
@@ -100,7 +104,7 @@ test('bad references are refused, naming the study: another study, automatic, em
 test('a study without a reference SEG, and a folder without studies (K = 0), are refused before any fit', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-cal-ref-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const model = await loadModel();
+  const model = await loadModel(models);
   const study = small(305);
   await assert.rejects(annotatedStudy(instancesOf(study), 'no-seg', model), (e: unknown) => e instanceof ReferenceSegError && /no reference SEG/.test((e as Error).message));
   const empty = join(dir, 'empty');

@@ -3,21 +3,25 @@
  * view off centre, on a 480 mm field, segments as well as the centred study once the heart is
  * located on the whole field first; the old image-centre crop loses it.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { evaluateCase, meanDice, synthCases } from '../src/pipeline/evaluate.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { generateStudy, writeStudy, type SynthOptions } from '../src/synth/index.js';
 import { bundledManifest } from './support/paths.js';
+
+const models = new ModelRegistry();
+after(() => models.close());
 
 async function diceOf(options: SynthOptions, locate: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-locate-'));
   try {
     const [source] = await synthCases(await writeStudy(dir, generateStudy(options)));
-    return meanDice(await evaluateCase(await source!.load(), await loadModel(undefined, 1), null, { locate }));
+    return meanDice(await evaluateCase(await source!.load(), await loadModel(models, undefined, 1), null, { locate }));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,7 +2,7 @@
  * The pipeline end to end on synthetic studies: the same study presented differently (file order,
  * slice order, orientation, matrix) must give the same measurements; result.json keeps its contract.
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,11 +10,15 @@ import dcmjs from 'dcmjs';
 import { generateStudy } from '../src/synth/index.js';
 import type { StudyInstance } from '../src/core/study-instance.js';
 import { processStudy } from '../src/pipeline/process-study.js';
+import { ModelRegistry } from '../src/model/registry.js';
 import type { StudyResult } from '../src/core/result.js';
 import { bundledManifest } from './support/paths.js';
 
 /** The bundled model, or PULSE_TEST_MANIFEST (a development export) when set. */
 const manifestPath = process.env.PULSE_TEST_MANIFEST ?? bundledManifest;
+/** One registry for the file: the session is created once, as in the service. */
+const models = new ModelRegistry();
+after(() => models.close());
 function modelMissing(): string | false {
   if (!existsSync(manifestPath)) return `no model at ${manifestPath} yet (models/pulse-lite arrives with the training work)`;
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { model: { file: string } };
@@ -128,7 +132,7 @@ const skip = modelMissing();
 test('the same study read in any file order, slice order, orientation and matrix gives the same measurements', { skip }, async () => {
   const study = generateStudy({ seed: 11, group: 'NOR', slices: 8, phases: 10 });
   const instances = study.files.map((f) => ({ source: f.name, bytes: f.bytes }));
-  const options = { manifestPath };
+  const options = { manifestPath, models };
   const baseline = (await processStudy(instances, options)).result;
   assert.ok(baseline.measurements.lvedv_ml > 0, 'the model finds a left ventricle');
 
@@ -152,7 +156,7 @@ test('the same study read in any file order, slice order, orientation and matrix
 
 test('result.json carries the keys of the contract, stage timings and the model identity', { skip }, async () => {
   const study = generateStudy({ seed: 12, group: 'DCM', slices: 6, phases: 8 });
-  const { result, seg, sr } = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath });
+  const { result, seg, sr } = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, models });
   const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
   assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)).sort(), ['diagnosis', 'grid', 'measurements', 'model', 'narrative', 'phases', 'qc', 'seriesInstanceUID', 'studyInstanceUID', 'timings_ms'].sort());
   // Every flagged measurement's range is in result.json, and the flag agrees with the limits.
@@ -180,7 +184,7 @@ test('result.json carries the keys of the contract, stage timings and the model 
   assert.equal(srDs.SOPClassUID, '1.2.840.10008.5.1.4.1.1.88.34');
   assert.equal(srDs.StudyInstanceUID, result.studyInstanceUID);
   // Idempotent writes: the same study and model give the same SOP Instance UIDs.
-  const again = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, segPhases: 'all' });
+  const again = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, models, segPhases: 'all' });
   assert.equal(read(again.seg).SOPInstanceUID, segDs.SOPInstanceUID);
   assert.equal(read(again.sr).SOPInstanceUID, srDs.SOPInstanceUID);
   assert.ok((read(again.seg).NumberOfFrames as number) >= (segDs.NumberOfFrames as number));

@@ -47,6 +47,8 @@ export interface SegmentStackOptions {
    * location pass. Site calibration locates the heart once and fits on that same window.
    */
   centreMm?: readonly [number, number];
+  /** Checked before every batch: an aborted run stops with the abort reason. */
+  signal?: AbortSignal;
 }
 
 /** Where the heart was found: the model window's centre in mm from the image centre (rows, columns). */
@@ -153,6 +155,7 @@ export async function segmentStack(
   const total = slices * phases;
   const batch = new Float32Array(shape.channels > 1 ? Math.min(batchSize, total) * shape.channels * plane : 0);
   for (let start = 0; start < total; start += batchSize) {
+    options.signal?.throwIfAborted();
     const count = Math.min(batchSize, total - start);
     t = performance.now();
     // One-channel input is the windows themselves, already contiguous in [phase][slice] order.

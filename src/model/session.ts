@@ -1,6 +1,7 @@
 /**
  * The ONNX edge: one onnxruntime-node session for the per-slice network and one for the study head,
- * created once per (manifest, threads) and reused. Everything else in src/model/ is pure.
+ * created once per (manifest, threads) by a ModelRegistry (registry.ts) and reused. Everything else in
+ * src/model/ is pure.
  */
 import { resolve } from 'node:path';
 import ort from 'onnxruntime-node';
@@ -103,16 +104,3 @@ export class ModelSession {
   }
 }
 
-const cache = new Map<string, Promise<ModelSession>>();
-
-/** A shared session per (manifest, threads): creating one costs far more than a study's inference. */
-export function sharedModelSession(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
-  const key = `${manifest.directory}\u0000${manifest.name}\u0000${manifest.version}\u0000${options.threads ?? 2}`;
-  let session = cache.get(key);
-  if (!session) {
-    session = ModelSession.create(manifest, options);
-    cache.set(key, session);
-    session.catch(() => cache.delete(key));
-  }
-  return session;
-}

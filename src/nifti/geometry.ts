@@ -42,7 +42,7 @@ export function voxelToLps(lps: Affine, i: number, j: number, k: number): Vec3 {
 /** DICOM plane geometry of every slice of an nx x ny x nz grid with voxel-to-RAS affine `affine`. */
 export function sliceGeometry(affine: Affine, dims: readonly [number, number, number, ...number[]]): SliceGeometry {
   const lps = toLps(affine);
-  const column = (c: number): Vec3 => [lps[0][c], lps[1][c], lps[2][c]];
+  const column = (c: 0 | 1 | 2): Vec3 => [lps[0][c], lps[1][c], lps[2][c]];
   const a0 = column(0);
   const a1 = column(1);
   const a2 = column(2);

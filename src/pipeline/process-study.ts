@@ -15,6 +15,7 @@ import type { StudyInstance } from '../core/study-instance.js';
 import { reportStep } from './report-step.js';
 import { buildDiagnosticReportBundle } from '../fhir/diagnostic-report.js';
 import type { StageTimer } from '../core/stage-timer.js';
+import { ModelRegistry } from '../model/registry.js';
 import { buildResult, loadModel, runStudy, type StudyRun } from './steps.js';
 import { buildStudyViews } from './views.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
@@ -38,26 +39,48 @@ export interface ProcessStudyOptions {
   seriesRules?: SeriesSelectionRulesInput;
   /** Site calibration profile (src/calibration/): its adapter runs on the model's outputs; null: the bare model. */
   calibration?: CalibrationProfile | null;
+  /**
+   * Where the model's manifest and session come from; pass one registry to every study of a process
+   * so that the session is created once. @defaultValue a registry for this call alone
+   */
+  models?: ModelRegistry;
+  /** Cancels the run between steps and inference batches (the worker stopping). */
+  signal?: AbortSignal;
 }
 
 /**
  * Runs the whole pipeline on one study's instances. Throws BadInputError (from the reader) for a
- * study it cannot handle; the model session is created on first use and shared afterwards.
+ * study it cannot handle; the model session comes from `options.models` (created there on first use).
  */
 export async function processStudy(instances: ReadonlyArray<StudyInstance>, options: ProcessStudyOptions = {}): Promise<StudyOutputs> {
+  if (options.models) return processWith(options.models, instances, options);
+  // A registry of this call alone is closed with it.
+  const models = new ModelRegistry();
+  try {
+    return await processWith(models, instances, options);
+  } finally {
+    await models.close();
+  }
+}
+
+async function processWith(models: ModelRegistry, instances: ReadonlyArray<StudyInstance>, options: ProcessStudyOptions): Promise<StudyOutputs> {
+  // The calibration profile is looked up by the caller (the service's CalibrationStore, the CLI's
+  // --calibration) and handed in per study; the registry's adapter slot is not used for it yet.
   const profile = options.calibration ?? null;
   const loader = async () => {
-    const model = await loadModel(options.manifestPath, options.threads);
+    const model = await loadModel(models, options.manifestPath, options.threads);
     if (profile) checkCalibrationModel(profile, model.manifest);
     return model;
   };
   const seriesRules = profile ? seriesRulesWith(profile, options.seriesRules) : options.seriesRules;
+  const inputTransform = profile ? inputTransformOf(profile) : undefined;
   // The writers' demands are checked on the study as read, before the model runs.
   const run = await runStudy(instances, loader, {
     preflight: preflightDerivedObjects,
+    ...(options.signal ? { signal: options.signal } : {}),
     ...(seriesRules ? { seriesRules } : {}),
     ...(profile ? { adapter: adapterOf(profile) } : {}),
-    ...(profile && inputTransformOf(profile) ? { inputTransform: inputTransformOf(profile)! } : {}),
+    ...(inputTransform ? { inputTransform } : {}),
   });
   const { model } = run;
   const calibration = profile?.id ?? null;

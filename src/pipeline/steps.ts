@@ -5,24 +5,22 @@
  */
 import { analyseStudy, MEASUREMENT_UNITS, populationSentence, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
 import { ADULT_AGE_YEARS } from '../analysis/normal-ranges.js';
-import { defaultManifestPath, loadManifest, type LoadedManifest } from '../model/manifest.js';
 import { segmentStack, type LogitAdapter, type SegmentStackOptions, type StackSegmentation } from '../model/segment-stack.js';
-import { sharedModelSession, type ModelSession } from '../model/session.js';
 import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy } from '../study/types.js';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { assessQuality, narrativeWithQuality, type QualityControlDetail } from '../analysis/quality-control.js';
 import type { QcReference } from '../analysis/ood.js';
+import type { LoadedManifest } from '../model/manifest.js';
+import type { LoadedModel as RegistryModel, ModelRegistry } from '../model/registry.js';
 import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { StageTimer } from '../core/stage-timer.js';
 
-/** The model a study runs through: its manifest and a shared onnxruntime session. */
-export interface LoadedModel {
-  readonly manifest: LoadedManifest;
-  readonly session: ModelSession;
+/** The model a study runs through: its manifest and shared session (from a ModelRegistry), plus its QC reference. */
+export interface LoadedModel extends RegistryModel {
   /** Quality-control reference (embedding statistics, thresholds) shipped beside the manifest, when present. */
   readonly qcReference?: QcReference;
 }
@@ -49,17 +47,9 @@ export function loadQcReference(manifest: LoadedManifest): QcReference | undefin
   return reference;
 }
 
-const manifests = new Map<string, LoadedManifest>();
-
-/** Loads (once per path and thread count) the manifest and its sessions. */
-export async function loadModel(manifestPath?: string, threads?: number): Promise<LoadedModel> {
-  const path = resolve(manifestPath ?? defaultManifestPath());
-  let manifest = manifests.get(path);
-  if (!manifest) {
-    manifest = loadManifest(path);
-    manifests.set(path, manifest);
-  }
-  const session = await sharedModelSession(manifest, threads === undefined ? {} : { threads });
+/** The manifest and session from `models`, with the model's quality-control reference. */
+export async function loadModel(models: ModelRegistry, manifestPath?: string, threads?: number): Promise<LoadedModel> {
+  const { manifest, session } = await models.load(manifestPath, threads);
   const qcReference = loadQcReference(manifest);
   return { manifest, session, ...(qcReference ? { qcReference } : {}) };
 }
@@ -75,7 +65,7 @@ export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
   timer: StageTimer,
-  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate'> = {},
+  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate' | 'signal'> = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
   const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
@@ -207,6 +197,8 @@ export interface RunStudyOptions {
   locate?: boolean;
   /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
   preflight?: (study: CineStudy) => void;
+  /** Stops the run between steps and between inference batches (the worker stopping): rejects with the abort reason. */
+  signal?: AbortSignal;
 }
 
 /** Steps 1-3 wired: instances -> study -> segmentation -> analysis. */
@@ -215,17 +207,22 @@ export async function runStudy(
   modelOrLoader: LoadedModel | (() => Promise<LoadedModel>),
   options: RunStudyOptions = {},
 ): Promise<StudyRun> {
+  const { signal } = options;
   const timer = new StageTimer();
+  signal?.throwIfAborted();
   const study = readStep(instances, timer, options.seriesRules);
   options.preflight?.(study);
   // The model is loaded after the read: a bad study is reported as bad input whatever the model state.
   const model = typeof modelOrLoader === 'function' ? await modelOrLoader() : modelOrLoader;
+  signal?.throwIfAborted();
   const segmentation = await segmentStep(study, model, timer, {
     ...(options.keepFeatures ? { keepFeatures: options.keepFeatures } : {}),
     ...(options.adapter ? { adapter: options.adapter } : {}),
     ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
     ...(options.locate === false ? { locate: false } : {}),
+    ...(signal ? { signal } : {}),
   });
+  signal?.throwIfAborted();
   const knownPhases = options.knownPhases?.(study);
   const analysis = await analyseStep(study, segmentation, model, timer, knownPhases);
   // Quality control counts as analysis time.

@@ -11,6 +11,7 @@ import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import { findStudyId, gatherStudyFacts, studyMetadata } from '../orthanc/metadata.js';
 import { annotatedStudy, calibrate, hashedUid, type AnnotatedStudy } from '../pipeline/calibrate.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
+import { ModelRegistry } from '../model/registry.js';
 import { loadModel } from '../pipeline/steps.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { BadInputError } from '../core/errors.js';
@@ -85,6 +86,8 @@ export class CalibrationRunner {
 
   private async execute(run: CalibrationRun, request: CalibrationRequest): Promise<void> {
     const { logger } = this.deps;
+    // A registry of this run alone: a calibration is rare, and its session is released when it ends.
+    const models = new ModelRegistry();
     try {
       let uids = [...new Set(request.studyInstanceUIDs ?? [])];
       if (request.metadata) uids = [...new Set([...uids, ...(await this.studiesWithMetadata(request.metadata.name, request.metadata.value))])];
@@ -93,7 +96,7 @@ export class CalibrationRunner {
         uids = uids.filter((u) => !used.has(hashedUid(u)));
       }
       if (uids.length === 0) throw new BadInputError('K = 0: no annotated study found for this calibration');
-      const model = await loadModel(this.deps.config.model.manifest);
+      const model = await loadModel(models, this.deps.config.model.manifest);
       run.total = uids.length + 1;
       const studies: AnnotatedStudy[] = [];
       for (const uid of uids) {
@@ -118,6 +121,7 @@ export class CalibrationRunner {
       run.error = (error as Error).message;
       logger.warn('calibration failed; nothing active changed', { error: run.error });
     } finally {
+      await models.close();
       run.finishedAt = new Date().toISOString();
     }
   }

@@ -7,7 +7,8 @@
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { defaultManifestPath, loadManifest } from '../model/manifest.js';
+import { defaultManifestPath } from '../model/manifest.js';
+import { ModelRegistry } from '../model/registry.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
 import { checkCalibrationModel } from '../pipeline/calibrate.js';
 import { processStudy } from '../pipeline/process-study.js';
@@ -37,11 +38,17 @@ export interface PipelineProcessorOptions {
   readonly fhir?: boolean;
   /** Series selection: the configuration's `routing.series`, the rules the router pre-checked. @defaultValue the schema's defaults */
   readonly seriesRules?: SeriesSelectionRulesInput;
+  /**
+   * The models of the calling thread (with `inThread: false`); each pipeline thread keeps a registry
+   * of its own, since sessions cannot cross threads. @defaultValue a registry of this processor's own
+   */
+  readonly models?: ModelRegistry;
 }
 
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {
   const manifestPath = options.manifestPath ?? defaultManifestPath();
-  const manifest = loadManifest(manifestPath);
+  const models = options.models ?? new ModelRegistry();
+  const manifest = models.manifest(manifestPath);
   const model = { name: manifest.name, version: manifest.version, calibration: null };
   const store = options.dataDir ? new CalibrationStore(options.dataDir) : undefined;
   const pinned = options.calibration ?? null;
@@ -67,8 +74,20 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     }
   };
   if (options.inThread === false) {
-    return { model, readiness, activeCalibrations, process: (instances, calibration) => processStudy(instances, { ...pipelineOptions, calibration: profileOf(calibration) }) };
+    return {
+      model,
+      readiness,
+      activeCalibrations,
+      process: (instances, run = {}) => processStudy(instances, { ...pipelineOptions, calibration: profileOf(run.calibration), models, ...(run.signal ? { signal: run.signal } : {}) }),
+      close: () => models.close(),
+    };
   }
   const threads = new PipelineThreads(pipelineOptions, options.concurrency ?? 1);
-  return { model, readiness, activeCalibrations, process: (instances, calibration) => threads.process(instances, profileOf(calibration)), close: () => threads.close() };
+  return {
+    model,
+    readiness,
+    activeCalibrations,
+    process: (instances, run = {}) => threads.process(instances, { calibration: profileOf(run.calibration), ...(run.signal ? { signal: run.signal } : {}) }),
+    close: () => threads.close(),
+  };
 }

@@ -20,6 +20,11 @@ interface Request {
   readonly calibration?: CalibrationProfile | null;
 }
 
+/** The job's signal aborted: the thread's run stops at its next check. */
+interface Abort {
+  readonly abort: number;
+}
+
 type Reply =
   | { readonly id: number; readonly ok: true; readonly outputs: StudyOutputs }
   | { readonly id: number; readonly ok: false; readonly error: SerializedError };
@@ -67,9 +72,14 @@ export class PipelineThreads {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
   }
 
-  async process(instances: readonly StudyInstance[], calibration: CalibrationProfile | null = null): Promise<StudyOutputs> {
+  async process(instances: readonly StudyInstance[], options: { readonly calibration?: CalibrationProfile | null; readonly signal?: AbortSignal } = {}): Promise<StudyOutputs> {
+    const { calibration = null, signal } = options;
+    signal?.throwIfAborted();
     const thread = await this.acquire();
     const id = this.nextId++;
+    // The signal cannot cross threads: its abort is passed on as a message.
+    const onAbort = () => thread.postMessage({ abort: id } satisfies Abort);
+    signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await new Promise<StudyOutputs>((resolve, reject) => {
         const onMessage = (reply: Reply) => {
@@ -87,6 +97,7 @@ export class PipelineThreads {
           reject(new Error(`the pipeline thread exited (code ${code}) while processing a study`));
         };
         const cleanup = () => {
+          signal?.removeEventListener('abort', onAbort);
           thread.off('message', onMessage);
           thread.off('error', onError);
           thread.off('exit', onExit);
@@ -142,10 +153,23 @@ if (!isMainThread && parentPort !== null) {
   const port = parentPort;
   const options = workerData as ProcessStudyOptions;
   const { processStudy } = await import('../pipeline/process-study.js');
-  port.on('message', (request: Request) => {
-    processStudy(request.instances, { ...options, calibration: request.calibration ?? null }).then(
-      (outputs) => port.postMessage({ id: request.id, ok: true, outputs } satisfies Reply),
-      (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies Reply),
-    );
+  const { ModelRegistry } = await import('../model/registry.js');
+  // One registry per thread: the session is created on the thread's first study and kept.
+  const models = new ModelRegistry();
+  const running = new Map<number, AbortController>();
+  port.on('message', (message: Request | Abort) => {
+    if ('abort' in message) {
+      running.get(message.abort)?.abort(new Error('the job was stopped'));
+      return;
+    }
+    const request = message;
+    const stop = new AbortController();
+    running.set(request.id, stop);
+    processStudy(request.instances, { ...options, calibration: request.calibration ?? null, models, signal: stop.signal })
+      .then(
+        (outputs) => port.postMessage({ id: request.id, ok: true, outputs } satisfies Reply),
+        (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies Reply),
+      )
+      .finally(() => running.delete(request.id));
   });
 }

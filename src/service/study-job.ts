@@ -28,8 +28,11 @@ export interface StudyProcessor {
   readonly model: ModelIdentity;
   /** Whether the model can run (for /readyz); assumed ready when absent. */
   readiness?(): Promise<{ ok: boolean; reason?: string }>;
-  /** Runs the pipeline, with the given calibration (by id) or the bare model. */
-  process(instances: readonly StudyInstance[], calibration?: string | null): Promise<StudyOutputs>;
+  /**
+   * Runs the pipeline, with the given calibration (by id) or the bare model. `signal` aborts when the
+   * worker stops and gives the job back: a processor stops at its next check.
+   */
+  process(instances: readonly StudyInstance[], options?: { readonly calibration?: string | null; readonly signal?: AbortSignal }): Promise<StudyOutputs>;
   /** The calibrations active now (read at every job, so an activation reaches the next job). */
   activeCalibrations?(): readonly RoutableCalibration[];
   /** Frees what the processor holds (pipeline threads); called when the service stops. */
@@ -104,13 +107,13 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     let outputs: StudyOutputs;
     try {
-      outputs = await timings.time('pipeline', () => processor.process(instances, calibration));
+      outputs = await timings.time('pipeline', () => processor.process(instances, { calibration, signal }));
     } catch (error) {
       if (!(error instanceof UnsupportedEncodingError)) throw error;
       // The reader cannot decode this transfer syntax: ask Orthanc to transcode, then try once more.
       logger.info('retrieving again, transcoded by Orthanc', { ...log, transferSyntaxUID: error.transferSyntaxUID });
       const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(job.studyInstanceUID, decision.series, (s) => retrieveSeriesTranscoded(client, s, signal)));
-      outputs = await timings.time('pipeline', () => processor.process(transcoded, calibration));
+      outputs = await timings.time('pipeline', () => processor.process(transcoded, { calibration, signal }));
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
 

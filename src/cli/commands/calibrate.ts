@@ -11,6 +11,7 @@ import { SCOPE_KEYS } from '../../calibration/profile.js';
 import { calibrationSummary } from '../../calibration/summary.js';
 import { annotatedFolders, calibrate, readAnnotatedFolder, type AnnotatedStudy } from '../../pipeline/calibrate.js';
 import { CalibrationStore } from '../../pipeline/calibration-store.js';
+import { ModelRegistry } from '../../model/registry.js';
 import { loadModel } from '../../pipeline/steps.js';
 import { BadInputError } from '../../core/errors.js';
 import type { AdapterCandidate } from '../../calibration/fit.js';
@@ -72,7 +73,7 @@ function fraction(value: string | undefined, name: string): number | undefined {
 
 export async function runCalibrate(options: CalibrateCliOptions): Promise<CalibrationProfile> {
   const folders = await annotatedFolders(options.studies);
-  const model = await loadModel(options.model, options.threads);
+  const model = await loadModel(new ModelRegistry(), options.model, options.threads);
   const scope = parseScope(options.scope);
   const candidates = options.candidates?.split(',').map((c) => c.trim()) as AdapterCandidate[] | undefined;
   for (const c of candidates ?? []) if (c !== 'head' && c !== 'intensity+head') throw new BadInputError(`--candidates: '${c}' is not head or intensity+head`);

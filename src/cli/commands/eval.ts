@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { integerOption } from '../integer-option.js';
 import cliProgress from 'cli-progress';
 import { acdcCases, evaluateCase, metricsMarkdown, summarise, synthCases, type CaseResult, type CaseSource, type EvalMetrics } from '../../pipeline/evaluate.js';
+import { ModelRegistry } from '../../model/registry.js';
 import { loadModel } from '../../pipeline/steps.js';
 import { resolveCalibration } from './calibration-option.js';
 
@@ -56,7 +57,8 @@ export async function runEval(options: EvalOptions, command = 'pulse eval'): Pro
   const only = options.patients ? options.patients.split(',').map((p) => p.trim()).filter(Boolean) : options.split ? readSplit(options.split) : undefined;
   const sources: CaseSource[] = kind === 'acdc' ? await acdcCases(options.source, only) : await synthCases(options.source, only);
   if (sources.length === 0) throw new Error(`no ${kind} cases under ${options.source}`);
-  const model = await loadModel(options.model, options.threads);
+  const models = new ModelRegistry();
+  const model = await loadModel(models, options.model, options.threads);
   const calibration = resolveCalibration(options);
   const bar = options.quiet ? undefined : new cliProgress.SingleBar({ format: 'eval [{bar}] {value}/{total} {case}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic);
   bar?.start(sources.length, 0, { case: '' });
@@ -69,6 +71,7 @@ export async function runEval(options: EvalOptions, command = 'pulse eval'): Pro
     bar?.update(results.length, { case: 'done' });
   } finally {
     bar?.stop();
+    await models.close();
   }
   const metrics = summarise(results, model.manifest, kind);
   if (options.out) {

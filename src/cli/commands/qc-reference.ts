@@ -9,6 +9,7 @@ import { acdcCases } from '../../pipeline/evaluate.js';
 import { buildQcReference, referenceStudy, type ReferenceStudy } from '../../pipeline/qc-reference.js';
 import { loadModel } from '../../pipeline/steps.js';
 import { readSplit } from './eval.js';
+import { ModelRegistry } from '../../model/registry.js';
 
 export interface QcReferenceOptions {
   source: string;
@@ -20,7 +21,7 @@ export interface QcReferenceOptions {
 export async function runQcReference(options: QcReferenceOptions): Promise<void> {
   const split = options.split ?? 'train';
   const sources = await acdcCases(options.source, readSplit(split));
-  const model = await loadModel(options.model, 2);
+  const model = await loadModel(new ModelRegistry(), options.model, 2);
   const studies: ReferenceStudy[] = [];
   for (const source of sources) {
     studies.push(await referenceStudy(await source.load(), model));

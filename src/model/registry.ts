@@ -1,0 +1,73 @@
+/**
+ * The models one process has loaded, held in an object that is passed in (no module-level cache):
+ * manifests read once per path, onnxruntime sessions created once per (manifest, threads) and shared
+ * by every study that runs through them, and a slot per model identity for what adapts a model to a
+ * site (the calibration work fills it: src/calibration). Sessions live as long as the registry;
+ * `close()` releases them (a tool that finishes, a test).
+ */
+import { resolve } from 'node:path';
+import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
+import { defaultManifestPath, loadManifest, type LoadedManifest } from './manifest.js';
+import { ModelSession, type ModelSessionOptions } from './session.js';
+
+/** The model a study runs through: its manifest and a shared onnxruntime session. */
+export interface LoadedModel {
+  readonly manifest: LoadedManifest;
+  readonly session: ModelSession;
+}
+
+export class ModelRegistry<Adapter = unknown> {
+  private readonly manifests = new Map<string, LoadedManifest>();
+  private readonly sessions = new Map<string, Promise<ModelSession>>();
+  private readonly adapters = new Map<string, Adapter>();
+
+  /** The manifest at `path` (the bundled PULSE-lite when undefined), read once. */
+  manifest(path?: string): LoadedManifest {
+    const key = resolve(path ?? defaultManifestPath());
+    let manifest = this.manifests.get(key);
+    if (manifest === undefined) {
+      manifest = loadManifest(key);
+      this.manifests.set(key, manifest);
+    }
+    return manifest;
+  }
+
+  /** The session for a manifest, created on first use: creating one costs far more than a study's inference. */
+  session(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
+    const key = `${manifest.directory}\u0000${manifest.name}\u0000${manifest.version}\u0000${options.threads ?? 2}`;
+    let session = this.sessions.get(key);
+    if (session === undefined) {
+      session = ModelSession.create(manifest, options);
+      this.sessions.set(key, session);
+      // A failed creation is not kept: the next study tries again.
+      session.catch(() => this.sessions.delete(key));
+    }
+    return session;
+  }
+
+  /** Manifest and session together, as the pipeline's steps take them. */
+  async load(manifestPath?: string, threads?: number): Promise<LoadedModel> {
+    const manifest = this.manifest(manifestPath);
+    return { manifest, session: await this.session(manifest, threads === undefined ? {} : { threads }) };
+  }
+
+  /** The site adapter kept for this model and calibration, if any. */
+  adapter(model: ModelIdentity): Adapter | undefined {
+    return this.adapters.get(modelKeyOf(model));
+  }
+
+  /** Keeps (or, with undefined, forgets) the site adapter of this model and calibration. */
+  setAdapter(model: ModelIdentity, adapter: Adapter | undefined): void {
+    if (adapter === undefined) this.adapters.delete(modelKeyOf(model));
+    else this.adapters.set(modelKeyOf(model), adapter);
+  }
+
+  /** Releases every session; the registry can be used again afterwards (sessions are created anew). */
+  async close(): Promise<void> {
+    const sessions = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const session of await Promise.allSettled(sessions)) {
+      if (session.status === 'fulfilled') await session.value.release();
+    }
+  }
+}
