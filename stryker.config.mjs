@@ -18,7 +18,7 @@ const MODULES = {
   uid: { mutate: ['src/dicom/uid.ts'], tests: ['test/uid.test.ts', 'test/output-uids.test.ts'] },
   queue: { mutate: ['src/queue/sqlite-job-store.ts'], tests: ['test/queue.test.ts', 'test/queue-worker.test.ts'] },
   router: { mutate: ['src/service/router.ts'], tests: ['test/router.test.ts'] },
-  'series-rules': { mutate: ['src/study/series-rules.ts'], tests: ['test/study-read.test.ts', 'test/study-errors.test.ts'] },
+  'series-rules': { mutate: ['src/study/series-rules.ts'], tests: ['test/series-rules.test.ts', 'test/study-read.test.ts', 'test/study-errors.test.ts'] },
 };
 
 const only = process.env.PULSE_MUTATION_MODULE;
