@@ -3,7 +3,7 @@
 // series-rules mutation run, docs/testing.md).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultSeriesSelectionRules, parseSeriesSelectionRules } from '../src/study/series-rules.js';
+import { defaultSeriesSelectionRules, parseSeriesSelectionRules, seriesMetadataRejection } from '../src/study/series-rules.js';
 
 function refuses(input: unknown, field: string): void {
   assert.throws(() => parseSeriesSelectionRules(input), (error: unknown) => {
@@ -17,13 +17,13 @@ function excludedByDefault(description: string): boolean {
 }
 
 describe('series-selection rules', () => {
-  it('default to MR and Enhanced MR cine stacks of at least 2 slices and 2 phases, preferring a short-axis stack', () => {
+  it('default to MR and Enhanced MR cine stacks of at least 3 slices and 2 phases, preferring a short-axis stack', () => {
     const rules = parseSeriesSelectionRules({});
     assert.deepEqual(rules.modalities, ['MR']);
     assert.deepEqual(rules.sopClassUIDs, ['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.4.1']);
     assert.deepEqual(rules.seriesDescriptionInclude, []);
     assert.equal(rules.orientation, 'prefer-short-axis');
-    assert.equal(rules.minSlices, 2);
+    assert.equal(rules.minSlices, 3);
     assert.equal(rules.minPhases, 2);
     assert.equal(rules.maxAxisAlignmentDeg, 10);
     assert.equal(rules.orientationToleranceDeg, 2);
@@ -85,5 +85,31 @@ describe('series-selection rules', () => {
 
   it('refuse a setting it does not know, by name', () => {
     refuses({ minSlice: 3 }, 'minSlice');
+  });
+});
+
+describe('the metadata rules a series must pass', () => {
+  const cine = { modality: 'MR', sopClassUIDs: ['1.2.840.10008.5.1.4.1.1.4'], seriesDescription: 'SA cine' };
+
+  it('pass a short-axis MR cine, whatever the case of its modality', () => {
+    assert.equal(seriesMetadataRejection(cine, defaultSeriesSelectionRules), undefined);
+    assert.equal(seriesMetadataRejection({ ...cine, modality: 'mr' }, defaultSeriesSelectionRules), undefined);
+  });
+
+  it('name the modality, the SOP class or the pattern that rejects a series', () => {
+    assert.equal(seriesMetadataRejection({ ...cine, modality: 'CT' }, defaultSeriesSelectionRules), 'Modality CT is not one of MR');
+    assert.equal(seriesMetadataRejection({ ...cine, modality: '' }, defaultSeriesSelectionRules), 'Modality (none) is not one of MR');
+    assert.match(seriesMetadataRejection({ ...cine, sopClassUIDs: ['1.2.840.10008.5.1.4.1.1.4', '1.2.840.10008.5.1.4.1.1.66.4'] }, defaultSeriesSelectionRules) ?? '', /SOPClassUID 1\.2\.840\.10008\.5\.1\.4\.1\.1\.66\.4 is not an accepted image class/);
+    assert.match(seriesMetadataRejection({ ...cine, seriesDescription: 'LGE PSIR' }, defaultSeriesSelectionRules) ?? '', /matches exclude pattern/);
+    const onlySax = parseSeriesSelectionRules({ seriesDescriptionInclude: ['sax'] });
+    assert.match(seriesMetadataRejection(cine, onlySax) ?? '', /matches no include pattern/);
+    assert.equal(seriesMetadataRejection({ ...cine, seriesDescription: 'cine SAX' }, onlySax), undefined);
+  });
+
+  it('accept any of several modalities and include patterns, and list them when none matches', () => {
+    const wide = parseSeriesSelectionRules({ modalities: ['MR', 'US'], seriesDescriptionInclude: ['sax', 'cine'] });
+    assert.equal(seriesMetadataRejection({ ...cine, modality: 'US' }, wide), undefined);
+    assert.equal(seriesMetadataRejection({ ...cine, modality: 'CT' }, wide), 'Modality CT is not one of MR, US');
+    assert.equal(seriesMetadataRejection({ ...cine, seriesDescription: 'SAX stack' }, wide), undefined);
   });
 });
