@@ -6,13 +6,13 @@
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { buildSegmentation, segmentationReference, segmentationUids } from '../dicom/seg/sop.js';
 import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
-import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
 import { describeSanitised } from '../dicom/modules/copied-values.js';
 import { preflightDerivedObjects } from '../dicom/preflight.js';
 import { narrativeWithQuality, qcSummary } from '../analysis/quality-control.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { reportStep } from './report-step.js';
+import { overlayOfRun } from './overlay-of-run.js';
 import { buildDiagnosticReportBundle } from '../fhir/diagnostic-report.js';
 import type { StageTimer } from '../core/stage-timer.js';
 import { ModelRegistry } from '../model/registry.js';
@@ -159,15 +159,7 @@ function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
   });
   // The overlay burns numbers in: a result that failed quality control gets none.
   const overlay = input.overlay && run.qc.status !== 'fail'
-    ? buildOverlay({
-        context: study.context,
-        labelMaps: segmentation.labelMaps,
-        result,
-        segments: manifest.segments,
-        algorithm,
-        ...overlayUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
-        contentDateTime,
-      }).bytes
+    ? overlayOfRun(run, result, calibration, contentDateTime).bytes
     : undefined;
   // Every writer copies the same patient/study values: one record of what was sanitised.
   const sanitised = describeSanitised(seg.sanitised);

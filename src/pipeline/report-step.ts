@@ -4,7 +4,7 @@
  * mid-ventricular slice with the model's contours).
  */
 import type { StudyResult } from '../core/result.js';
-import { buildOverlay, overlayUids } from '../dicom/overlay/sop.js';
+import { overlayOfRun } from './overlay-of-run.js';
 import { buildReportPdf } from '../dicom/pdf/document.js';
 import { reportFonts } from '../dicom/pdf/fonts.js';
 import { buildEncapsulatedPdf, encapsulatedPdfUids } from '../dicom/pdf/sop.js';
@@ -32,15 +32,7 @@ export async function reportStep(input: ReportStepInput): Promise<ReportOutputs>
   const { study, segmentation, model } = run;
   const { manifest } = model;
   const algorithm = { name: manifest.name, version: manifest.version, calibration };
-  const frames = buildOverlay({
-    context: study.context,
-    labelMaps: segmentation.labelMaps,
-    result,
-    segments: manifest.segments,
-    algorithm,
-    ...overlayUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
-    contentDateTime,
-  }).frames;
+  const frames = overlayOfRun(run, result, calibration, contentDateTime).frames;
   const pdf = await buildReportPdf({
     result,
     groups: manifest.diagnosis.groups,
