@@ -19,7 +19,7 @@ import { fitCalibration } from '../src/calibration/fit.js';
 import { DEFAULT_PROMOTION_RULE, type CalibrationProfile } from '../src/calibration/profile.js';
 import { importAcdcPatient } from '../src/nifti/index.js';
 import { annotatedStudy, CALIBRATION_SERIES_RULES, type AnnotatedStudy } from '../src/pipeline/calibrate.js';
-import { evaluateCase, type CaseResult, type EvalCase } from '../src/pipeline/evaluate.js';
+import { acdcEvalCase, evaluateCase, type CaseResult, type EvalCase } from '../src/pipeline/evaluate.js';
 import { buildReferenceSegmentation } from '../src/pipeline/reference-seg.js';
 import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel, type LoadedModel } from '../src/pipeline/steps.js';
@@ -61,23 +61,11 @@ function synthLabelled(study: SynthStudy, model: LoadedModel): Labelled {
 
 async function acdcLabelled(folder: string, model: LoadedModel): Promise<Labelled> {
   const acdc = await importAcdcPatient(folder);
-  const { info } = acdc;
-  const instances = acdc.files.map((f) => ({ source: f.name, bytes: f.bytes }));
-  const at = (phase: number) => new Set(info.instances.filter((i) => i.phase === phase).map((i) => i.sopInstanceUID as string));
   const rules = { ...CALIBRATION_SERIES_RULES, orientation: 'any' as const };
+  const evalCase = acdcEvalCase(folder, acdc, rules);
+  const { instances } = evalCase;
   return {
-    evalCase: {
-      id: folder,
-      kind: 'acdc',
-      instances,
-      truthLabels: acdc.labels,
-      truthLabelValues: { ...info.labelValues },
-      edInstances: at(info.edPhase),
-      esInstances: at(info.esPhase),
-      phasesGiven: true,
-      group: info.group,
-      seriesRules: rules,
-    },
+    evalCase,
     annotated: async () => {
       const seg = buildReferenceSegmentation({ instances, labels: acdc.labels, manifest: model.manifest, annotator: 'ACDC expert annotation', seriesRules: rules });
       return annotatedStudy([...instances, { source: 'reference-seg.dcm', bytes: seg.bytes }], folder, model, rules);

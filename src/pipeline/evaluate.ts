@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { measureStudy } from '../analysis/index.js';
-import { importAcdcPatient } from '../nifti/index.js';
+import { importAcdcPatient, type AcdcImport } from '../nifti/index.js';
 import { readSynthStudy } from '../synth/index.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy, LabelMap } from '../study/types.js';
@@ -299,22 +299,29 @@ export async function acdcCases(dir: string, only?: readonly string[]): Promise<
     id: basename(folder),
     load: async (): Promise<EvalCase> => {
       const acdc = await importAcdcPatient(folder);
-      const { info } = acdc;
-      const at = (phase: number) => new Set(info.instances.filter((i) => i.phase === phase).map((i) => i.sopInstanceUID as string));
-      return {
-        id: basename(folder),
-        kind: 'acdc',
-        instances: acdc.files.map((f) => ({ source: f.name, bytes: f.bytes })),
-        truthLabels: acdc.labels,
-        truthLabelValues: { ...info.labelValues },
-        edInstances: at(info.edPhase),
-        esInstances: at(info.esPhase),
-        // ACDC holds only the ED and ES frames: those are the labelled phases, from Info.cfg.
-        phasesGiven: true,
-        group: info.group,
-        // NIfTI carries no real patient orientation: the imported stack may be axis-aligned.
-        seriesRules: { orientation: 'any' },
-      };
+      return acdcEvalCase(basename(folder), acdc);
     },
   }));
+}
+
+/**
+ * An imported ACDC patient as an evaluation case. ACDC holds only the ED and ES frames: those are
+ * the labelled phases, from Info.cfg. NIfTI carries no real patient orientation, so by default the
+ * imported stack may be axis-aligned.
+ */
+export function acdcEvalCase(id: string, acdc: AcdcImport, seriesRules: SeriesSelectionRulesInput = { orientation: 'any' }): EvalCase {
+  const { info } = acdc;
+  const at = (phase: number) => new Set(info.instances.filter((i) => i.phase === phase).map((i) => i.sopInstanceUID as string));
+  return {
+    id,
+    kind: 'acdc',
+    instances: acdc.files.map((f) => ({ source: f.name, bytes: f.bytes })),
+    truthLabels: acdc.labels,
+    truthLabelValues: { ...info.labelValues },
+    edInstances: at(info.edPhase),
+    esInstances: at(info.esPhase),
+    phasesGiven: true,
+    group: info.group,
+    seriesRules,
+  };
 }
