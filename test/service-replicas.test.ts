@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,29 +16,16 @@ import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import type { Job } from '../src/queue/job-store.js';
 import { startTestOrthanc } from './support/orthanc.js';
-import { projectRoot, pulseBin } from './support/paths.js';
-import { makeCineStudy, seriesModalities, uploadStudy, waitFor } from './service-support.js';
+import { projectRoot } from './support/paths.js';
+import { listJobs, makeCineStudy, serveWithStandIn, seriesModalities, uploadStudy, waitFor } from './service-support.js';
 
 const standIn = join(projectRoot, 'dist', 'test', 'service-stand-in.js');
 
 function serve(orthancUrl: string, dataDir: string, port: number): ChildProcess {
-  const child = spawn(process.execPath, [pulseBin, 'serve', '--orthanc', orthancUrl, '--data', dataDir, '--port', String(port), '--processor-module', standIn], {
-    env: { ...process.env, PULSE_STANDIN_DELAY_MS: '4000', PULSE_QUEUE_POLL_MS: '200', PULSE_CHANGES_POLL_MS: '200', PULSE_LOG_LEVEL: 'warn', PULSE_RATE_LIMIT_READS: '100000' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
+  return serveWithStandIn(orthancUrl, dataDir, port, { PULSE_STANDIN_DELAY_MS: '4000', PULSE_QUEUE_POLL_MS: '200', PULSE_CHANGES_POLL_MS: '200', PULSE_LOG_LEVEL: 'warn', PULSE_RATE_LIMIT_READS: '100000' });
 }
 
-async function jobs(port: number): Promise<Job[]> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/jobs?limit=100`);
-    return res.ok ? ((await res.json()) as { jobs: Job[] }).jobs : [];
-  } catch {
-    return [];
-  }
-}
+const jobs = (port: number): Promise<Job[]> => listJobs(port, 100);
 
 test('two replicas on one job store: the one running a study is killed, the other finishes it once the default lease runs out', { skip: existsSync(standIn) ? false : 'build first' }, async () => {
   const leaseMs = ConfigSchema.parse({}).queue.leaseMs;

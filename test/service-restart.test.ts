@@ -22,7 +22,7 @@ import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import type { Job } from '../src/queue/job-store.js';
 import { startTestOrthanc } from './support/orthanc.js';
 import { projectRoot, pulseBin } from './support/paths.js';
-import { makeCineStudy, seriesModalities, uploadStudy, waitFor } from './service-support.js';
+import { listJobs, makeCineStudy, serveWithStandIn, seriesModalities, uploadStudy, waitFor } from './service-support.js';
 
 const standIn = join(projectRoot, 'dist', 'test', 'service-stand-in.js');
 const LEASE_MS = 1000;
@@ -30,34 +30,19 @@ const LEASE_MS = 1000;
 const PROCESS_MS = 3000;
 
 function serve(orthancUrl: string, dataDir: string, port: number, callLog: string): ChildProcess {
-  const child = spawn(process.execPath, [pulseBin, 'serve', '--orthanc', orthancUrl, '--data', dataDir, '--port', String(port), '--processor-module', standIn], {
-    env: {
-      ...process.env,
-      PULSE_STANDIN_DELAY_MS: String(PROCESS_MS),
-      PULSE_STANDIN_CALLS: callLog,
-      PULSE_LEASE_MS: String(LEASE_MS),
-      PULSE_QUEUE_POLL_MS: '100',
-      PULSE_CHANGES_POLL_MS: '200',
-      PULSE_LOG_LEVEL: 'warn',
-      // The test polls the job list every 100 ms, beyond the default rate limit.
-      PULSE_RATE_LIMIT_READS: '100000',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return serveWithStandIn(orthancUrl, dataDir, port, {
+    PULSE_STANDIN_DELAY_MS: String(PROCESS_MS),
+    PULSE_STANDIN_CALLS: callLog,
+    PULSE_LEASE_MS: String(LEASE_MS),
+    PULSE_QUEUE_POLL_MS: '100',
+    PULSE_CHANGES_POLL_MS: '200',
+    PULSE_LOG_LEVEL: 'warn',
+    // The test polls the job list every 100 ms, beyond the default rate limit.
+    PULSE_RATE_LIMIT_READS: '100000',
   });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return child;
 }
 
-async function jobs(port: number): Promise<Job[]> {
-  try {
-    const res = await fetch(`http://127.0.0.1:${port}/api/jobs?limit=1000`);
-    if (!res.ok) return [];
-    return ((await res.json()) as { jobs: Job[] }).jobs;
-  } catch {
-    return [];
-  }
-}
+const jobs = (port: number): Promise<Job[]> => listJobs(port);
 
 async function kill(child: ChildProcess): Promise<void> {
   const exited = new Promise((done) => child.once('exit', done));

@@ -10,6 +10,10 @@ import type { StudyOutputs, StudyResult } from '../src/core/result.js';
 import type { StudyProcessor } from '../src/service/study-job.js';
 import { BadInputError } from '../src/core/errors.js';
 import type { OrthancRestClient } from '../src/orthanc/rest-client.js';
+import type { Job } from '../src/queue/job-store.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot, pulseBin } from './support/paths.js';
 
 const { DicomDict, DicomMessage, DicomMetaDictionary } = dcmjs.data;
 const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
@@ -209,4 +213,30 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
 export async function seriesModalities(client: OrthancRestClient, studyId: string): Promise<string[]> {
   const series = await client.getJson<Array<{ MainDicomTags: { Modality?: string } }>>(`/studies/${studyId}/series`);
   return series.map((s) => s.MainDicomTags.Modality ?? '').sort();
+}
+
+/**
+ * `pulse serve` as a child process (the compiled CLI, as in production) with the stand-in processor;
+ * `env` sets the stand-in's and the queue's knobs for the test.
+ */
+export function serveWithStandIn(orthancUrl: string, dataDir: string, port: number, env: Record<string, string>): ChildProcess {
+  const standIn = join(projectRoot, 'dist', 'test', 'service-stand-in.js');
+  const child = spawn(process.execPath, [pulseBin, 'serve', '--orthanc', orthancUrl, '--data', dataDir, '--port', String(port), '--processor-module', standIn], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.resume();
+  child.stderr!.resume();
+  return child;
+}
+
+/** The service's job list over its API; empty while the service does not answer (killed, starting). */
+export async function listJobs(port: number, limit = 1000): Promise<Job[]> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/api/jobs?limit=${limit}`);
+    if (!res.ok) return [];
+    return ((await res.json()) as { jobs: Job[] }).jobs;
+  } catch {
+    return [];
+  }
 }
