@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 # python3-numpy/nibabel/scipy: the tests that compare against the training code and nibabel's NIfTI geometry.
 # python3-torch is left out on purpose: the training smoke test skips, saying so, where torch is missing.
 # chromium: the browser tests of the dashboard (driven by playwright-core, never a downloaded browser).
+# postgresql-15: the PostgreSQL job store's tests start their own temporary server (test/support/postgres.ts);
+# orthanc-postgresql: Orthanc's index and storage on PostgreSQL (the compose `scale` profile, test/orthanc-postgresql.test.ts).
 # g++ and make: npm ci compiles better-sqlite3 from source (its prebuilt-binary download is not allowed here).
-DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy chromium poppler-utils)
+DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy chromium poppler-utils postgresql-15 orthanc-postgresql)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -17,9 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  # The orthanc package starts a system service on install where policy allows; we never use it.
+  # The orthanc and postgresql packages start system services on install where policy allows; we never use them.
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet orthanc 2>/dev/null; then $SUDO systemctl stop orthanc || true; fi
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet postgresql 2>/dev/null; then $SUDO systemctl stop postgresql || true; fi
 fi
 
 # npm ci when node_modules is missing or older than the lock file.

@@ -77,3 +77,26 @@ test('`pulse config check` prints the effective configuration with secrets maske
     assert.match(bad.stderr, /server\.auth\.adminTokens/);
   });
 });
+
+test('the PostgreSQL queue URL is a secret: read from PULSE_QUEUE_POSTGRES_URL_FILE, masked by config check, required with backend postgres', () => {
+  withDir((dir) => {
+    writeFileSync(join(dir, 'queue-url'), 'postgres://pulse:pg-secret-pw@db:5432/pulse\n');
+    const env = { ...process.env, PULSE_QUEUE_BACKEND: 'postgres', PULSE_QUEUE_POSTGRES_URL_FILE: join(dir, 'queue-url') };
+    const config = loadConfig({ env });
+    assert.equal(config.queue.backend, 'postgres');
+    assert.equal(config.queue.postgres.url, 'postgres://pulse:pg-secret-pw@db:5432/pulse');
+    assert.equal(config.queue.postgres.schema, 'pulse');
+    const ok = spawnSync(process.execPath, [pulseBin, 'config', 'check'], { env, encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    const shown = JSON.parse(ok.stdout) as { queue: { backend: string; postgres: { url: string } } };
+    assert.equal(shown.queue.backend, 'postgres');
+    assert.equal(shown.queue.postgres.url, '***');
+    assert.ok(!ok.stdout.includes('pg-secret-pw') && !ok.stderr.includes('pg-secret-pw'));
+
+    const missing = spawnSync(process.execPath, [pulseBin, 'config', 'check'], { env: { ...process.env, PULSE_QUEUE_BACKEND: 'postgres' }, encoding: 'utf8' });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /queue\.postgres\.url/);
+    assert.throws(() => loadConfig({ env: { PULSE_QUEUE_BACKEND: 'mysql' } }), /queue\.backend/);
+    assert.throws(() => loadConfig({ env: { PULSE_QUEUE_BACKEND: 'postgres', PULSE_QUEUE_POSTGRES_URL: 'postgres://db/pulse', PULSE_QUEUE_POSTGRES_SCHEMA: 'Pulse; DROP' } }), /queue\.postgres\.schema/);
+  });
+});

@@ -152,7 +152,7 @@ describe('changes feed alone', () => {
     assert.equal(health.jobs.done, 1);
     const metrics = await (await fetch(`${s!.service.url}/metrics`)).text();
     assert.match(metrics, /pulse_jobs\{state="done"\} 1/);
-    assert.match(metrics, /pulse_job_stage_duration_seconds_bucket\{le="[^"]+",stage="retrieve"\}/);
+    assert.match(metrics, /pulse_job_stage_duration_seconds_bucket\{le="[^"]+",stage="retrieve",worker="[^"]+"\}/);
     assert.doesNotMatch(metrics, /Test\^Patient|TEST1/);
     const html = await (await fetch(`${s!.service.url}/`)).text();
     assert.match(html, /<table class="jobs">/);

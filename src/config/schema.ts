@@ -103,8 +103,21 @@ export const ConfigSchema = z.object({
     .prefault({}),
   queue: z
     .object({
-      /** Job store backend (PostgreSQL comes later). @defaultValue 'sqlite' */
-      backend: z.literal('sqlite').default('sqlite'),
+      /**
+       * Job store backend: 'sqlite' (one file under dataDir, replicas on one machine) or 'postgres'
+       * (replicas on several machines share `queue.postgres.url`). @defaultValue 'sqlite'
+       */
+      backend: z.enum(['sqlite', 'postgres']).default('sqlite'),
+      postgres: z
+        .object({
+          /** postgres://user:password@host:5432/database; a secret (PULSE_QUEUE_POSTGRES_URL_FILE). Required with backend 'postgres'. */
+          url: z.string().min(1).optional(),
+          /** Schema holding the queue's tables (created when missing): one per PULSE installation sharing a database. @defaultValue 'pulse' */
+          schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/u, 'a lower-case SQL identifier').default('pulse'),
+          /** Connections each replica opens. @defaultValue 4 */
+          poolSize: z.number().int().min(1).max(100).default(4),
+        })
+        .prefault({}),
       /** Studies processed at the same time. @defaultValue 1 */
       concurrency: z.number().int().min(1).max(64).default(1),
       /**
@@ -123,6 +136,10 @@ export const ConfigSchema = z.object({
       /** How often an idle worker looks for due jobs (ms). @defaultValue 1000 */
       pollIntervalMs: z.number().int().positive().default(1000),
       backoff: BackoffSchema.prefault({}),
+    })
+    .refine((queue) => queue.backend !== 'postgres' || queue.postgres.url !== undefined, {
+      message: "queue.backend 'postgres' needs queue.postgres.url (PULSE_QUEUE_POSTGRES_URL or PULSE_QUEUE_POSTGRES_URL_FILE)",
+      path: ['postgres', 'url'],
     })
     .prefault({}),
   limits: z

@@ -33,3 +33,18 @@ export function describeStoreError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * Errors of a database server that is down, restarting or out of reach (node-postgres): system codes
+ * of the socket, SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown),
+ * and the pool's own messages. Such a failure passes when the server is back; a full disk does not.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '57P01', '57P02', '57P03', '53300']);
+const UNREACHABLE_MESSAGES = /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout/iu;
+
+export function isStoreUnreachable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return UNREACHABLE_MESSAGES.test(error.message);
+}

@@ -14,7 +14,7 @@ import { BadInputError, isTransient } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { StageTimer } from '../core/stage-timer.js';
 import { WakeableSleep } from '../util/wakeable-sleep.js';
-import { StoreHealth, describeStoreError } from './store-health.js';
+import { StoreHealth, describeStoreError, isStoreUnreachable } from './store-health.js';
 
 /** Why an attempt failed or will be retried, as metrics count it. */
 export type FailureReason = 'upstream_unavailable' | 'bad_input' | 'internal' | 'lease_lost';
@@ -65,7 +65,7 @@ export class Worker {
     private readonly logger: Logger,
     private readonly metrics?: WorkerMetrics,
   ) {
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = options.owner ?? newWorkerId();
   }
 
   /** Number of jobs this worker runs now. */
@@ -217,19 +217,36 @@ export class Worker {
    */
   private async settle(job: Job, what: string, write: () => Promise<boolean>, log: Record<string, unknown>): Promise<void> {
     let written: boolean;
-    try {
-      written = await this.storeHealth.guard(write);
-    } catch (error) {
-      this.logger.error('job outcome not recorded: the job store cannot be written; the job runs again when its lease runs out', {
-        ...log,
-        outcome: what,
-        error: describeStoreError(error),
-      });
-      return;
+    // A database server that is restarting or briefly unreachable (PostgreSQL) comes back within
+    // seconds: keep trying while our lease (still renewed by the heartbeat) would last, so a finished
+    // study is recorded rather than run again.
+    const deadline = Date.now() + this.options.leaseMs;
+    for (;;) {
+      try {
+        written = await this.storeHealth.guard(write);
+        break;
+      } catch (error) {
+        if (isStoreUnreachable(error) && Date.now() < deadline) {
+          this.logger.warn('job store unreachable; trying again to record the outcome', { ...log, outcome: what, error: describeStoreError(error) });
+          await new Promise((done) => setTimeout(done, 500));
+          continue;
+        }
+        this.logger.error('job outcome not recorded: the job store cannot be written; the job runs again when its lease runs out', {
+          ...log,
+          outcome: what,
+          error: describeStoreError(error),
+        });
+        return;
+      }
     }
     // Another worker took the job after our lease ran out: its outcome stands, ours is dropped.
     if (!written) this.logger.warn('job outcome not recorded: the lease was lost', { ...log, jobId: job.id });
   }
+}
+
+/** A lease owner id unique per process: `host:pid:random` (containers all run as pid 1, hence the host and the random part). */
+export function newWorkerId(): string {
+  return `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 }
 
 /** Default time budget of upstream retries: a day, so a weekend-long PACS outage needs a manual reprocess at worst. */

@@ -34,6 +34,8 @@ export interface AppDependencies {
   readonly metrics: ServiceMetrics;
   readonly logger: Logger;
   readonly modelKey: string;
+  /** The queue key of a new job (model and calibrations in force); `modelKey` when not given. */
+  readonly jobModelKey?: () => string;
   /** Authentication, rate limits, the webhook's secret, the reprocessing bound. */
   readonly server: Pick<ServiceConfig['server'], 'webhookSecret' | 'auth' | 'rateLimit' | 'maxQueuedReprocess'>;
   /** Called after a job is queued from the API (wakes the worker). */
@@ -104,7 +106,7 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
     }
     // Refused before any row exists: made-up UIDs leave nothing behind.
     if (orthancStudyId === undefined) throw new HttpError(404, `Orthanc does not hold study ${studyInstanceUID}`);
-    const result = await store.enqueue({ studyInstanceUID, modelKey: deps.modelKey, orthancStudyId, source: 'api', force: true, priority: JobPriority.reprocess });
+    const result = await store.enqueue({ studyInstanceUID, modelKey: deps.jobModelKey?.() ?? deps.modelKey, orthancStudyId, source: 'api', force: true, priority: JobPriority.reprocess });
     logger.info(`${what} asked`, { jobId: result.job.id, studyInstanceUID, created: result.created });
     deps.onQueued();
     return { jobId: result.job.id, state: result.job.state, created: result.created };

@@ -23,8 +23,20 @@ export interface ActiveModel {
   readonly calibration: string | null;
 }
 
-export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetrics {
+/**
+ * The queue-wide gauges (pulse_jobs, pulse_queue_depth) describe the shared job store and carry no
+ * worker label (every replica reports the same numbers: take max, not sum, across replicas); the
+ * per-attempt series carry `worker`, the lease owner id of the replica that ran the attempt.
+ */
+export function createMetrics(store: JobStore, model?: ActiveModel, workerId = 'local'): ServiceMetrics {
   const registry = new Registry();
+  const worker = workerId;
+  new Gauge({
+    name: 'pulse_worker_info',
+    help: 'This replica: its worker id (the lease owner named in jobs), value 1',
+    labelNames: ['worker'],
+    registers: [registry],
+  }).set({ worker }, 1);
   new Gauge({
     name: 'pulse_jobs',
     help: 'Jobs in the queue by state',
@@ -47,20 +59,20 @@ export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetr
   const durations = new Histogram({
     name: 'pulse_job_stage_duration_seconds',
     help: 'Duration of each job stage (queue wait, retrieve, pipeline stages, store, mark, total)',
-    labelNames: ['stage'],
+    labelNames: ['stage', 'worker'],
     buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
     registers: [registry],
   });
   const attempts = new Counter({
     name: 'pulse_job_attempts_total',
     help: 'Finished job attempts by outcome',
-    labelNames: ['outcome'],
+    labelNames: ['outcome', 'worker'],
     registers: [registry],
   });
   const failures = new Counter({
     name: 'pulse_job_failures_total',
     help: 'Failed or retried attempts by reason class (upstream_unavailable, bad_input, internal, lease_lost)',
-    labelNames: ['reason', 'final'],
+    labelNames: ['reason', 'final', 'worker'],
     registers: [registry],
   });
   if (model !== undefined) {
@@ -74,10 +86,10 @@ export function createMetrics(store: JobStore, model?: ActiveModel): ServiceMetr
   return {
     registry,
     observeJob(outcome, timings, reason) {
-      attempts.inc({ outcome });
-      if ((outcome === 'failed' || outcome === 'retry') && reason !== undefined) failures.inc({ reason, final: outcome === 'failed' ? 'true' : 'false' });
+      attempts.inc({ outcome, worker });
+      if ((outcome === 'failed' || outcome === 'retry') && reason !== undefined) failures.inc({ reason, final: outcome === 'failed' ? 'true' : 'false', worker });
       for (const [stage, ms] of Object.entries(timings)) {
-        if (Number.isFinite(ms) && ms >= 0) durations.observe({ stage }, ms / 1000);
+        if (Number.isFinite(ms) && ms >= 0) durations.observe({ stage, worker }, ms / 1000);
       }
     },
   };

@@ -21,9 +21,11 @@ export interface Discovery {
   studyStable(orthancStudyId: string, source: JobSource, known?: KnownStudy): Promise<EnqueueResult | undefined>;
 }
 
-export function createDiscovery(client: OrthancRestClient, store: JobStore, modelKey: string, logger: Logger, onQueued: () => void): Discovery {
+/** `jobKey` gives the queue key (model and calibrations in force, job-key.ts) when a study is announced. */
+export function createDiscovery(client: OrthancRestClient, store: JobStore, jobKey: () => string, logger: Logger, onQueued: () => void): Discovery {
   return {
     async studyStable(orthancStudyId, source, known) {
+      const modelKey = jobKey();
       const identity = known ?? (await studyIdentity(client, orthancStudyId));
       if (identity === undefined || identity.studyInstanceUID === '') {
         logger.debug('stable study no longer in Orthanc', { orthancStudyId, source });

@@ -11,17 +11,19 @@ import { exposureProblem, type ServiceConfig } from '../config/schema.js';
 import { featuresOf, findStudyId, undeclaredUserMetadata, type OrthancFeatures } from '../orthanc/metadata.js';
 import { OrthancRestClient } from '../orthanc/rest-client.js';
 import type { JobStore } from '../queue/job-store.js';
-import { SqliteJobStore } from '../queue/sqlite-job-store.js';
+import { describeJobStore, openJobStore } from '../queue/open-job-store.js';
+import { splitUrlCredentials } from '../util/redact.js';
 import { createApp } from '../server/app.js';
 import { createMetrics } from '../server/metrics.js';
 import { ChangesListener } from './changes-listener.js';
 import { createDiscovery } from './discovery.js';
 import { createLogger, type Logger } from './logger.js';
 import { modelKeyOf } from '../core/model-identity.js';
+import { jobModelKey } from './job-key.js';
 import { createResultArchive } from './result-archive.js';
 import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
-import { Worker } from '../queue/worker.js';
+import { Worker, newWorkerId } from '../queue/worker.js';
 import { describeStoreError } from '../queue/store-health.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
 import { CalibrationRunner } from './calibration-runner.js';
@@ -59,11 +61,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const logger =
     options.logger ??
     createLogger(config.logging.level, {
-      secrets: [config.orthanc.password, config.server.webhookSecret, ...config.server.auth.viewerTokens, ...config.server.auth.adminTokens],
+      secrets: [
+        config.orthanc.password,
+        config.server.webhookSecret,
+        ...config.server.auth.viewerTokens,
+        ...config.server.auth.adminTokens,
+        config.queue.postgres.url,
+        config.queue.postgres.url === undefined ? undefined : splitUrlCredentials(config.queue.postgres.url).password,
+      ],
     });
   const modelKey = modelKeyOf(processor.model);
   mkdirSync(config.dataDir, { recursive: true });
-  const store = options.store ?? new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+  const store = options.store ?? openJobStore(config, logger);
   const client = new OrthancRestClient(config.orthanc);
   const healthClient = new OrthancRestClient({ ...config.orthanc, timeoutMs: 3000 });
 
@@ -83,11 +92,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     return features;
   };
 
-  const metrics = createMetrics(store, processor.model);
+  const workerId = newWorkerId();
+  const metrics = createMetrics(store, processor.model, workerId);
   const archive = createResultArchive(join(config.dataDir, 'results'));
   const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger, archive });
-  const worker = new Worker(store, handler, { ...config.queue }, logger, metrics);
-  const discovery = createDiscovery(client, store, modelKey, logger, () => worker.notify());
+  const worker = new Worker(store, handler, { ...config.queue, owner: workerId }, logger, metrics);
+  const jobKey = () => jobModelKey(processor);
+  const discovery = createDiscovery(client, store, jobKey, logger, () => worker.notify());
   const listener = config.changesFeed.enabled ? new ChangesListener(client, store, discovery, config.changesFeed, logger) : undefined;
 
   const calibrations = new CalibrationRunner({ client, config, store: new CalibrationStore(config.dataDir), logger });
@@ -98,6 +109,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     metrics,
     logger,
     modelKey,
+    jobModelKey: jobKey,
     server: config.server,
     archive,
     ...(config.server.viewerUrl ? { viewerUrl: config.server.viewerUrl } : {}),
@@ -162,6 +174,8 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     changesFeed: listener !== undefined,
     webhook: config.server.webhookSecret !== undefined,
     concurrency: config.queue.concurrency,
+    queue: describeJobStore(config),
+    worker: worker.owner,
   });
 
   let stopped: Promise<void> | undefined;

@@ -13,6 +13,7 @@ import type { StudyOutputs } from '../core/result.js';
 import { BadInputError, UnsupportedEncodingError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
+import { isJobForModel } from './job-key.js';
 import { postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
@@ -57,7 +58,7 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
   return async ({ job, timings, signal }): Promise<JobResult> => {
     const log = { jobId: job.id, studyInstanceUID: job.studyInstanceUID };
     // A job queued for another model (before an upgrade, or by a tool configured differently) is not ours to run.
-    if (job.modelKey !== modelKey) return { state: 'skipped', reason: `queued for model ${job.modelKey}; this service runs ${modelKey}` };
+    if (!isJobForModel(job.modelKey, modelKey)) return { state: 'skipped', reason: `queued for model ${job.modelKey}; this service runs ${modelKey}` };
 
     // Route on what Orthanc holds now (the study may have changed or gone since it was queued).
     const route = await timings.time('route', async () => {

@@ -6,13 +6,12 @@
  */
 import { Command, Option } from 'commander';
 import { parseIntegerOption } from '../integer-option.js';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../config/load.js';
 import type { ServiceConfig } from '../../config/schema.js';
 import { JobPriority } from '../../queue/job-store.js';
-import { SqliteJobStore } from '../../queue/sqlite-job-store.js';
-import { modelKeyOf } from '../../core/model-identity.js';
+import { openJobStore } from '../../queue/open-job-store.js';
+import { jobModelKey } from '../../service/job-key.js';
 import { createPipelineProcessor } from '../../service/pipeline-processor.js';
 import { startService } from '../../service/service.js';
 import type { StudyProcessor } from '../../service/study-job.js';
@@ -92,10 +91,10 @@ export function registerServe(program: Command): void {
       const config = configFromFlags(flags);
       // The model key must be the running service's: same configuration, same manifest.
       const processor = await processorFor(config, flags.processorModule);
-      // The job store is shared with a running service (SQLite WAL): it picks the job up at its next poll.
-      const store = new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+      // The job store is shared with a running service (SQLite WAL or PostgreSQL): it picks the job up at its next poll.
+      const store = openJobStore(config);
       try {
-        const { job } = await store.enqueue({ studyInstanceUID, modelKey: modelKeyOf(processor.model), source: 'cli', force: true, priority: JobPriority.reprocess });
+        const { job } = await store.enqueue({ studyInstanceUID, modelKey: jobModelKey(processor), source: 'cli', force: true, priority: JobPriority.reprocess });
         process.stdout.write(`job ${job.id} ${job.state}\n`);
       } finally {
         await store.close();
