@@ -158,21 +158,11 @@ export class PostgresJobStore implements JobStore {
 
   /** Creates the schema once per process; retried on the next call when the server was unreachable. */
   private ready(): Promise<void> {
-    this.migrated ??= (async () => {
-      const client = await this.pool.connect();
-      try {
-        // Replicas starting together: one creates the tables, the others wait for it.
-        await client.query('BEGIN');
-        await client.query(`SELECT pg_advisory_xact_lock(hashtext('pulse.schema.' || $1::text))`, [this.s]);
-        await client.query(schemaSql(this.s));
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    })().catch((error: unknown) => {
+    this.migrated ??= this.inTransaction(async (db) => {
+      // Replicas starting together: one creates the tables, the others wait for it.
+      await db.query(`SELECT pg_advisory_xact_lock(hashtext('pulse.schema.' || $1::text))`, [this.s]);
+      await db.query(schemaSql(this.s));
+    }).catch((error: unknown) => {
       this.migrated = undefined;
       throw error;
     });
@@ -186,17 +176,30 @@ export class PostgresJobStore implements JobStore {
 
   private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.ready();
+    return this.inTransaction(work);
+  }
+
+  private async inTransaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    // A checked-out client has no listener of the pool's: a socket error while we hold it (the server
+    // restarting) would be an unhandled 'error' event and end the process. The query in flight fails
+    // with the same error, which is what we report.
+    const onError = (): void => undefined;
+    client.on('error', onError);
+    let failure: unknown;
     try {
       await client.query('BEGIN');
       const value = await work(client);
       await client.query('COMMIT');
       return value;
     } catch (error) {
+      failure = error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // After a failure the connection may be broken: the pool closes it rather than lend it again.
+      client.release(failure === undefined ? undefined : true);
     }
   }
 

@@ -20,8 +20,8 @@ export interface TestPostgres {
   /** postgres://pulse@127.0.0.1:<port>/postgres (trust authentication on loopback). */
   readonly url: string;
   readonly port: number;
-  /** Fast shutdown and start again (every connection is closed by the server). */
-  restart(): Promise<void>;
+  /** Fast shutdown, `downMs` without a server (connections refused), then start again on the same port. */
+  restart(downMs?: number): Promise<void>;
   /** Stops the server and removes its folder. */
   stop(): Promise<void>;
   /** The server's log so far (for a failing test's message). */
@@ -100,8 +100,9 @@ export async function startTestPostgres(): Promise<TestPostgres> {
   return {
     url: `postgres://pulse@127.0.0.1:${port}/postgres`,
     port,
-    async restart() {
+    async restart(downMs = 0) {
       await pg('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '120', 'stop']);
+      if (downMs > 0) await new Promise((done) => setTimeout(done, downMs));
       await start();
     },
     async stop() {
