@@ -25,9 +25,12 @@ test('pulse infer writes result.json with exactly the keys of the DESIGN.md cont
   assert.equal(r.status, 0, r.stderr);
   const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as Record<string, any>;
   // DESIGN.md: the top-level keys, the nested keys of grid/phases/diagnosis/model, the 8 measurements.
-  // Extensions of the contract: reference ranges and their population (always), wall thickness (when found).
-  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
+  // Extensions of the contract: reference ranges and their population (always), wall thickness (when found),
+  // the reader's series decisions (always).
+  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness', 'series_decisions'];
   assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)), ['studyInstanceUID', 'seriesInstanceUID', 'grid', 'phases', 'measurements', 'diagnosis', 'narrative', 'qc', 'model', 'timings_ms']);
+  assert.equal(result.series_decisions[0].chosen, true, 'the chosen series first, with its reason');
+  assert.equal(result.series_decisions[0].seriesInstanceUID, result.seriesInstanceUID);
   assert.equal(typeof result.reference_ranges, 'object');
   assert.equal(typeof result.reference_population.note, 'string');
   assert.deepEqual(Object.keys(result.grid), ['slices', 'phases']);

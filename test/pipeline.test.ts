@@ -157,7 +157,7 @@ test('the same study read in any file order, slice order, orientation and matrix
 test('result.json carries the keys of the contract, stage timings and the model identity', { skip }, async () => {
   const study = generateStudy({ seed: 12, group: 'DCM', slices: 6, phases: 8 });
   const { result, seg, sr } = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, models });
-  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness'];
+  const extensions = ['reference_ranges', 'reference_population', 'wall_thickness', 'series_decisions'];
   assert.deepEqual(Object.keys(result).filter((k) => !extensions.includes(k)).sort(), ['diagnosis', 'grid', 'measurements', 'model', 'narrative', 'phases', 'qc', 'seriesInstanceUID', 'studyInstanceUID', 'timings_ms'].sort());
   // Every flagged measurement's range is in result.json, and the flag agrees with the limits.
   for (const [key, range] of Object.entries(result.reference_ranges ?? {})) {

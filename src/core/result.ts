@@ -66,6 +66,11 @@ export interface StudyResult {
    * Every result the pipeline writes has it; only results archived before it existed lack it.
    */
   qc?: ResultQualityControl;
+  /**
+   * How the cine stack was chosen: the reader's decision for every series of the study, chosen first
+   * (repeats, mixed views and other stacks dropped, each with its reason; no patient data).
+   */
+  series_decisions?: Array<{ seriesInstanceUID: string; chosen: boolean; reason: string }>;
   model: ModelIdentity;
   timings_ms: Record<string, number>;
 }

@@ -113,6 +113,7 @@ export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: Quali
     narrative: narrativeWithQuality(analysis.narrative, qc).text,
     ...resultReferences(analysis),
     qc: { status: qc.status, reasons: [...qc.reasons], ood: qc.ood },
+    series_decisions: [...study.decisions].sort((a, b) => Number(b.chosen) - Number(a.chosen)).map((d) => ({ seriesInstanceUID: d.seriesInstanceUID, chosen: d.chosen, reason: d.reason })),
     model: { name: model.manifest.name, version: model.manifest.version, calibration },
     timings_ms: timer.snapshot({ total: true }),
   };

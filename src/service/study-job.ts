@@ -117,6 +117,9 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
       outputs = await timings.time('pipeline', () => processor.process(transcoded, { calibration, signal }));
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
+    // Which stack was read and what was dropped (repeats, other views): decisions carry no patient data.
+    const dropped = (outputs.result.series_decisions ?? []).filter((d) => !d.chosen);
+    if (dropped.length > 0) logger.info('series chosen', { ...log, chosen: outputs.result.series_decisions?.find((d) => d.chosen)?.reason, dropped });
 
     // The Encapsulated PDF (series 9004) is stored with the SEG and SR when the processor built it (reports.pdf).
     const objects = [outputs.seg, outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : [])];

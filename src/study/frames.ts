@@ -21,6 +21,11 @@ export interface FrameRecord {
   readonly triggerTimeMs?: number;
   readonly temporalPositionIndex?: number;
   readonly instanceNumber?: number;
+  /**
+   * When the frame was acquired (s, from AcquisitionDateTime / AcquisitionTime, or the Enhanced
+   * FrameAcquisitionDateTime): the last resort to order phases when trigger times are missing or constant.
+   */
+  readonly acquisitionTimeS?: number;
   readonly frameOfReferenceUID?: string;
   readonly rescaleSlope: number;
   readonly rescaleIntercept: number;
@@ -44,6 +49,25 @@ function text(value: unknown): string | undefined {
   if (typeof v !== 'string') return undefined;
   const trimmed = v.replace(/[\0\s]+$/u, '').trim();
   return trimmed.length > 0 ? trimmed : undefined;
+}
+
+/** TM (HHMMSS.FFFFFF, or the old HH:MM:SS) -> seconds since midnight; undefined when it is not a time. */
+export function timeOfDayS(value: unknown): number | undefined {
+  const raw = text(value)?.replaceAll(':', '');
+  const m = raw ? /^(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?$/u.exec(raw) : null;
+  if (!m) return undefined;
+  const seconds = Number(m[1]) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0) + Number(m[4] ?? 0);
+  return Number.isFinite(seconds) ? seconds : undefined;
+}
+
+/** DT (YYYYMMDDHHMMSS.FFFFFF, offset ignored) -> seconds since 1970 (UTC, for ordering only). */
+export function dateTimeS(value: unknown): number | undefined {
+  const raw = text(value);
+  const m = raw ? /^(\d{4})(\d{2})(\d{2})(\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?(?:[+-]\d{4})?$/u.exec(raw) : null;
+  if (!m) return undefined;
+  const day = Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) / 1000;
+  const time = m[4] ? timeOfDayS(m[4]) : 0;
+  return Number.isFinite(day) && time !== undefined ? day + time : undefined;
 }
 
 /** The first item of a sequence (dcmjs gives sequences as arrays of data sets). */
@@ -128,8 +152,10 @@ export function frameRecords(instance: ParsedInstance): FrameRecord[] {
         measures?.['PixelSpacing'],
         measures?.['SliceThickness'],
       );
-      const triggerTimeMs = number(cardiac?.['NominalCardiacTriggerDelayTime']);
+      // Nominal first (the scanner's phase grid), else the measured delay of this frame.
+      const triggerTimeMs = number(cardiac?.['NominalCardiacTriggerDelayTime']) ?? number(cardiac?.['ActualCardiacTriggerDelayTime']);
       const temporalPositionIndex = number(content?.['TemporalPositionIndex']);
+      const acquisitionTimeS = dateTimeS(content?.['FrameAcquisitionDateTime']) ?? dateTimeS(content?.['FrameReferenceDateTime']);
       const frameOfReferenceUID = text(ds['FrameOfReferenceUID']);
       records.push({
         ...base,
@@ -138,6 +164,7 @@ export function frameRecords(instance: ParsedInstance): FrameRecord[] {
         ...(plane ? { plane } : { geometryProblem: problem! }),
         ...(triggerTimeMs !== undefined ? { triggerTimeMs } : {}),
         ...(temporalPositionIndex !== undefined ? { temporalPositionIndex } : {}),
+        ...(acquisitionTimeS !== undefined ? { acquisitionTimeS } : {}),
         ...(frameOfReferenceUID ? { frameOfReferenceUID } : {}),
         rescaleSlope: number(transform?.['RescaleSlope']) ?? number(ds['RescaleSlope']) ?? 1,
         rescaleIntercept: number(transform?.['RescaleIntercept']) ?? number(ds['RescaleIntercept']) ?? 0,
@@ -148,6 +175,7 @@ export function frameRecords(instance: ParsedInstance): FrameRecord[] {
   const { plane, problem } = planeFrom(ds, rows, columns, ds['ImagePositionPatient'], ds['ImageOrientationPatient'], ds['PixelSpacing'], ds['SliceThickness']);
   const triggerTimeMs = number(ds['TriggerTime']) ?? number(ds['NominalCardiacTriggerDelayTime']);
   const temporalPositionIndex = number(ds['TemporalPositionIndex']);
+  const acquisitionTimeS = dateTimeS(ds['AcquisitionDateTime']) ?? timeOfDayS(ds['AcquisitionTime']);
   const frameOfReferenceUID = text(ds['FrameOfReferenceUID']);
   return [
     {
@@ -157,7 +185,12 @@ export function frameRecords(instance: ParsedInstance): FrameRecord[] {
       ...(plane ? { plane } : { geometryProblem: problem! }),
       ...(triggerTimeMs !== undefined ? { triggerTimeMs } : {}),
       ...(temporalPositionIndex !== undefined ? { temporalPositionIndex } : {}),
+      ...(acquisitionTimeS !== undefined ? { acquisitionTimeS } : {}),
       ...(frameOfReferenceUID ? { frameOfReferenceUID } : {}),
+      // The standard Modality LUT only. Philips' private scale slope (2005,100E) and intercept
+      // (2005,100D) are not applied on top: they turn display values into the scanner's floating-point
+      // values (FP = DV / (RescaleSlope x ScaleSlope)), a constant factor per image that quantitative
+      // maps need and segmentation does not (docs/study-reading.md).
       rescaleSlope: number(ds['RescaleSlope']) ?? 1,
       rescaleIntercept: number(ds['RescaleIntercept']) ?? 0,
     },

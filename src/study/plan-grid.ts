@@ -2,7 +2,9 @@
  * Frame headers of one series -> the slice x phase plan of a cine stack, or the reason there is none.
  * Slices are ordered by position along the stack normal (never InstanceNumber, SliceLocation or file
  * name); phases by temporal position index, else trigger time (clustered, per slice), else
- * InstanceNumber within the slice.
+ * InstanceNumber within the slice, else acquisition time. A key that every frame carries but that is
+ * constant within each slice (scanners that write TriggerTime 0 on every image) says nothing about the
+ * phase and is passed over, with a note for the log.
  */
 import type { FrameRecord } from './frames.js';
 import { angleDeg, angleToNearestAxisDeg, dot, normalize, planeNormal } from '../core/geometry.js';
@@ -16,8 +18,13 @@ export interface GridPlan {
   readonly slicePositionsMm: readonly number[];
   readonly phaseTimesMs: readonly number[];
   /** How phases were told apart, for the decision log. */
-  readonly phaseKey: 'TemporalPositionIndex' | 'TriggerTime' | 'InstanceNumber';
+  readonly phaseKey: PhaseKey;
+  /** Why an earlier key was passed over (e.g. 'TriggerTime is constant within each slice'), for the log. */
+  readonly phaseKeyNote?: string;
 }
+
+/** The attributes that can order the phases of one slice, most trusted first. */
+export type PhaseKey = 'TemporalPositionIndex' | 'TriggerTime' | 'InstanceNumber' | 'AcquisitionTime';
 
 export type PlanResult =
   | { readonly ok: true; readonly plan: GridPlan }
@@ -42,24 +49,66 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
 
 type Placed = FrameRecord & { readonly plane: ImagePlane };
 
+const PHASE_KEYS: readonly PhaseKey[] = ['TemporalPositionIndex', 'TriggerTime', 'InstanceNumber', 'AcquisitionTime'];
+
+function keyValue(frame: FrameRecord, key: PhaseKey): number | undefined {
+  switch (key) {
+    case 'TemporalPositionIndex':
+      return frame.temporalPositionIndex;
+    case 'TriggerTime':
+      return frame.triggerTimeMs;
+    case 'InstanceNumber':
+      return frame.instanceNumber;
+    case 'AcquisitionTime':
+      return frame.acquisitionTimeS;
+  }
+}
+
+/** How close two values of a key may be and still be the same phase. */
+function keyTolerance(key: PhaseKey, triggerToleranceMs: number): number {
+  return key === 'TriggerTime' ? triggerToleranceMs : key === 'AcquisitionTime' ? 0.001 : 0;
+}
+
+function keyWords(key: PhaseKey, value: number, tolerance: number): string {
+  if (key === 'TriggerTime') return `have TriggerTime within ${tolerance} ms of ${fmt(value)} ms`;
+  if (key === 'AcquisitionTime') return `share AcquisitionTime ${fmt(value)} s`;
+  if (key === 'InstanceNumber') return `without usable trigger times share InstanceNumber ${value}`;
+  return `share TemporalPositionIndex ${value}`;
+}
+
 /** Orders one slice's frames into phases; returns the reason when they cannot be told apart. */
-function orderPhases(frames: readonly Placed[], key: GridPlan['phaseKey'], toleranceMs: number): Placed[] | string {
-  if (key === 'TemporalPositionIndex') {
-    const groups = clusterSorted(frames, (f) => f.temporalPositionIndex!, 0);
-    const dup = groups.find((g) => g.length > 1);
-    if (dup) return `${dup.length} images share TemporalPositionIndex ${dup[0]!.temporalPositionIndex}`;
-    return groups.map((g) => g[0]!);
-  }
-  if (key === 'TriggerTime') {
-    const groups = clusterSorted(frames, (f) => f.triggerTimeMs!, toleranceMs);
-    const dup = groups.find((g) => g.length > 1);
-    if (dup) return `${dup.length} images have TriggerTime within ${toleranceMs} ms of ${fmt(dup[0]!.triggerTimeMs!)} ms`;
-    return groups.map((g) => g[0]!);
-  }
-  const groups = clusterSorted(frames, (f) => f.instanceNumber!, 0);
+function orderPhases(frames: readonly Placed[], key: PhaseKey, toleranceMs: number): Placed[] | string {
+  const tolerance = keyTolerance(key, toleranceMs);
+  const groups = clusterSorted(frames, (f) => keyValue(f, key)!, tolerance);
   const dup = groups.find((g) => g.length > 1);
-  if (dup) return `${dup.length} images without trigger times share InstanceNumber ${dup[0]!.instanceNumber}`;
+  if (dup) return `${dup.length} images ${keyWords(key, keyValue(dup[0]!, key)!, tolerance)}`;
   return groups.map((g) => g[0]!);
+}
+
+/**
+ * The first key that every frame carries and that varies within the slices, with a note on the keys
+ * passed over because they were constant. Undefined when no key is carried by every frame.
+ */
+function choosePhaseKey(sliceGroups: readonly (readonly Placed[])[], toleranceMs: number): { key: PhaseKey; note?: string } | undefined {
+  const passedOver: string[] = [];
+  let fallback: PhaseKey | undefined;
+  for (const key of PHASE_KEYS) {
+    if (!sliceGroups.every((g) => g.every((f) => keyValue(f, key) !== undefined))) continue;
+    fallback ??= key;
+    const tolerance = keyTolerance(key, toleranceMs);
+    // Constant: every slice with more than one image has all of them within the tolerance of each other.
+    const constant = sliceGroups.every((g) => {
+      const values = g.map((f) => keyValue(f, key)!);
+      return g.length < 2 || Math.max(...values) - Math.min(...values) <= tolerance;
+    });
+    if (constant && sliceGroups.some((g) => g.length > 1)) {
+      passedOver.push(`${key} is constant within each slice`);
+      continue;
+    }
+    return { key, ...(passedOver.length ? { note: passedOver.join(', ') } : {}) };
+  }
+  // Every carried key is constant: order by the most trusted one and let it report the duplicates.
+  return fallback ? { key: fallback } : undefined;
 }
 
 /** Plans the cine grid of one series' frames under `rules`. */
@@ -106,14 +155,9 @@ export function planGrid(frames: readonly FrameRecord[], rules: SeriesSelectionR
     return fail(`${sliceGroups.length} slices, fewer than the ${rules.minSlices} required`);
   }
 
-  const phaseKey: GridPlan['phaseKey'] = placed.every((f) => f.temporalPositionIndex !== undefined)
-    ? 'TemporalPositionIndex'
-    : placed.every((f) => f.triggerTimeMs !== undefined)
-      ? 'TriggerTime'
-      : 'InstanceNumber';
-  if (phaseKey === 'InstanceNumber' && !placed.every((f) => f.instanceNumber !== undefined)) {
-    return fail('images have neither TemporalPositionIndex, TriggerTime nor InstanceNumber to order phases');
-  }
+  const chosenKey = choosePhaseKey(sliceGroups, rules.triggerTimeToleranceMs);
+  if (!chosenKey) return fail('images have neither TemporalPositionIndex, TriggerTime, InstanceNumber nor AcquisitionTime to order phases');
+  const phaseKey = chosenKey.key;
 
   const ordered: Placed[][] = [];
   for (const [s, group] of sliceGroups.entries()) {
@@ -131,8 +175,8 @@ export function planGrid(frames: readonly FrameRecord[], rules: SeriesSelectionR
   if (commonCount < rules.minPhases) return fail(`${commonCount} phase(s), fewer than the ${rules.minPhases} required for cine`);
 
   const slicePositionsMm = ordered.map((phases) => mean(phases.map(along)));
-  const phaseTimesMs = phaseTimes(ordered, phaseKey);
-  return { ok: true, plan: { frames: ordered, sliceNormal, slicePositionsMm, phaseTimesMs, phaseKey } };
+  const phaseTimesMs = phaseTimes(ordered);
+  return { ok: true, plan: { frames: ordered, sliceNormal, slicePositionsMm, phaseTimesMs, phaseKey, ...(chosenKey.note ? { phaseKeyNote: chosenKey.note } : {}) } };
 }
 
 function mostCommon(values: readonly number[]): number {
@@ -141,18 +185,31 @@ function mostCommon(values: readonly number[]): number {
   return [...counts.entries()].sort((a, b) => b[1] - a[1] || b[0] - a[0])[0]![0];
 }
 
-/** Mean trigger time per phase over slices; else phase index x nominal interval (R-R / phases, or 40 ms). */
-function phaseTimes(ordered: readonly (readonly Placed[])[], key: GridPlan['phaseKey']): number[] {
+const ascending = (xs: readonly number[]): boolean => xs.every(Number.isFinite) && xs.every((x, i) => i === 0 || x > xs[i - 1]!);
+
+/**
+ * Time of each phase (ms): the mean trigger time over slices when every image has one and they rise
+ * with the phase; else the mean acquisition time since each slice's first phase, when it rises; else
+ * phase index x nominal interval (NominalInterval or HeartRate / phases, or 40 ms).
+ */
+function phaseTimes(ordered: readonly (readonly Placed[])[]): number[] {
   const phases = ordered[0]!.length;
-  const times: number[] = [];
-  for (let p = 0; p < phases; p++) {
-    const ts = ordered.map((slice) => slice[p]!.triggerTimeMs).filter((t): t is number => t !== undefined);
-    times.push(ts.length === ordered.length ? mean(ts) : NaN);
-  }
-  if (times.every(Number.isFinite) && key !== 'InstanceNumber') return times;
-  if (times.every(Number.isFinite)) return times;
+  const meanOver = (value: (slice: readonly Placed[], p: number) => number | undefined): number[] =>
+    Array.from({ length: phases }, (_, p) => {
+      const vs = ordered.map((slice) => value(slice, p)).filter((t): t is number => t !== undefined);
+      return vs.length === ordered.length ? mean(vs) : NaN;
+    });
+  const trigger = meanOver((slice, p) => slice[p]!.triggerTimeMs);
+  if (ascending(trigger)) return trigger;
+  const acquired = meanOver((slice, p) => {
+    const t = slice[p]!.acquisitionTimeS;
+    const t0 = slice[0]!.acquisitionTimeS;
+    return t !== undefined && t0 !== undefined ? (t - t0) * 1000 : undefined;
+  });
+  // Acquisition times within one R-R interval (under 3 s) are phase times; longer spans are not.
+  if (ascending(acquired) && acquired[phases - 1]! < 3000) return acquired.map((t) => Math.round(t * 10) / 10);
   const ds = ordered[0]![0]!.instance.dataset;
   const rr = Number(ds['NominalInterval']) > 0 ? Number(ds['NominalInterval']) : Number(ds['HeartRate']) > 0 ? 60000 / Number(ds['HeartRate']) : NaN;
   const interval = Number.isFinite(rr) ? rr / phases : 40;
-  return times.map((_, p) => p * interval);
+  return Array.from({ length: phases }, (_, p) => p * interval);
 }

@@ -9,8 +9,8 @@ import { readUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClas
 import { BadInputError } from '../core/errors.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { studyContext } from './context.js';
-import { firstNumber, firstText, frameRecords, type FrameRecord } from './frames.js';
-import { angleDeg, angleToNearestAxisDeg, planeNormal } from '../core/geometry.js';
+import { dateTimeS, firstNumber, firstText, frameRecords, timeOfDayS, type FrameRecord } from './frames.js';
+import { angleDeg, angleToNearestAxisDeg, dot, planeNormal } from '../core/geometry.js';
 import { planGrid, type GridPlan } from './plan-grid.js';
 import { parseSeriesSelectionRules, seriesMetadataRejection, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
 import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';
@@ -62,7 +62,124 @@ function branded<B extends string>(value: unknown, attribute: string, studyUID: 
 }
 
 function describePlan(plan: GridPlan): string {
-  return `cine stack of ${plan.frames.length} slices x ${plan.frames[0]!.length} phases (phases by ${plan.phaseKey})`;
+  const note = plan.phaseKeyNote ? `; ${plan.phaseKeyNote}` : '';
+  return `cine stack of ${plan.frames.length} slices x ${plan.frames[0]!.length} phases (phases by ${plan.phaseKey}${note})`;
+}
+
+function isAxisAligned(plan: GridPlan, rules: SeriesSelectionRules): boolean {
+  return angleToNearestAxisDeg(plan.sliceNormal) < rules.maxAxisAlignmentDeg;
+}
+
+/** Planes this far apart (degrees between normals) are different views, not one wobbly stack. */
+const SEPARATE_VIEW_DEG = 20;
+
+/**
+ * A series that mixes views (a localizer or long-axis cines stored with the short-axis stack): its
+ * frames split by plane, each plane planned on its own, the best stack kept (oblique first under
+ * 'prefer-short-axis', then the largest), with what was dropped in words. Undefined when the series
+ * holds one view, when a frame lacks geometry, or when no view forms a stack.
+ */
+function planOneView(frames: readonly FrameRecord[], rules: SeriesSelectionRules): { plan: GridPlan; dropped: string } | undefined {
+  if (frames.some((f) => !f.plane)) return undefined;
+  const views: Array<{ normal: Vec3; frames: FrameRecord[] }> = [];
+  for (const frame of frames) {
+    const normal = planeNormal(frame.plane!.imageOrientationPatient);
+    // A reversed normal is the same plane family (a flipped image of the same view).
+    const view = views.find((v) => Math.min(angleDeg(v.normal, normal), 180 - angleDeg(v.normal, normal)) < SEPARATE_VIEW_DEG);
+    if (view) view.frames.push(frame);
+    else views.push({ normal, frames: [frame] });
+  }
+  if (views.length < 2) return undefined;
+  const planned = views.map((view) => ({ view, result: planGrid(view.frames, rules) }));
+  const stacks = planned.flatMap(({ view, result }) => (result.ok ? [{ view, plan: result.plan }] : []));
+  if (stacks.length === 0) return undefined;
+  const oblique = (plan: GridPlan): number => (rules.orientation === 'prefer-short-axis' && !isAxisAligned(plan, rules) ? 1 : 0);
+  stacks.sort((a, b) => oblique(b.plan) - oblique(a.plan) || b.plan.frames.length * b.plan.frames[0]!.length - a.plan.frames.length * a.plan.frames[0]!.length);
+  const kept = stacks[0]!;
+  const others = planned.filter((p) => p.view !== kept.view);
+  const droppedImages = others.reduce((n, p) => n + p.view.frames.length, 0);
+  const kinds = others.map(({ view, result }) => {
+    const positions = new Set(view.frames.map((f) => Math.round(dot(f.plane!.imagePositionPatient, view.normal)))).size;
+    const what = positions === 1 ? 'one plane (localizer or long-axis view)' : result.ok ? `another stack (${describePlan(result.plan)})` : `${positions} positions`;
+    return `${view.frames.length} image(s) in ${what} at ${Math.round(Math.min(angleDeg(view.normal, kept.view.normal), 180 - angleDeg(view.normal, kept.view.normal)))}°`;
+  });
+  return { plan: kept.plan, dropped: `kept the ${oblique(kept.plan) ? 'short-axis (oblique) ' : ''}stack of this series; dropped ${droppedImages} image(s) of other views: ${kinds.join('; ')}` };
+}
+
+/** When the series was acquired (s): SeriesDate + SeriesTime, else its earliest acquisition time; undefined when unknown. */
+function seriesStartS(series: SeriesCandidate, plan: GridPlan): number | undefined {
+  const ds = series.instances[0]!.dataset;
+  const date = firstText(ds['SeriesDate']);
+  const time = firstText(ds['SeriesTime']);
+  if (date && time) {
+    const at = dateTimeS(`${date}${time.replaceAll(':', '')}`);
+    if (at !== undefined) return at;
+  }
+  if (time) return timeOfDayS(time);
+  const acquired = plan.frames.flat().map((f) => f.acquisitionTimeS).filter((t): t is number => t !== undefined);
+  return acquired.length ? Math.min(...acquired) : undefined;
+}
+
+interface Qualified {
+  readonly series: SeriesCandidate;
+  readonly plan: GridPlan;
+  /** What was dropped from a mixed-view series, for the decision. */
+  readonly note?: string;
+}
+
+/**
+ * Repeats: stacks that share a SeriesDescription (and plane) are one acquisition done again, usually
+ * because the first was spoiled (breathing, arrhythmia). The later complete one is kept: complete means
+ * as many slices as the fullest of them. Returns the stacks to keep and a decision for each dropped one.
+ */
+function keepLaterRepeats(qualified: readonly Qualified[]): { kept: Qualified[]; dropped: SeriesDecision[]; repeatsKept: Set<SeriesCandidate> } {
+  const groups: Array<{ description: string; members: Qualified[] }> = [];
+  for (const q of qualified) {
+    const description = (firstText(q.series.instances[0]!.dataset['SeriesDescription']) ?? '').trim().toLowerCase();
+    const plane = q.plan.frames[0]![0]!.plane;
+    const group = description
+      ? groups.find((g) => {
+          const first = g.members[0]!;
+          const other = first.plan.frames[0]![0]!.plane;
+          return g.description === description && other.rows === plane.rows && other.columns === plane.columns && angleDeg(first.plan.sliceNormal, q.plan.sliceNormal) < SEPARATE_VIEW_DEG;
+        })
+      : undefined;
+    if (group) group.members.push(q);
+    else groups.push({ description, members: [q] });
+  }
+  const kept: Qualified[] = [];
+  const dropped: SeriesDecision[] = [];
+  const repeatsKept = new Set<SeriesCandidate>();
+  for (const { members } of groups) {
+    if (members.length === 1) {
+      kept.push(members[0]!);
+      continue;
+    }
+    const fullest = Math.max(...members.map((m) => m.plan.frames.length));
+    const starts = members.map((m) => seriesStartS(m.series, m.plan));
+    const byTime = starts.every((t) => t !== undefined);
+    const order = members
+      .map((m, i) => ({ m, at: byTime ? starts[i]! : m.series.seriesNumber }))
+      .sort((a, b) => b.at - a.at || b.m.series.seriesNumber - a.m.series.seriesNumber);
+    const winner = order.find((o) => o.m.plan.frames.length === fullest)!.m;
+    kept.push(winner);
+    repeatsKept.add(winner.series);
+    const by = byTime ? 'acquisition time' : 'SeriesNumber';
+    const description = firstText(winner.series.instances[0]!.dataset['SeriesDescription']) ?? '';
+    for (const { m } of order) {
+      if (m === winner) continue;
+      const later = (byTime ? starts[members.indexOf(m)]! : m.series.seriesNumber) > (byTime ? starts[members.indexOf(winner)]! : winner.series.seriesNumber);
+      const why = later
+        ? `a later but incomplete repeat (${m.plan.frames.length} of ${fullest} slices)`
+        : 'an earlier acquisition';
+      dropped.push({
+        seriesInstanceUID: m.series.seriesInstanceUID,
+        chosen: false,
+        reason: `${describePlan(m.plan)}, ${why} of SeriesDescription "${description}": series ${winner.series.seriesInstanceUID} is taken, the latest complete one (by ${by})`,
+      });
+    }
+  }
+  return { kept, dropped, repeatsKept };
 }
 
 /**
@@ -74,10 +191,6 @@ function describePlan(plan: GridPlan): string {
  *   chosen series has missing or broken pixel data; UnsupportedEncodingError for a transfer syntax this
  *   reader cannot decode (the caller can ask Orthanc to transcode).
  */
-function isAxisAligned(plan: GridPlan, rules: SeriesSelectionRules): boolean {
-  return angleToNearestAxisDeg(plan.sliceNormal) < rules.maxAxisAlignmentDeg;
-}
-
 export function readStudy(
   instances: ReadonlyArray<StudyInstance>,
   rules?: SeriesSelectionRulesInput | SeriesSelectionRules,
@@ -117,7 +230,7 @@ export function readStudy(
   const studyUIDs = new Set(parsed.map((i) => i.studyInstanceUID).filter((u): u is string => u !== undefined));
   const studyForErrors = studyUIDs.size === 1 ? [...studyUIDs][0] : undefined;
 
-  const qualified: Array<{ series: SeriesCandidate; plan: GridPlan }> = [];
+  let qualified: Qualified[] = [];
   const structural: Array<{ series: SeriesCandidate; reason: string }> = [];
   const singleSlice: SeriesCandidate[] = [];
   for (const series of bySeries.values()) {
@@ -126,8 +239,14 @@ export function readStudy(
       decide({ seriesInstanceUID: series.seriesInstanceUID, chosen: false, reason: rejection });
       continue;
     }
-    const result = planGrid(uniqueFrames(series.instances), settings);
+    const frames = uniqueFrames(series.instances);
+    const result = planGrid(frames, settings);
     if (!result.ok) {
+      const oneView = result.singleSlice ? undefined : planOneView(frames, settings);
+      if (oneView) {
+        qualified.push({ series, plan: oneView.plan, note: oneView.dropped });
+        continue;
+      }
       if (result.singleSlice) singleSlice.push(series);
       // Logged below, once it is known whether the series joins a stack of single-slice series.
       structural.push({ series, reason: result.reason });
@@ -173,6 +292,10 @@ export function readStudy(
     }
   }
 
+  const repeats = keepLaterRepeats(qualified);
+  qualified = repeats.kept;
+  for (const d of repeats.dropped) decide(d);
+
   const size = (q: { plan: GridPlan }): number => q.plan.frames.length * q.plan.frames[0]!.length;
   qualified.sort(
     (a, b) =>
@@ -182,7 +305,8 @@ export function readStudy(
       a.series.seriesInstanceUID.localeCompare(b.series.seriesInstanceUID),
   );
   const [winner, ...others] = qualified;
-  decide({ seriesInstanceUID: winner!.series.seriesInstanceUID, chosen: true, reason: describePlan(winner!.plan) + (others.length ? ', the largest qualifying stack' : '') });
+  const notes = [others.length ? 'the largest qualifying stack' : '', repeats.repeatsKept.has(winner!.series) ? 'the latest complete acquisition of its SeriesDescription' : '', winner!.note ?? ''].filter(Boolean);
+  decide({ seriesInstanceUID: winner!.series.seriesInstanceUID, chosen: true, reason: [describePlan(winner!.plan), ...notes].join(', ') });
   for (const other of others) {
     decide({ seriesInstanceUID: other.series.seriesInstanceUID, chosen: false, reason: `${describePlan(other.plan)}, smaller than the chosen series` });
   }
