@@ -32,3 +32,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 else
   npm run --silent build
 fi
+
+# The OHIF viewer the service serves (`pulse demo`; docs: README "Viewing the results"): the prebuilt
+# dist/ of the npm package @ohif/app, pinned, into vendor/ohif/. PULSE_SKIP_OHIF=1 skips it.
+if [ "${PULSE_SKIP_OHIF:-0}" != "1" ]; then
+  bash scripts/install-ohif.sh
+fi

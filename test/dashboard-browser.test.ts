@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from './support/browser.js';
 import { applyRange } from '../src/analysis/normal-ranges.js';
 import { ConfigSchema } from '../src/config/schema.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
@@ -23,18 +24,9 @@ import { startTestOrthanc } from './support/orthanc.js';
 import { bundledManifest, projectRoot } from './support/paths.js';
 import { waitFor } from './service-support.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const VIEWER = 'viewer-token-for-the-browser-test';
 const ADMIN = 'admin-token-for-the-browser-test';
 const artifacts = join(projectRoot, 'test-artifacts', 'dashboard');
-
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-  });
-}
 
 async function signIn(page: Page, base: string, token: string): Promise<void> {
   await page.goto(`${base}/`);

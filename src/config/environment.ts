@@ -30,6 +30,8 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_VIEWER_TOKENS', path: 'server.auth.viewerTokens', kind: 'list', secret: true },
   { name: 'PULSE_ADMIN_TOKENS', path: 'server.auth.adminTokens', kind: 'list', secret: true },
   { name: 'PULSE_VIEWER_URL', path: 'server.viewerUrl', kind: 'string' },
+  { name: 'PULSE_VIEWER_OHIF', path: 'viewer.ohif', kind: 'boolean' },
+  { name: 'PULSE_VIEWER_OHIF_DIST', path: 'viewer.ohifDist', kind: 'string' },
   { name: 'PULSE_RATE_LIMIT_READS', path: 'server.rateLimit.reads', kind: 'int' },
   { name: 'PULSE_RATE_LIMIT_WRITES', path: 'server.rateLimit.writes', kind: 'int' },
   { name: 'PULSE_CHANGES_FEED', path: 'changesFeed.enabled', kind: 'boolean' },

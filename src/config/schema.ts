@@ -86,6 +86,24 @@ export const ConfigSchema = z.object({
       maxQueuedReprocess: z.number().int().min(1).default(50),
     })
     .prefault({}),
+  viewer: z
+    .object({
+      /**
+       * Serve the OHIF v3 viewer under /ohif/ with Orthanc's DICOMweb behind a read-only proxy at
+       * `orthanc.dicomWebRoot` (Orthanc's credentials stay in the service; a viewer token is needed
+       * when authentication is on). The dashboard's study page then links to the study in it, unless
+       * `server.viewerUrl` names another viewer. Needs scripts/install-ohif.sh. @defaultValue false
+       */
+      ohif: z.boolean().default(false),
+      /** The viewer's prebuilt files (@ohif/app's dist/). @defaultValue '<project>/vendor/ohif' */
+      ohifDist: z.string().min(1).optional(),
+      /**
+       * Requests per client address and window on the viewer and its DICOMweb proxy (a study's
+       * frames, thumbnails and metadata are hundreds of requests). @defaultValue 6000
+       */
+      rateLimit: z.number().int().min(1).default(6000),
+    })
+    .prefault({}),
   changesFeed: z
     .object({
       /** Poll Orthanc's /changes feed (the path that never misses a study). @defaultValue true */

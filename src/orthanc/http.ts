@@ -122,6 +122,26 @@ export class OrthancHttp {
     };
   }
 
+  /**
+   * A GET whose answer is handed back as it comes, whatever its status, for a caller that streams it
+   * on (the viewer's DICOMweb proxy). The timeout covers the wait for the headers only, so a large
+   * body is never cut short; `signal` cancels the request and the body. Only a missing answer throws
+   * (UpstreamUnavailableError).
+   */
+  async relay(path: string, request: { readonly headers?: Record<string, string>; readonly signal?: AbortSignal } = {}): Promise<Response> {
+    const what = `GET ${routeOf(path)}`;
+    const headersTimeout = new AbortController();
+    const timer = setTimeout(() => headersTimeout.abort(new DOMException('timed out', 'TimeoutError')), this.timeoutMs);
+    const signal = request.signal ? AbortSignal.any([request.signal, headersTimeout.signal]) : headersTimeout.signal;
+    try {
+      return await fetch(`${this.url}${path}`, { method: 'GET', headers: { ...request.headers, ...this.authorization }, signal });
+    } catch (error) {
+      throw this.transportError(what, headersTimeout.signal.aborted ? headersTimeout.signal.reason : error, request.signal);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private transportError(what: string, error: unknown, callerSignal: AbortSignal | undefined): unknown {
     if (callerSignal?.aborted) return callerSignal.reason ?? error;
     if (error instanceof AnswerTooLargeError) return error;

@@ -201,6 +201,19 @@ export class OrthancRestClient {
     if (failed.length > 0) throw new Error(`STOW-RS refused ${failed.length} of ${instances.length} instances in study ${studyInstanceUID}`);
   }
 
+  /**
+   * A DICOMweb GET below the DICOMweb root (`/studies/...?...`), answered as Orthanc sends it (status,
+   * headers, streamed body), with this client's credentials: for the viewer's read-only proxy.
+   * `forwarded` (RFC 7239, e.g. `host=127.0.0.1:8088;proto=http`) makes the DICOMweb plugin write
+   * its BulkDataURIs for the proxy's address instead of its own.
+   */
+  dicomWebRelay(pathAndQuery: string, options: CallOptions & { readonly accept?: string; readonly forwarded?: string } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (options.accept !== undefined) headers.Accept = options.accept;
+    if (options.forwarded !== undefined) headers.Forwarded = options.forwarded;
+    return this.http.relay(`${this.dicomWebRoot}${pathAndQuery}`, { headers, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
   private async wadoAsStored(path: string, options: CallOptions): Promise<Uint8Array[]> {
     const answer = await this.http.send(path, { accept: WADO_AS_STORED, ...options });
     return parseMultipart(await answer.bytes(), answer.response.headers.get('content-type') ?? '');

@@ -20,6 +20,8 @@ import { DASHBOARD_SCRIPT } from './dashboard-script.js';
 import type { ResultArchive } from '../service/result-archive.js';
 import type { ServiceMetrics } from './metrics.js';
 import { adminRoute, changesState, describeIssues, openApiDocument, route, viewerRoute, type RouteSpec } from './route.js';
+import { createDicomWebProxy, type DicomWebProxyOptions } from './dicomweb-proxy.js';
+import { createOhifHandler, OHIF_BASE, ohifStudyLink } from './ohif.js';
 import { EmptyBody, JobListQuery, JobParams, ReprocessBody, SessionBody, StudyParams, ThumbnailParams, WebhookBody } from './schemas.js';
 
 /** One readiness check: fine, or why not. */
@@ -53,6 +55,19 @@ export interface AppDependencies {
   readonly archive?: ResultArchive;
   /** Viewer link template; `{StudyInstanceUID}` is replaced (server.viewerUrl). */
   readonly viewerUrl?: string;
+  /** The embedded OHIF viewer and its read-only DICOMweb proxy (viewer.ohif), when served. */
+  readonly viewer?: EmbeddedViewer;
+}
+
+export interface EmbeddedViewer {
+  /** OHIF's prebuilt dist/ folder. */
+  readonly ohifDist: string;
+  /** Where the proxy answers on the service: the same path as Orthanc's DICOMweb root (/dicom-web). */
+  readonly dicomWebPath: string;
+  /** One GET to Orthanc's DICOMweb, credentials added (OrthancRestClient.dicomWebRelay). */
+  readonly relay: DicomWebProxyOptions['relay'];
+  /** Requests per address and window on the viewer and the proxy. */
+  readonly rateLimit: number;
 }
 
 /** Largest JSON body accepted; every body we take is a few fields. */
@@ -222,7 +237,7 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
         if (jobs.length === 0) throw new HttpError(404, `no job for study ${params.uid}`);
         const found = await archivedJob(params.uid);
         const archived = found && { ...found, hasThumbnails: deps.archive?.thumbnail(found.jobId, 'ed') !== undefined };
-        const viewerUrl = deps.viewerUrl?.replaceAll('{StudyInstanceUID}', encodeURIComponent(params.uid));
+        const viewerUrl = deps.viewerUrl?.replaceAll('{StudyInstanceUID}', encodeURIComponent(params.uid)) ?? (deps.viewer ? ohifStudyLink(params.uid) : undefined);
         res.type('html').send(renderStudyPage({ studyInstanceUID: params.uid, jobs, ...(archived ? { archived } : {}), ...(viewerUrl ? { viewerUrl } : {}) }, pageContext(credentials)));
       },
     ),
@@ -291,7 +306,7 @@ function crossOrigin(req: Request): boolean {
   }
 }
 
-function authorise(spec: RouteSpec, req: Request, auth: Authenticator, webhookSecret: string | undefined): Credentials | undefined {
+function authorise(spec: Pick<RouteSpec, 'access'>, req: Request, auth: Authenticator, webhookSecret: string | undefined): Credentials | undefined {
   if (spec.access === 'public') return undefined;
   if (spec.access === 'webhook') {
     if (webhookSecret === undefined) throw new HttpError(404, 'webhook disabled: no shared secret configured');
@@ -337,8 +352,7 @@ export function createApp(deps: AppDependencies): express.Express {
   const auth = createAuthenticator(deps.server.auth);
   const app = express();
   app.disable('x-powered-by');
-  app.use(
-    helmet({
+  const dashboardHeaders = helmet({
       contentSecurityPolicy: {
         useDefaults: false,
         directives: {
@@ -354,8 +368,11 @@ export function createApp(deps: AppDependencies): express.Express {
       },
       // Plain http on loopback is the default deployment: do not ask browsers to upgrade it.
       strictTransportSecurity: false,
-    }),
-  );
+    });
+  // The viewer sets its own, looser policy (ohif.ts) on its own paths only; the other headers stay.
+  const viewerHeaders = helmet({ contentSecurityPolicy: false, strictTransportSecurity: false });
+  const isViewerPath = (path: string): boolean => deps.viewer !== undefined && (path === OHIF_BASE || path.startsWith(`${OHIF_BASE}/`));
+  app.use((req: Request, res: Response, next: NextFunction) => (isViewerPath(req.path) ? viewerHeaders : dashboardHeaders)(req, res, next));
   app.use(express.json({ limit: BODY_LIMIT, type: 'application/json', strict: true }));
 
   const reads = limiter(deps.server.rateLimit.windowMs, deps.server.rateLimit.reads, 'requests');
@@ -388,6 +405,8 @@ export function createApp(deps: AppDependencies): express.Express {
     });
   }
 
+  if (deps.viewer) mountViewer(app, deps.viewer, deps.server.rateLimit.windowMs, auth);
+
   app.use((_req: Request, res: Response) => {
     res.status(404).json({ error: 'no such route (GET /openapi.json lists them)' });
   });
@@ -404,6 +423,39 @@ export function createApp(deps: AppDependencies): express.Express {
     res.status(500).json({ error: 'internal error' });
   });
   return app;
+}
+
+/**
+ * The embedded viewer: OHIF under OHIF_BASE and the read-only DICOMweb proxy it reads, both behind a
+ * viewer token when authentication is on (the dashboard's session cookie rides along on the viewer's
+ * same-origin requests), with their own, wider rate limit. Not in the OpenAPI document: the proxy
+ * speaks DICOMweb (PS3.18), the viewer is a web app.
+ */
+function mountViewer(app: express.Express, viewer: EmbeddedViewer, windowMs: number, auth: Authenticator): void {
+  const limit = limiter(windowMs, viewer.rateLimit, 'viewer requests');
+  const proxy = createDicomWebProxy({ relay: viewer.relay });
+  app.use(viewer.dicomWebPath, limit, async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      authorise({ access: 'viewer' }, req, auth, undefined);
+      await proxy(req, res, req.path);
+    } catch (error) {
+      if (error instanceof HttpError) return refuse(res, error);
+      next(error);
+    }
+  });
+  const gate = (req: Request, res: Response): boolean => {
+    try {
+      authorise({ access: 'viewer' }, req, auth, undefined);
+      return true;
+    } catch (error) {
+      if (!(error instanceof HttpError)) throw error;
+      // As the dashboard's pages: the sign-in form, which comes back here once signed in.
+      if (error.status === 401) res.status(401).type('html').send(renderLoginPage());
+      else refuse(res, error);
+      return false;
+    }
+  };
+  app.use(OHIF_BASE, limit, createOhifHandler({ dist: viewer.ohifDist, dicomWebPath: viewer.dicomWebPath, gate }));
 }
 
 /** The routes an app serves (method and express path), read from express itself: for the OpenAPI check. */

@@ -200,7 +200,7 @@ export function renderStudyPage(input: StudyPageInput, context: PageContext = {}
   sections.push(
     input.viewerUrl
       ? `<p><a class="viewer-link" href="${escapeHtml(input.viewerUrl)}" target="_blank" rel="noopener">Open the study in the viewer</a></p>`
-      : '<p class="note">No viewer configured (server.viewerUrl / PULSE_VIEWER_URL).</p>',
+      : '<p class="note">No viewer configured (viewer.ohif / PULSE_VIEWER_OHIF for the embedded OHIF, or server.viewerUrl / PULSE_VIEWER_URL).</p>',
   );
   if (context.role === 'admin') {
     sections.push(`<p><button type="button" data-action="reprocess" data-uid="${uid}">Reprocess this study</button> <span class="action-status" role="status"></span></p>`);

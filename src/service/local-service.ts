@@ -13,12 +13,14 @@ export interface LocalServiceOptions {
   /** HTTP port; 0 picks a free one. @defaultValue 8088 (or PULSE_PORT) */
   readonly port?: number;
   readonly env?: NodeJS.ProcessEnv;
+  /** Serve the OHIF viewer under /ohif/ (viewer.ohif). @defaultValue false (or PULSE_VIEWER_OHIF) */
+  readonly ohif?: boolean;
 }
 
 export function startLocalService(options: LocalServiceOptions): Promise<RunningService> {
   const config = loadConfig({
     env: options.env ?? process.env,
-    overrides: { orthanc: { url: options.orthancUrl }, dataDir: options.dataDir, server: { port: options.port } },
+    overrides: { orthanc: { url: options.orthancUrl }, dataDir: options.dataDir, server: { port: options.port }, ...(options.ohif !== undefined ? { viewer: { ohif: options.ohif } } : {}) },
   });
   const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
   return startService({ config, processor });

@@ -28,6 +28,8 @@ import { describeStoreError } from '../queue/store-health.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
 import { CalibrationRunner } from './calibration-runner.js';
 import { calibrationRoutes } from '../server/calibration-routes.js';
+import { defaultOhifDist, ohifDistProblem } from '../server/ohif.js';
+import type { EmbeddedViewer } from '../server/app.js';
 
 export interface ServiceOptions {
   readonly config: ServiceConfig;
@@ -58,6 +60,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   // Refuse before anything starts: another address than loopback without authentication.
   const exposure = exposureProblem(config);
   if (exposure !== undefined) throw new Error(`refusing to start: ${exposure}`);
+  const viewer = config.viewer.ohif ? embeddedViewer(config) : undefined;
   const logger =
     options.logger ??
     createLogger(config.logging.level, {
@@ -113,6 +116,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     server: config.server,
     archive,
     ...(config.server.viewerUrl ? { viewerUrl: config.server.viewerUrl } : {}),
+    ...(viewer ? { viewer: { ...viewer, relay: (path, call) => client.dicomWebRelay(path, call) } } : {}),
     onQueued: () => worker.notify(),
     findStudy: (uid) => findStudyId(client, uid),
     readiness: async () => {
@@ -176,6 +180,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     concurrency: config.queue.concurrency,
     queue: describeJobStore(config),
     worker: worker.owner,
+    viewer: viewer ? '/ohif/' : config.server.viewerUrl !== undefined ? 'external' : 'none',
   });
 
   let stopped: Promise<void> | undefined;
@@ -206,4 +211,17 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       return stopped;
     },
   };
+}
+
+/** The embedded viewer's settings, or why it cannot be served (the service then refuses to start). */
+function embeddedViewer(config: ServiceConfig): Omit<EmbeddedViewer, 'relay'> {
+  const ohifDist = config.viewer.ohifDist ?? defaultOhifDist();
+  const problem = ohifDistProblem(ohifDist);
+  if (problem !== undefined) throw new Error(`refusing to start: viewer.ohif is on, but ${problem}`);
+  const dicomWebPath = config.orthanc.dicomWebRoot.replace(/\/+$/u, '');
+  // The proxy answers where Orthanc's own BulkDataURIs point (its DICOMweb root on our host).
+  if (!/^\/[A-Za-z0-9_-]+$/u.test(dicomWebPath) || ['/api', '/ohif', '/studies', '/assets', '/webhook', '/metrics'].includes(dicomWebPath)) {
+    throw new Error(`refusing to start: viewer.ohif needs orthanc.dicomWebRoot to be one path segment other than the service's own (got "${config.orthanc.dicomWebRoot}")`);
+  }
+  return { ohifDist, dicomWebPath, rateLimit: config.viewer.rateLimit };
 }

@@ -17,6 +17,7 @@ import { USER_METADATA_DECLARATION } from '../../service/marking.js';
 import { OrthancRestClient } from '../../orthanc/rest-client.js';
 import { importAcdcPatient } from '../../nifti/index.js';
 import { generateStudy, SYNTH_GROUPS } from '../../synth/index.js';
+import { defaultOhifDist, ohifDistProblem, OHIF_BASE } from '../../server/ohif.js';
 
 export interface DemoOptions {
   /** Preferred HTTP port; a free one is used when it is taken. @defaultValue 8042 */
@@ -97,13 +98,15 @@ export async function startDemo(options: DemoOptions, log: Log): Promise<Running
     const stored = await seedStudies(client, options, log);
 
     // The PULSE service beside it: changes feed, queue in the Orthanc storage folder, bundled model.
-    const serviceUrl = await startDemoService(orthanc, options, stops, log);
+    const viewerProblem = ohifDistProblem(defaultOhifDist());
+    const serviceUrl = await startDemoService(orthanc, options, stops, log, viewerProblem === undefined);
 
     log('');
     log(`Orthanc Explorer:  ${orthanc.url}/app/explorer.html`);
     log(`DICOMweb root:     ${orthanc.dicomWebUrl}`);
     log(`DICOM:             AET ${orthanc.aet} on 127.0.0.1:${orthanc.dicomPort}`);
     if (serviceUrl !== undefined) log(`PULSE dashboard:   ${serviceUrl}`);
+    if (serviceUrl !== undefined) log(viewerProblem === undefined ? `OHIF viewer:       ${serviceUrl}${OHIF_BASE}/ (study pages link to it)` : `OHIF viewer:       not served: ${viewerProblem}`);
     log(`studies in Orthanc: ${(await client.listStudies()).length}`);
     log('press Ctrl-C to stop');
     return { orthanc, storedStudies: stored, stop };
@@ -114,12 +117,14 @@ export async function startDemo(options: DemoOptions, log: Log): Promise<Running
 }
 
 /**
- * Starts the PULSE service on the demo's Orthanc (port 8088, or a free one when taken). When it
+ * Starts the PULSE service on the demo's Orthanc (port 8088, or a free one when taken), with the OHIF
+ * viewer when scripts/install-ohif.sh has installed it. When it
  * cannot start (no model yet) the demo says why and keeps Orthanc running.
  */
-async function startDemoService(orthanc: RunningOrthanc, options: DemoOptions, stops: Array<() => Promise<void>>, log: Log): Promise<string | undefined> {
+async function startDemoService(orthanc: RunningOrthanc, options: DemoOptions, stops: Array<() => Promise<void>>, log: Log, ohif: boolean): Promise<string | undefined> {
   try {
     const service = await startLocalService({
+      ohif,
       orthancUrl: orthanc.url,
       dataDir: join(options.dataDir, 'pulse-service'),
       port: (await isPortFree(8088)) ? 8088 : 0,
