@@ -11,6 +11,13 @@ npm run --silent check:deps
 mapfile -t files < <(find dist/test -name '*.test.js' | sort)
 echo "test: $(node --version), ${#files[@]} test files"
 node --test --test-concurrency=2 "${files[@]}"
+# The reduced reliability suite (docs/testing.md): the real service through kills, Orthanc stops, an
+# outage, a read-only and a full data folder (as root), a lossy network, the bad-input corpus and a
+# fuzz run; it exits non-zero when anything is lost, duplicated, crashed, invalid or uncaught.
+# PULSE_TEST_RELIABILITY=0 skips it.
+if [ "${PULSE_TEST_RELIABILITY:-1}" != "0" ]; then
+  node dist/test/reliability/suite.js --size ci
+fi
 if [ "${PULSE_TEST_NODE22:-1}" != "0" ]; then
   bash scripts/test-node22.sh "${files[@]}"
 fi

@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +20,7 @@ import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import { startService, type RunningService } from '../src/service/service.js';
 import type { StudyProcessor } from '../src/service/study-job.js';
 import { startCuttingProxy, type CuttingProxy } from './support/cutting-proxy.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { startTestOrthanc, type RunningOrthanc } from './support/orthanc.js';
 import { makeCineStudy, seriesModalities, standInProcessor, uploadStudy, waitFor } from './service-support.js';
 
@@ -116,6 +117,30 @@ describe('against an Orthanc that declares the PULSE metadata', () => {
     }
   });
 
+  test('a JSON answer of Orthanc cut short (or empty) is retried, never an internal error', async () => {
+    let proxy: FaultProxy | undefined;
+    let r: Running | undefined;
+    try {
+      // This study's series list (routing) comes back empty, its instance list cut after 10 bytes. (Only
+      // this study's: the earlier tests' studies become stable again after their outputs are stored.)
+      let studyId = '';
+      proxy = await startFaultProxy(orthanc.url);
+      proxy.cut((method, path) => method === 'GET' && path === `/studies/${studyId}/series`, { keepBytes: 0, times: 1 });
+      proxy.cut((method, path) => method === 'GET' && path === `/studies/${studyId}/instances`, { keepBytes: 10, times: 1 });
+      r = await serve(proxy.url);
+      const study = makeCineStudy(310);
+      studyId = await uploadStudy(client, study);
+      const job = await finished(r, study.studyInstanceUID);
+      assert.equal(proxy.stats.cuts, 2, 'two answers were cut');
+      assert.equal(job.state, 'done', job.reason ?? '');
+      assert.ok(job.retries >= 1, `retried (${job.retries})`);
+      assert.equal(job.attempts, 1, 'the retries spent no attempt');
+    } finally {
+      await stop(r);
+      await proxy?.close();
+    }
+  });
+
   test('a job store that cannot be written (SQLITE_FULL) does not end the service; the job is recorded once it can', async () => {
     let full = false;
     let refusedOutcomes = 0;
@@ -204,21 +229,27 @@ describe('against an Orthanc that declares the PULSE metadata', () => {
     }
   });
 
-  test('a study over the configured limits is refused with its reason before it is retrieved', async () => {
-    let r: Running | undefined;
-    try {
-      r = await serve(orthanc.url, { limits: { maxInstances: 10 } });
-      const study = makeCineStudy(304);
-      await uploadStudy(client, study);
-      const job = await finished(r, study.studyInstanceUID);
-      assert.equal(job.state, 'failed');
-      assert.match(job.reason!, /over the configured limits: 48 instances \(limit 10\)/);
-      assert.deepEqual(r.received, [], 'nothing was decoded');
-      assert.equal(job.timings.retrieve, undefined, 'nothing was retrieved');
-    } finally {
-      await stop(r);
-    }
-  });
+  for (const [limit, value, reason] of [
+    ['maxInstances', 10, /over the configured limits: 48 instances \(limit 10\)/],
+    ['maxBytes', 10_000, /over the configured limits: \d+ bytes stored \(limit 10000\)/],
+    ['maxPixels', 5000, /over the configured limits: 12288 pixels to decode \(limit 5000\)/],
+  ] as const) {
+    test(`a study over the configured limits (${limit}) is refused with its reason before it is retrieved`, async () => {
+      let r: Running | undefined;
+      try {
+        r = await serve(orthanc.url, { limits: { [limit]: value } });
+        const study = makeCineStudy(limit === 'maxInstances' ? 304 : limit === 'maxBytes' ? 311 : 312);
+        await uploadStudy(client, study);
+        const job = await finished(r, study.studyInstanceUID);
+        assert.equal(job.state, 'failed');
+        assert.match(job.reason!, reason);
+        assert.deepEqual(r.received, [], 'nothing was decoded');
+        assert.equal(job.timings.retrieve, undefined, 'nothing was retrieved');
+      } finally {
+        await stop(r);
+      }
+    });
+  }
 
   test('an Orthanc outage longer than the attempts allow spends time, not attempts, and the study is processed', async () => {
     let r: Running | undefined;
@@ -270,5 +301,29 @@ test('an Orthanc without the PULSE user metadata: studies are processed and stor
   } finally {
     await stop(r);
     await orthanc.stop();
+  }
+});
+
+test('a data folder whose job store cannot be opened at start: the service starts, says why in /readyz, and opens it once it can', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pulse-faults-'));
+  // Where the SQLite file goes, a folder: opening fails (SQLITE_CANTOPEN) as on a read-only or full disk.
+  const blocker = join(dataDir, 'queue.sqlite');
+  mkdirSync(blocker);
+  let service: RunningService | undefined;
+  try {
+    const config = ConfigSchema.parse({ orthanc: { url: `http://127.0.0.1:${await freePort()}`, timeoutMs: 1000 }, dataDir, server: { port: await freePort() }, changesFeed: { pollIntervalMs: 200 }, queue: { pollIntervalMs: 100 } });
+    service = await startService({ config, processor: standInProcessor(), logger });
+    assert.equal((await fetch(`${service.url}/healthz`)).status, 200, 'alive');
+    const r = { service } as Running;
+    const down = await readiness(r);
+    assert.equal(down.status, 503);
+    assert.match(down.reasons.join('\n'), /queue not writable: SQLITE_CANTOPEN/);
+    rmSync(blocker, { recursive: true });
+    await waitFor('the store opens', async () => !(await readiness(r)).reasons.some((reason) => /queue/.test(reason)), 15_000);
+    const { created } = await service.store.enqueue({ studyInstanceUID: '1.2.3', modelKey: service.modelKey, source: 'api' });
+    assert.equal(created, true, 'the store works once opened');
+  } finally {
+    await service?.stop(500);
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

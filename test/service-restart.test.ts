@@ -12,8 +12,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../src/orthanc/local-orthanc.js';
@@ -21,8 +19,9 @@ import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import type { Job } from '../src/queue/job-store.js';
 import { startTestOrthanc } from './support/orthanc.js';
+import { isMarking, startFaultProxy } from './support/fault-proxy.js';
 import { projectRoot, pulseBin } from './support/paths.js';
-import { listJobs, makeCineStudy, serveWithStandIn, seriesModalities, uploadStudy, waitFor } from './service-support.js';
+import { killHard, listJobs, makeCineStudy, serveWithStandIn, seriesModalities, uploadStudy, waitFor } from './service-support.js';
 
 const standIn = join(projectRoot, 'dist', 'test', 'service-stand-in.js');
 const LEASE_MS = 1000;
@@ -44,55 +43,10 @@ function serve(orthancUrl: string, dataDir: string, port: number, callLog: strin
 
 const jobs = (port: number): Promise<Job[]> => listJobs(port);
 
-async function kill(child: ChildProcess): Promise<void> {
-  const exited = new Promise((done) => child.once('exit', done));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-/**
- * A pass-through HTTP proxy in front of Orthanc. While `holdMarkingOf` names an Orthanc study id,
- * a metadata write on that study is held (never forwarded) and `held` resolves: the service has
- * stored its outputs and is about to mark the study.
- */
-interface OrthancProxy {
-  server: Server;
-  readonly url: () => string;
-  /** Orthanc study ids whose marking is held; empty: everything passes. */
-  holdMarkingOf: Set<string>;
-  /** Resolves with the Orthanc study id whose marking was held first. */
-  readonly held: Promise<string>;
-}
-
-function orthancProxy(target: string): OrthancProxy {
-  let release!: (studyId: string) => void;
-  const state: OrthancProxy = {
-    server: undefined as unknown as Server,
-    url: () => `http://127.0.0.1:${(state.server.address() as AddressInfo).port}`,
-    holdMarkingOf: new Set(),
-    held: new Promise<string>((done) => (release = done)),
-  };
-  const upstream = new URL(target);
-  state.server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const marking = req.method === 'PUT' ? /^\/studies\/([^/]+)\/metadata\//.exec(req.url ?? '') : null;
-    if (marking && state.holdMarkingOf.has(marking[1]!)) {
-      release(marking[1]!);
-      return; // never answered: the service is killed while it waits
-    }
-    const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
-      res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.pipe(res);
-    });
-    forward.on('error', () => res.destroy());
-    req.pipe(forward);
-  });
-  return state;
-}
-
 test('killed mid-inference and between STOW and marking, the service processes every study exactly once', { skip: existsSync(standIn) ? false : 'build first (npx tsc -p tsconfig.json)' }, async () => {
   const orthanc = await startTestOrthanc({ stableAgeSeconds: 1, userMetadata: USER_METADATA_DECLARATION });
-  const proxy = orthancProxy(orthanc.url);
-  await new Promise<void>((done) => proxy.server.listen(0, '127.0.0.1', done));
+  // Holds the marking request of the study killed after STOW (never forwarded: the service is killed while it waits).
+  const proxy = await startFaultProxy(orthanc.url);
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-restart-'));
   const callLog = join(dataDir, 'processor-calls.txt');
   writeFileSync(callLog, '');
@@ -103,14 +57,14 @@ test('killed mid-inference and between STOW and marking, the service processes e
     const port = await freePort();
     const studies = [makeCineStudy(11), makeCineStudy(12), makeCineStudy(13)];
     const orthancIdOf = new Map<string, string>();
-    const first = serve(proxy.url(), dataDir, port, callLog);
+    const first = serve(proxy.url, dataDir, port, callLog);
     children.push(first);
     for (const study of studies) orthancIdOf.set(study.studyInstanceUID, await uploadStudy(client, study));
 
     // Kill 1: while the first study is in the processor (it takes 3 s there).
     const [killedMidInference] = await waitFor('a study in the processor', () => calls().length > 0 && calls(), 30_000, 50);
     await new Promise((r) => setTimeout(r, 300));
-    await kill(first);
+    await killHard(first);
 
     // A study that arrives while the service is down.
     const late = makeCineStudy(14);
@@ -118,16 +72,16 @@ test('killed mid-inference and between STOW and marking, the service processes e
     const all = [...studies, late];
 
     // Kill 2: after the next study's SEG and SR are in Orthanc, while the service marks it.
-    proxy.holdMarkingOf = new Set([...orthancIdOf].filter(([uid]) => uid !== killedMidInference).map(([, id]) => id));
-    const second = serve(proxy.url(), dataDir, port, callLog);
+    const holdOf = new Set([...orthancIdOf].filter(([uid]) => uid !== killedMidInference).map(([, id]) => id));
+    const marking = proxy.hold((method, path) => isMarking(method, path) && holdOf.has(path.split('/')[2]!));
+    const second = serve(proxy.url, dataDir, port, callLog);
     children.push(second);
-    const heldStudyId = await proxy.held;
+    const heldStudyId = (await marking).path.split('/')[2]!;
     const killedAfterStow = [...orthancIdOf].find(([, id]) => id === heldStudyId)![0];
     assert.deepEqual(await seriesModalities(client, heldStudyId), ['MR', 'SEG', 'SR'], 'killed after STOW-RS: the outputs are stored');
     const marks = await client.getJson<Record<string, string>>(`/studies/${heldStudyId}/metadata?expand`);
     assert.notEqual(marks.PulseStatus, 'done', 'killed before the study is marked');
-    await kill(second);
-    proxy.holdMarkingOf = new Set();
+    await killHard(second);
 
     const killed = new Set([killedMidInference, killedAfterStow]);
     assert.equal(killed.size, 2, 'two different studies were killed');
@@ -137,7 +91,7 @@ test('killed mid-inference and between STOW and marking, the service processes e
       return counts;
     };
 
-    const third = serve(proxy.url(), dataDir, port, callLog);
+    const third = serve(proxy.url, dataDir, port, callLog);
     children.push(third);
     const finished = await waitFor('all four done', async () => {
       // Fail at once, with the reason, when a study reaches the processor once too often (a lost lease).
@@ -190,8 +144,7 @@ test('killed mid-inference and between STOW and marking, the service processes e
     assert.equal(code, 0);
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    proxy.server.closeAllConnections();
-    proxy.server.close();
+    await proxy.close();
     await orthanc.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -216,18 +216,29 @@ export async function seriesModalities(client: OrthancRestClient, studyId: strin
 }
 
 /**
- * `pulse serve` as a child process (the compiled CLI, as in production) with the stand-in processor;
- * `env` sets the stand-in's and the queue's knobs for the test.
+ * `pulse serve` as a child process (the compiled CLI, as in production): the real pipeline, or the
+ * processor module named; `env` sets the queue's (and a stand-in's) knobs for the test.
  */
-export function serveWithStandIn(orthancUrl: string, dataDir: string, port: number, env: Record<string, string>): ChildProcess {
-  const standIn = join(projectRoot, 'dist', 'test', 'service-stand-in.js');
-  const child = spawn(process.execPath, [pulseBin, 'serve', '--orthanc', orthancUrl, '--data', dataDir, '--port', String(port), '--processor-module', standIn], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+export function servePulse(orthancUrl: string, dataDir: string, port: number, env: Record<string, string>, options: { processorModule?: string } = {}): ChildProcess {
+  const args = [pulseBin, 'serve', '--orthanc', orthancUrl, '--data', dataDir, '--port', String(port)];
+  if (options.processorModule !== undefined) args.push('--processor-module', options.processorModule);
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.resume();
   child.stderr!.resume();
   return child;
+}
+
+/** `pulse serve` with the stand-in processor (test/service-stand-in.ts). */
+export function serveWithStandIn(orthancUrl: string, dataDir: string, port: number, env: Record<string, string>): ChildProcess {
+  return servePulse(orthancUrl, dataDir, port, env, { processorModule: join(projectRoot, 'dist', 'test', 'service-stand-in.js') });
+}
+
+/** SIGKILL, resolved once the process has exited. */
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((done) => child.once('exit', done));
+  child.kill('SIGKILL');
+  await exited;
 }
 
 /** The service's job list over its API; empty while the service does not answer (killed, starting). */

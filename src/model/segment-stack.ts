@@ -24,7 +24,7 @@ export interface LogitAdapter {
 }
 
 export interface SegmentStackOptions {
-  /** Slices per onnxruntime call. @defaultValue 16 */
+  /** Slices per onnxruntime call. @defaultValue SEGMENTATION_BATCH_SIZE (4) */
   batchSize?: number;
   /**
    * Keep the decoder features (and the model-grid logits) of every image, or of the images the
@@ -104,6 +104,14 @@ function sharedMatrix(grid: CineGrid): boolean {
   return grid.images.every((row) => row.every((i) => i.plane.rows === rows && i.plane.columns === columns));
 }
 
+/**
+ * Images per inference batch. onnxruntime holds the activations of a whole batch: peak RSS of one
+ * PULSE-lite session (88 MB before its first run) was 565 MB running batches of 16 with the memory
+ * arena, 354 MB without it, 197 MB with batches of 4 and no arena; time per image was no worse with 4
+ * in the same run on 2 cores (`npm run bench` measures it).
+ */
+export const SEGMENTATION_BATCH_SIZE = 4;
+
 export async function segmentStack(
   grid: CineGrid,
   manifest: LoadedManifest,
@@ -112,7 +120,7 @@ export async function segmentStack(
   options: SegmentStackOptions = {},
 ): Promise<StackSegmentation> {
   checkStackGeometry(grid);
-  const batchSize = options.batchSize ?? 16;
+  const batchSize = options.batchSize ?? SEGMENTATION_BATCH_SIZE;
   const { slices, phases } = grid;
   const plane = shape.rows * shape.columns;
   const timingsMs = { preprocess: 0, inference: 0, postprocess: 0 };

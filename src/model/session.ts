@@ -58,6 +58,11 @@ export class ModelSession {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
+      // No arena and no memory pattern: the activations of a batch are given back after each run
+      // instead of being kept at their peak for the life of the session (measured: peak RSS of one
+      // session running batches of 16 slices 565 MB with them, 354 MB without; the same time per slice).
+      enableCpuMemArena: false,
+      enableMemPattern: false,
     };
     const shape = inputShape(manifest);
     const slice = await ort.InferenceSession.create(resolve(manifest.directory, manifest.model.file), sessionOptions);

@@ -80,13 +80,23 @@ export async function instanceDimensions(client: OrthancRestClient, instanceId: 
   try {
     const id = encodeURIComponent(instanceId);
     const [rows, columns] = await Promise.all([client.send('GET', `/instances/${id}/content/0028-0010`), client.send('GET', `/instances/${id}/content/0028-0011`)]);
-    const r = Number.parseInt((await rows.text()).trim(), 10);
-    const c = Number.parseInt((await columns.text()).trim(), 10);
-    return Number.isFinite(r) && Number.isFinite(c) ? { rows: r, columns: c } : undefined;
+    const r = unsignedShort(new Uint8Array(await rows.arrayBuffer()));
+    const c = unsignedShort(new Uint8Array(await columns.arrayBuffer()));
+    return r !== undefined && c !== undefined ? { rows: r, columns: c } : undefined;
   } catch (error) {
     if (error instanceof OrthancRequestError && error.status === 404) return undefined;
     throw error;
   }
+}
+
+/**
+ * A US value as Orthanc 1.10 answers `/instances/{id}/content/{tag}`: the raw value, two bytes little
+ * endian (not text, unlike string VRs); text digits are accepted too.
+ */
+export function unsignedShort(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 2) return bytes[0]! | (bytes[1]! << 8);
+  const text = new TextDecoder().decode(bytes).replace(/\0/gu, '').trim();
+  return /^\d+$/u.test(text) ? Number(text) : undefined;
 }
 
 /** Orthanc's id of an instance by SOP Instance UID, or undefined when absent. */

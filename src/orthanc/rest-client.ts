@@ -116,15 +116,26 @@ export class OrthancRestClient {
     await this.request('DELETE', `/${level}/${encodeURIComponent(id)}`);
   }
 
-  /** `GET` any route and parse JSON (for routes this client does not wrap). */
-  getJson<T>(path: string, options: CallOptions = {}): Promise<T> {
-    return this.request('GET', path, undefined, undefined, options) as Promise<T>;
+  /** `GET` any route and parse JSON (for routes this client does not wrap). An empty answer is a cut one. */
+  async getJson<T>(path: string, options: CallOptions = {}): Promise<T> {
+    const value = await this.request('GET', path, undefined, undefined, options);
+    if (value === undefined) throw new IncompleteRetrievalError(`Orthanc's answer to GET ${path} came back empty (cut short?)`);
+    return value as T;
   }
 
-  /** Sends a request and parses a JSON answer (an empty body gives `undefined`). */
+  /**
+   * Sends a request and parses a JSON answer (an empty body gives `undefined`). Orthanc only ever
+   * sends whole JSON: an answer that does not parse was cut short on the way (a connection closed
+   * mid-answer without framing), which is transient, never a fault of the study or of ours.
+   */
   async request(method: string, path: string, body?: Uint8Array | string, contentType?: string, options: CallOptions = {}): Promise<unknown> {
     const text = await (await this.http.send(path, { method, ...(body !== undefined ? { body } : {}), ...(contentType !== undefined ? { contentType } : {}), ...options })).text();
-    return text.length > 0 ? JSON.parse(text) : undefined;
+    if (text.length === 0) return undefined;
+    try {
+      return JSON.parse(text);
+    } catch (error) {
+      throw new IncompleteRetrievalError(`Orthanc's answer to ${method} ${path} is not whole JSON (${(error as Error).message}): cut short?`);
+    }
   }
 
   /** Sends a request and hands back the raw 2xx Response (failures mapped as for every request). */

@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { JobStore } from './job-store.js';
 import { PostgresJobStore } from './postgres-job-store.js';
 import { SqliteJobStore } from './sqlite-job-store.js';
+import { deferredJobStore } from './deferred-job-store.js';
 
 export function openJobStore(config: Pick<ServiceConfig, 'dataDir' | 'queue'>, logger?: Logger): JobStore {
   const { queue } = config;
@@ -15,7 +16,9 @@ export function openJobStore(config: Pick<ServiceConfig, 'dataDir' | 'queue'>, l
     if (queue.postgres.url === undefined) throw new Error("queue.backend 'postgres' needs queue.postgres.url");
     return new PostgresJobStore({ url: queue.postgres.url, schema: queue.postgres.schema, poolSize: queue.postgres.poolSize, ...(logger ? { logger } : {}) });
   }
-  return new SqliteJobStore(join(config.dataDir, 'queue.sqlite'));
+  // Opened on first use and again until it opens: a read-only or full data folder at start does not
+  // end the service (readiness says why until it can be written).
+  return deferredJobStore(() => new SqliteJobStore(join(config.dataDir, 'queue.sqlite')));
 }
 
 /** Where the queue lives, for logs and `pulse serve`'s first line: never the password. */

@@ -87,7 +87,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     model,
     readiness,
     activeCalibrations,
-    process: (instances, run = {}) => threads.process(instances, { calibration: profileOf(run.calibration), ...(run.signal ? { signal: run.signal } : {}) }),
+    process: (instances, run = {}) => threads.process(instances, { calibration: profileOf(run.calibration), ...(run.signal ? { signal: run.signal } : {}), transfer: run.transfer === true }),
     close: () => threads.close(),
   };
 }

@@ -72,8 +72,12 @@ export class PipelineThreads {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`size must be a positive integer, got ${size}`);
   }
 
-  async process(instances: readonly StudyInstance[], options: { readonly calibration?: CalibrationProfile | null; readonly signal?: AbortSignal } = {}): Promise<StudyOutputs> {
-    const { calibration = null, signal } = options;
+  /**
+   * With `transfer`, the instances' buffers move to the thread instead of being copied (the caller's
+   * views are detached): a study's bytes are held once, not twice, while it is processed.
+   */
+  async process(instances: readonly StudyInstance[], options: { readonly calibration?: CalibrationProfile | null; readonly signal?: AbortSignal; readonly transfer?: boolean } = {}): Promise<StudyOutputs> {
+    const { calibration = null, signal, transfer = false } = options;
     signal?.throwIfAborted();
     const thread = await this.acquire();
     const id = this.nextId++;
@@ -105,7 +109,10 @@ export class PipelineThreads {
         thread.on('message', onMessage);
         thread.once('error', onError);
         thread.once('exit', onExit);
-        thread.postMessage({ id, instances, calibration } satisfies Request);
+        // Small buffers may be slices of Node's shared Buffer pool, which must never move: only the
+        // large ones (a retrieval's body) are transferred; the rest are copied as before.
+        const moved = transfer ? [...new Set(instances.map((i) => i.bytes.buffer))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > Buffer.poolSize) : [];
+        thread.postMessage({ id, instances, calibration } satisfies Request, moved);
       });
     } finally {
       this.release(thread);

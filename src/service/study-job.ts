@@ -31,9 +31,11 @@ export interface StudyProcessor {
   readiness?(): Promise<{ ok: boolean; reason?: string }>;
   /**
    * Runs the pipeline, with the given calibration (by id) or the bare model. `signal` aborts when the
-   * worker stops and gives the job back: a processor stops at its next check.
+   * worker stops and gives the job back: a processor stops at its next check. `transfer`: the caller
+   * will not read the instances' bytes again, so a processor may move them to another thread instead
+   * of copying them (they are then detached here).
    */
-  process(instances: readonly StudyInstance[], options?: { readonly calibration?: string | null; readonly signal?: AbortSignal }): Promise<StudyOutputs>;
+  process(instances: readonly StudyInstance[], options?: { readonly calibration?: string | null; readonly signal?: AbortSignal; readonly transfer?: boolean }): Promise<StudyOutputs>;
   /** The calibrations active now (read at every job, so an activation reaches the next job). */
   activeCalibrations?(): readonly RoutableCalibration[];
   /** Frees what the processor holds (pipeline threads); called when the service stops. */
@@ -108,13 +110,14 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     let outputs: StudyOutputs;
     try {
-      outputs = await timings.time('pipeline', () => processor.process(instances, { calibration, signal }));
+      // The retrieved bytes move to the pipeline thread (not copied): the job does not read them again.
+      outputs = await timings.time('pipeline', () => processor.process(instances, { calibration, signal, transfer: true }));
     } catch (error) {
       if (!(error instanceof UnsupportedEncodingError)) throw error;
       // The reader cannot decode this transfer syntax: ask Orthanc to transcode, then try once more.
       logger.info('retrieving again, transcoded by Orthanc', { ...log, transferSyntaxUID: error.transferSyntaxUID });
       const transcoded = await timings.time('retrieve_transcoded', () => retrieveAll(job.studyInstanceUID, decision.series, (s) => retrieveSeriesTranscoded(client, s, signal)));
-      outputs = await timings.time('pipeline', () => processor.process(transcoded, { calibration, signal }));
+      outputs = await timings.time('pipeline', () => processor.process(transcoded, { calibration, signal, transfer: true }));
     }
     for (const [stage, ms] of Object.entries(outputs.result.timings_ms)) timings.record(`pipeline.${stage}`, ms);
     // Which stack was read and what was dropped (repeats, other views): decisions carry no patient data.
