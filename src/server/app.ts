@@ -22,6 +22,7 @@ import type { ServiceMetrics } from './metrics.js';
 import { adminRoute, changesState, describeIssues, openApiDocument, route, viewerRoute, type RouteSpec } from './route.js';
 import { createDicomWebProxy, type DicomWebProxyOptions } from './dicomweb-proxy.js';
 import { createOhifHandler, OHIF_BASE, ohifStudyLink } from './ohif.js';
+import type { CalibrationVersion } from './calibration-history.js';
 import { EmptyBody, JobListQuery, JobParams, ReprocessBody, SessionBody, StudyParams, ThumbnailParams, WebhookBody } from './schemas.js';
 
 /** One readiness check: fine, or why not. */
@@ -55,6 +56,8 @@ export interface AppDependencies {
   readonly archive?: ResultArchive;
   /** Viewer link template; `{StudyInstanceUID}` is replaced (server.viewerUrl). */
   readonly viewerUrl?: string;
+  /** Every stored calibration with its status, for the dashboard's history (newest first or any order). */
+  readonly calibrations?: () => readonly CalibrationVersion[];
   /** The embedded OHIF viewer and its read-only DICOMweb proxy (viewer.ohif), when served. */
   readonly viewer?: EmbeddedViewer;
 }
@@ -226,8 +229,8 @@ function coreRoutes(deps: AppDependencies, auth: Authenticator, document: () => 
         res.status(202).json(await queueFromApi(job.studyInstanceUID, 'retry'));
       },
     ),
-    viewerRoute('/', { summary: 'the dashboard: queue counts and recent jobs', produces: 'html', responses: { 200: 'HTML' } }, async ({ res, credentials }) => {
-      res.type('html').send(renderDashboard(await store.list({ limit: 100 }), await store.countByState(), pageContext(credentials)));
+    viewerRoute('/', { summary: 'the dashboard: queue counts, recent jobs and the calibration history', produces: 'html', responses: { 200: 'HTML' } }, async ({ res, credentials }) => {
+      res.type('html').send(renderDashboard(await store.list({ limit: 100 }), await store.countByState(), pageContext(credentials), deps.calibrations?.() ?? []));
     }),
     viewerRoute<{ uid: string }>(
       '/studies/:uid',

@@ -3,13 +3,15 @@
  * and recent jobs) and one page per study: the key numbers with their reference ranges, the
  * diagnosis with its probability, quality control and calibration when the result has them, stage
  * timings, the mid-ventricular ED/ES thumbnails with contours, the LV volume curve (inline SVG) and
- * a link to the viewer. The only script (dashboard-script.ts) signs in and sends admin actions as
+ * a link to the viewer; the queue page also shows the calibration history (calibration-history.ts)
+ * once calibrations exist. The only script (dashboard-script.ts) signs in and sends admin actions as
  * JSON with the CSRF token.
  */
 import { applyRange, REFERENCE_SOURCE } from '../analysis/normal-ranges.js';
 import type { StudyResult } from '../core/result.js';
 import type { Job, JobState } from '../queue/job-store.js';
 import type { ArchivedStudy } from '../service/result-archive.js';
+import { calibrationHistorySection, type CalibrationVersion } from './calibration-history.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -50,6 +52,7 @@ table.jobs{width:100%}.num{text-align:right;font-variant-numeric:tabular-nums}
 .flag-LOW,.flag-HIGH{color:#b00;font-weight:600}.flag-NORMAL{color:#070}
 .cards{display:flex;flex-wrap:wrap;gap:1.5em;align-items:flex-start}.card{border:1px solid #ddd;border-radius:6px;padding:.8em 1em}
 .qc-pass{color:#070}.qc-review{color:#a60}.qc-fail{color:#b00}
+.status-active{color:#2ca02c;font-weight:600}.status-inactive{color:#1f77b4}.status-rejected{color:#d62728}
 figure{margin:0}figcaption{font-size:12px;color:#555}img.thumb{image-rendering:pixelated;border:1px solid #ccc;width:256px}
 .note{color:#555;font-size:12px}button{font:inherit;padding:4px 10px}
 header nav a{margin-right:1em}
@@ -72,7 +75,7 @@ ${body}
 `;
 }
 
-export function renderDashboard(jobs: readonly Job[], counts: Readonly<Record<JobState, number>>, context: PageContext = {}): string {
+export function renderDashboard(jobs: readonly Job[], counts: Readonly<Record<JobState, number>>, context: PageContext = {}, calibrations: readonly CalibrationVersion[] = []): string {
   const rows = jobs
     .map((job) => {
       const outcome = job.outcome
@@ -101,7 +104,8 @@ export function renderDashboard(jobs: readonly Job[], counts: Readonly<Record<Jo
 <table class="jobs"><thead><tr><th>job</th><th>study</th><th>state</th><th>attempts</th><th>result</th><th>reason</th><th>timings</th><th>updated</th></tr></thead>
 <tbody>
 ${rows || '<tr><td colspan="8">no jobs yet</td></tr>'}
-</tbody></table>`,
+</tbody></table>
+${calibrationHistorySection(calibrations)}`,
   );
 }
 

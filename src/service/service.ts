@@ -108,6 +108,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const app = createApp({
     store,
     extraRoutes: calibrationRoutes(new CalibrationStore(config.dataDir), calibrations),
+    calibrations: () => {
+      try {
+        return new CalibrationStore(config.dataDir).list();
+      } catch (error) {
+        // An unreadable calibration file must not take the dashboard down; the API names it.
+        logger.warn('calibration history not shown', { error: (error as Error).message });
+        return [];
+      }
+    },
     discovery,
     metrics,
     logger,
