@@ -44,7 +44,7 @@ interface Size {
 
 const SIZES: Record<Size['name'], Size> = {
   ci: { name: 'ci', leaseMs: 5000, backoff: { baseMs: 100, maxMs: 500 }, outageMs: 8000, lossyStudies: 2, fuzzCases: 300, corpusFiles: Number.POSITIVE_INFINITY },
-  full: { name: 'full', leaseMs: 15_000, backoff: { baseMs: 1000, maxMs: 20_000 }, outageMs: 150_000, lossyStudies: 10, fuzzCases: 20_000, corpusFiles: Number.POSITIVE_INFINITY },
+  full: { name: 'full', leaseMs: 15_000, backoff: { baseMs: 1000, maxMs: 20_000 }, outageMs: 150_000, lossyStudies: 10, fuzzCases: 5000, corpusFiles: Number.POSITIVE_INFINITY },
 };
 
 /**
