@@ -8,6 +8,7 @@
  *
  *   node dist/bench/run.js [--model manifest.json] [--threads 2] [--runs 5] [--out bench/results.json]
  *     [--skip-bursts] [--stores sqlite,postgres] [--workers 1,2,3] [--burst-studies 25] [--memory-studies 20]
+ *     [--compare-arenas]  (the memory burst again without MALLOC_ARENA_MAX=2)
  *
  * Both measurements alternate within one process, so background load affects them alike; the
  * reported figures are medians.
@@ -139,9 +140,11 @@ async function main(): Promise<void> {
     const memoryStudies = Number(argument('memory-studies') ?? 20);
     process.stdout.write(`memory burst: ${memoryStudies} studies of 12 x 30, 1 worker, sqlite\n`);
     memory = await runBurst({ workers: 1, studies: memoryStudies, slices: 12, phases: 30 });
-    // The same burst with glibc's default arenas (no MALLOC_ARENA_MAX), side by side.
-    process.stdout.write(`memory burst: the same with glibc's default malloc arenas\n`);
-    memoryDefaultArenas = await runBurst({ workers: 1, studies: memoryStudies, slices: 12, phases: 30, env: { MALLOC_ARENA_MAX: '' } });
+    if (process.argv.includes('--compare-arenas')) {
+      // The same burst with glibc's default arenas (no MALLOC_ARENA_MAX), side by side.
+      process.stdout.write(`memory burst: the same with glibc's default malloc arenas\n`);
+      memoryDefaultArenas = await runBurst({ workers: 1, studies: memoryStudies, slices: 12, phases: 30, env: { MALLOC_ARENA_MAX: '' } });
+    }
   }
 
   const results = {
