@@ -68,7 +68,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_RETRY_BUDGET_MS: '3600000', PULSE_MAX_STUDY_INSTANCES: '100', PULSE_MAX_STUDY_BYTES: '1000000', PULSE_MAX_STUDY_PIXELS: '5000000',
     PULSE_QUEUE_BACKEND: 'sqlite', PULSE_QUEUE_POSTGRES_URL: 'postgres://pulse:pw@db:5432/pulse', PULSE_QUEUE_POSTGRES_SCHEMA: 'pulse_b', PULSE_QUEUE_POSTGRES_POOL_SIZE: '8',
     PULSE_VIEWER_OHIF: 'true', PULSE_VIEWER_OHIF_DIST: '/opt/ohif',
-    PULSE_REPORT_PDF: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
+    PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';

@@ -85,13 +85,28 @@ describe('FHIR R4 DiagnosticReport bundle', () => {
     assert.deepEqual(buildDiagnosticReportBundle({ result, groups, issued }), bundle);
   });
 
-  test('a study that failed quality control: no Observations, no conclusionCode, says so', () => {
-    const failed = buildDiagnosticReportBundle({ result: { ...result, qc: { status: 'fail', reasons: ['no LV found'], ood: 1 } } as StudyResult, groups, issued });
+  test('a study that failed quality control: says the analysis failed QC, states no finding (no Observation, no diagnosis, no number)', () => {
+    const qc = { status: 'fail' as const, reasons: ['LVEF 99.4 % is outside 0-90 %', 'RVEF -565 % is outside 0-90 %'], ood: 1 };
+    const failed = buildDiagnosticReportBundle({
+      result: { ...result, qc } as StudyResult,
+      groups,
+      issued,
+      qualityControlSummary: 'the left-ventricular ejection fraction is physiologically implausible',
+    });
     assert.deepEqual(validator.validate(failed), []);
     const [report] = resources(failed, 'DiagnosticReport') as any[];
+    assert.equal(report.status, 'preliminary');
     assert.equal(resources(failed, 'Observation').length, 0);
+    assert.equal(report.result?.length ?? 0, 0, 'no result references');
     assert.equal(report.conclusionCode, undefined);
-    assert.match(report.conclusion, /Quality control failed: no findings/);
+    assert.match(report.conclusion, /^The automated analysis failed quality control: no findings are stated for this study\. Why: the left-ventricular ejection fraction is physiologically implausible\./);
+    assert.ok(report.conclusion.includes(AUTOMATED_STATEMENT));
+    // Neither the result's numbers (those in qc.reasons included) nor its diagnosis are stated.
+    assert.doesNotMatch(report.conclusion, /\d/, 'no number in the conclusion');
+    assert.doesNotMatch(report.conclusion, new RegExp(`${result.diagnosis.label}|probability`));
+    // A summary holding a number is not quoted.
+    const numbered = buildDiagnosticReportBundle({ result: { ...result, qc } as StudyResult, groups, issued, qualityControlSummary: 'LVEF 99.4 %' });
+    assert.doesNotMatch((resources(numbered, 'DiagnosticReport') as any[])[0].conclusion, /99|Why/);
   });
 });
 

@@ -97,7 +97,7 @@ describe('the real pipeline on synthetic studies of known truth', { skip }, () =
   test('the SEG frames reference exactly the ED and ES source instances, one temporal index per phase', () => {
     for (const [group, { study, outputs, phaseOf }] of cases) {
       const { ed, es } = outputs.result.phases;
-      const seg = read(outputs.seg);
+      const seg = read(outputs.seg!);
       const frames = items(seg.PerFrameFunctionalGroupsSequence);
       assert.equal(frames.length, seg.NumberOfFrames);
       const phaseOfTemporalIndex = new Map<number, Set<number>>();
@@ -130,7 +130,7 @@ describe('the real pipeline on synthetic studies of known truth', { skip }, () =
     for (const [group, { outputs, phaseOf }] of cases) {
       const { ed, es } = outputs.result.phases;
       const sr = read(outputs.sr);
-      const segUid = read(outputs.seg).SOPInstanceUID as string;
+      const segUid = read(outputs.seg!).SOPInstanceUID as string;
       const references = new Set<string>();
       const walk = (value: unknown): void => {
         if (Array.isArray(value)) return value.forEach(walk);
@@ -152,7 +152,7 @@ describe('the real pipeline on synthetic studies of known truth', { skip }, () =
   test('dciodvfy, PixelMed and dsrdump find no error in the real SEG, SR and overlay', () => {
     // One study is enough: the validators judge structure, which both studies share.
     const { outputs } = cases.get('DCM')!;
-    const objects = { SEG: outputs.seg, SR: outputs.sr, overlay: outputs.overlay! };
+    const objects = { SEG: outputs.seg!, SR: outputs.sr, overlay: outputs.overlay! };
     assert.ok(objects.overlay, 'the overlay was asked for');
     for (const [name, bytes] of Object.entries(objects)) {
       const report = dciodvfy(bytes);

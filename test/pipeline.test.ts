@@ -175,7 +175,7 @@ test('result.json carries the keys of the contract, stage timings and the model 
   assert.ok(Math.abs(probabilities.reduce((a, b) => a + b, 0) - 1) < 0.01);
   assert.equal(result.model.calibration, null);
   // The DICOM outputs: a SEG holding ED and ES frames and a Comprehensive 3D SR, both in this study.
-  const segDs = read(seg);
+  const segDs = read(seg!);
   assert.equal(segDs.SOPClassUID, '1.2.840.10008.5.1.4.1.1.66.4');
   assert.equal(segDs.StudyInstanceUID, result.studyInstanceUID);
   const phasesInSeg = new Set((segDs.PerFrameFunctionalGroupsSequence as Dataset[]).map((f) => f.FrameContentSequence.TemporalPositionIndex ?? f.FrameContentSequence[0]?.TemporalPositionIndex));
@@ -185,9 +185,9 @@ test('result.json carries the keys of the contract, stage timings and the model 
   assert.equal(srDs.StudyInstanceUID, result.studyInstanceUID);
   // Idempotent writes: the same study and model give the same SOP Instance UIDs.
   const again = await processStudy(study.files.map((f) => ({ source: f.name, bytes: f.bytes })), { manifestPath, models, segPhases: 'all' });
-  assert.equal(read(again.seg).SOPInstanceUID, segDs.SOPInstanceUID);
+  assert.equal(read(again.seg!).SOPInstanceUID, segDs.SOPInstanceUID);
   assert.equal(read(again.sr).SOPInstanceUID, srDs.SOPInstanceUID);
-  assert.ok((read(again.seg).NumberOfFrames as number) >= (segDs.NumberOfFrames as number));
+  assert.ok((read(again.seg!).NumberOfFrames as number) >= (segDs.NumberOfFrames as number));
 });
 
 // The real model against synthetic truth (ED/ES, measurements, SEG/SR references, validators): test/pipeline-output.test.ts.

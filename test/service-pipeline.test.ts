@@ -96,8 +96,8 @@ test('in a worker thread the pipeline gives the same outputs as on the calling t
     const onCaller = await direct.process(instances);
     t.diagnostic(`main-thread event-loop delay during threaded inference: max ${(delay.max / 1e6).toFixed(0)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(0)} ms; inference ${inThread.result.timings_ms.inference ?? '?'} ms`);
     assert.deepEqual({ ...inThread.result, timings_ms: {} }, { ...onCaller.result, timings_ms: {} });
-    assert.deepEqual(Buffer.from(inThread.seg).length, Buffer.from(onCaller.seg).length);
-    assert.equal(inThread.seg.constructor, Uint8Array);
+    assert.deepEqual(Buffer.from(inThread.seg!).length, Buffer.from(onCaller.seg!).length);
+    assert.equal(inThread.seg!.constructor, Uint8Array);
     await assert.rejects(threaded.process([{ source: 'garbage', bytes: new Uint8Array([1, 2, 3]) }]), (error: unknown) => error instanceof BadInputError);
   } finally {
     await threaded.close?.();

@@ -167,7 +167,7 @@ describe('changes feed alone', () => {
     const source = makeCineStudy(41);
     const outputs = await standInProcessor().process(source.files.map((bytes, k) => ({ source: `f${k}`, bytes })));
     const calls = s!.processor.calls.length;
-    await s!.client.uploadInstance(outputs.seg);
+    await s!.client.uploadInstance(outputs.seg!);
     await s!.client.uploadInstance(outputs.sr);
     const job = await jobFor(s!, source.studyInstanceUID, ['done', 'failed', 'skipped']);
     assert.equal(job.state, 'skipped');

@@ -232,6 +232,11 @@ export const ConfigSchema = z.object({
     .object({
       /** Store the PDF report as a DICOM Encapsulated PDF (series 9004) in the study. @defaultValue false */
       pdf: z.boolean().default(false),
+      /**
+       * Store the SEG of a result that failed quality control, for a person to inspect; false: store only
+       * the SR that says the analysis failed (it then references no SEG). @defaultValue true
+       */
+      segOnQcFail: z.boolean().default(true),
     })
     .prefault({}),
   fhir: z

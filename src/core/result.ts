@@ -89,7 +89,8 @@ export interface StudyViews {
 /** What one processed study yields: the result plus the DICOM objects to store (Part 10 bytes). */
 export interface StudyOutputs {
   result: StudyResult;
-  seg: Uint8Array;
+  /** The SEG; absent only when quality control failed and the SEG is configured off for failures (segOnQcFail). */
+  seg?: Uint8Array;
   sr: Uint8Array;
   overlay?: Uint8Array;
   /** The PDF report (report.pdf), when asked for. */

@@ -91,6 +91,11 @@ export interface DiagnosticReportInput {
   readonly groups: ReadonlyArray<{ readonly name: string; readonly description?: string; readonly code: codes.CodedConcept }>;
   /** When the report was issued. @defaultValue now */
   readonly issued?: Date;
+  /**
+   * Why quality control failed or asks for review, without numbers (qcSummary): what a failed
+   * report says instead of result.qc.reasons, which quote the implausible numbers.
+   */
+  readonly qualityControlSummary?: string;
 }
 
 function resultQcStatus(result: StudyResult): { status: string; reasons: string[] } | undefined {
@@ -180,8 +185,10 @@ export function buildDiagnosticReportBundle(input: DiagnosticReportInput): FhirB
   const group = input.groups.find((g) => g.name === label);
   const probability = result.diagnosis.probabilities[label];
   const qcText = qc ? ` Quality control: ${qc.status.toUpperCase()}${qc.reasons.length ? ` (${qc.reasons.join('; ')})` : ''}.` : '';
+  // A failed report quotes no number, not even in its reasons (they name the implausible values).
+  const failedWhy = input.qualityControlSummary && !/\d/.test(input.qualityControlSummary) ? ` Why: ${input.qualityControlSummary}.` : '';
   const conclusion = failed
-    ? `Quality control failed: no findings are stated for this study.${qcText} ${AUTOMATED_STATEMENT}`
+    ? `The automated analysis failed quality control: no findings are stated for this study.${failedWhy} ${AUTOMATED_STATEMENT}`
     : `${impressionOf(result.narrative) ?? ''} Most probable group ${label}${probability !== undefined ? ` with probability ${probability.toFixed(PROBABILITY_DECIMALS)}` : ''}.${qcText} ${AUTOMATED_STATEMENT}`.trim();
 
   const report: FhirResource = {

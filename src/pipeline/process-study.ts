@@ -31,6 +31,11 @@ export interface ProcessStudyOptions {
   segPhases?: 'ed-es' | 'all';
   /** Also build the Secondary Capture overlay; @defaultValue false */
   overlay?: boolean;
+  /**
+   * Write the SEG of a result that failed quality control, for a person to inspect (the SR then points
+   * at it only as evidence); false: no SEG for such a result, and the SR references none. @defaultValue true
+   */
+  segOnQcFail?: boolean;
   /** Also build the PDF report and its DICOM Encapsulated PDF (series 9004); @defaultValue false */
   pdf?: boolean;
   /** Also build the FHIR R4 DiagnosticReport Bundle (diagnostic-report.json); @defaultValue false */
@@ -86,19 +91,19 @@ async function processWith(models: ModelRegistry, instances: ReadonlyArray<Study
   const calibration = profile?.id ?? null;
   const result = buildResult(run.study, run.analysis, run.qc, model, run.timer, calibration);
   const contentDateTime = new Date();
-  const dicom = dicomStep({ run, result, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, contentDateTime }, run.timer);
+  const dicom = dicomStep({ run, result, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, segOnQcFail: options.segOnQcFail ?? true, contentDateTime }, run.timer);
   let report: { pdf: Uint8Array; pdfDicom: Uint8Array } | undefined;
   if (options.pdf) {
     const { context } = run.study;
     const algorithm = { name: model.manifest.name, version: model.manifest.version, calibration };
     const otherSeries = [
-      segmentationUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
+      ...(dicom.seg ? [segmentationUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID] : []),
       measurementReportUids(context.studyInstanceUID, context.seriesInstanceUID, algorithm).seriesInstanceUID,
     ];
     report = await run.timer.time('dicom', () => reportStep({ run, result, calibration, otherSeries, contentDateTime }));
   }
   const fhir = options.fhir
-    ? buildDiagnosticReportBundle({ result, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime })
+    ? buildDiagnosticReportBundle({ result, modality: run.study.context.modality, groups: model.manifest.diagnosis.groups, issued: contentDateTime, ...(run.qc.status !== 'pass' ? { qualityControlSummary: qcSummary(run.qc) } : {}) })
     : undefined;
   // The writers have consumed the result (the SR, PDF and FHIR state no timings); timings_ms now includes them.
   result.timings_ms = run.timer.snapshot({ total: true });
@@ -112,6 +117,7 @@ interface DicomStepInput {
   readonly calibration: string | null;
   readonly segPhases: 'ed-es' | 'all';
   readonly overlay: boolean;
+  readonly segOnQcFail: boolean;
   readonly contentDateTime: Date;
 }
 
@@ -133,7 +139,8 @@ function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
   const { ed, es } = analysis.phases;
   const phases = input.segPhases === 'all' ? Array.from({ length: study.grid.phases }, (_, p) => p) : [...new Set([ed, es])].sort((a, b) => a - b);
   const { contentDateTime } = input;
-  const seg = buildSegmentation({
+  const writeSeg = run.qc.status !== 'fail' || input.segOnQcFail;
+  const seg = !writeSeg ? undefined : buildSegmentation({
     context: study.context,
     labelMaps: segmentation.labelMaps,
     phases,
@@ -151,7 +158,7 @@ function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
     qualityControl: { status: run.qc.status, summary: qcSummary(run.qc) },
     segments: manifest.segments,
     diagnosisGroups: manifest.diagnosis.groups,
-    segmentation: segmentationReference(seg),
+    ...(seg ? { segmentation: segmentationReference(seg) } : {}),
     sourceImages,
     algorithm,
     ...measurementReportUids(study.context.studyInstanceUID, study.context.seriesInstanceUID, algorithm),
@@ -162,6 +169,6 @@ function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
     ? overlayOfRun(run, result, calibration, contentDateTime).bytes
     : undefined;
   // Every writer copies the same patient/study values: one record of what was sanitised.
-  const sanitised = describeSanitised(seg.sanitised);
-  return { seg: seg.bytes, sr: sr.bytes, ...(overlay ? { overlay } : {}), sanitised };
+  const sanitised = describeSanitised((seg ?? sr).sanitised);
+  return { ...(seg ? { seg: seg.bytes } : {}), sr: sr.bytes, ...(overlay ? { overlay } : {}), sanitised };
 }

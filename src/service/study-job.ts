@@ -125,7 +125,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     if (dropped.length > 0) logger.info('series chosen', { ...log, chosen: outputs.result.series_decisions?.find((d) => d.chosen)?.reason, dropped });
 
     // The Encapsulated PDF (series 9004) is stored with the SEG and SR when the processor built it (reports.pdf).
-    const objects = [outputs.seg, outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : [])];
+    // No SEG when quality control failed and reports.segOnQcFail is false.
+    const objects = [...(outputs.seg ? [outputs.seg] : []), outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : [])];
     const identities = objects.map(outputIdentity);
     for (const identity of identities) {
       if (identity.studyInstanceUID !== job.studyInstanceUID) {
@@ -199,8 +200,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
         ...(outputs.result.qc?.status === 'fail' ? {} : { diagnosis: outputs.result.diagnosis.label, lvefPct: outputs.result.measurements.lvef_pct }),
         qc: outputs.result.qc?.status ?? 'pass',
         urgent: priorityOf(outputs.result, threshold) === 'urgent',
-        segSOPInstanceUID: identities[0]!.sopInstanceUID,
-        srSOPInstanceUID: identities[1]!.sopInstanceUID,
+        ...(outputs.seg ? { segSOPInstanceUID: identities[0]!.sopInstanceUID } : {}),
+        srSOPInstanceUID: identities[outputs.seg ? 1 : 0]!.sopInstanceUID,
         forwarded,
         ...(fhir ? { fhirDelivered: fhir.delivered } : {}),
         ...(outputs.pdfDicom ? { pdfSOPInstanceUID: identities[identities.length - 1]!.sopInstanceUID } : {}),

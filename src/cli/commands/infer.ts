@@ -48,7 +48,7 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
     written.push(path);
   };
   await write('result.json', `${JSON.stringify(outputs.result, null, 2)}\n`);
-  if (outputs.seg.length > 0) await write('seg.dcm', outputs.seg);
+  if (outputs.seg && outputs.seg.length > 0) await write('seg.dcm', outputs.seg);
   if (outputs.sr.length > 0) await write('sr.dcm', outputs.sr);
   if (outputs.overlay && outputs.overlay.length > 0) await write('overlay.dcm', outputs.overlay);
   if (outputs.pdf) await write('report.pdf', outputs.pdf);

@@ -60,8 +60,11 @@ export interface MeasurementReportInput {
   readonly segments: readonly SegmentDefinition[];
   /** Manifest diagnosis groups: name as in result.diagnosis, code as the coded finding. */
   readonly diagnosisGroups: ReadonlyArray<{ readonly name: string; readonly code: CodeDefinition }>;
-  /** The SEG written for the same study. */
-  readonly segmentation: ReferencedSegmentation;
+  /**
+   * The SEG written for the same study. May be left out only when quality control failed and the SEG
+   * was not written (configuration reports.segOnQcFail false): a failed report points at no segment.
+   */
+  readonly segmentation?: ReferencedSegmentation;
   /** Source images the measurements were made on (e.g. the ED and ES phases): image library and evidence. */
   readonly sourceImages: readonly SourceImage[];
   readonly algorithm: ModelIdentity;
@@ -133,8 +136,11 @@ function checkNarrative(narrative: NarrativeParts | undefined): NarrativeParts {
   return narrative;
 }
 
-function checkSegmentation(segmentation: ReferencedSegmentation | undefined): ReferencedSegmentation {
-  if (!segmentation) throw new TypeError('segmentation is required');
+function checkSegmentation(segmentation: ReferencedSegmentation | undefined, failed: boolean): ReferencedSegmentation | undefined {
+  if (!segmentation) {
+    if (failed) return undefined;
+    throw new TypeError('segmentation is required (it may be left out only when quality control failed)');
+  }
   // The SEG is ours: its UIDs were created here and must be valid.
   checkCreatedUid(segmentation.sopInstanceUID, 'segmentation.sopInstanceUID');
   checkCreatedUid(segmentation.seriesInstanceUID, 'segmentation.seriesInstanceUID');
@@ -211,7 +217,7 @@ function imageLibrary(images: readonly SourceImage[]): ContentItem {
 }
 
 /** Evidence: the source images and the SEG, grouped by series (all in the same study). */
-function evidence(study: string, images: readonly SourceImage[], segmentation: ReferencedSegmentation): Record<string, unknown>[] {
+function evidence(study: string, images: readonly SourceImage[], segmentation: ReferencedSegmentation | undefined): Record<string, unknown>[] {
   const bySeries = new Map<string, Map<string, string>>();
   const add = (series: string, sop: string, sopClass: string): void => {
     const sops = bySeries.get(series) ?? new Map<string, string>();
@@ -219,7 +225,7 @@ function evidence(study: string, images: readonly SourceImage[], segmentation: R
     bySeries.set(series, sops);
   };
   for (const image of images) add(image.seriesInstanceUID, image.sopInstanceUID, image.sopClassUID);
-  add(segmentation.seriesInstanceUID, segmentation.sopInstanceUID, SEGMENTATION_SOP_CLASS_UID);
+  if (segmentation) add(segmentation.seriesInstanceUID, segmentation.sopInstanceUID, SEGMENTATION_SOP_CLASS_UID);
   return [
     {
       StudyInstanceUID: study,
@@ -236,7 +242,7 @@ function evidence(study: string, images: readonly SourceImage[], segmentation: R
 export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeasurementReport {
   const context = input.context;
   if (!context) throw new TypeError('context is required');
-  const segmentation = checkSegmentation(input.segmentation);
+  const segmentation = checkSegmentation(input.segmentation, input.qualityControl?.status === 'fail');
   const base = derivedObjectBase({
     context,
     sopClassUID: COMPREHENSIVE_3D_SR_SOP_CLASS_UID,
@@ -247,7 +253,7 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
     instanceNumber: input.instanceNumber ?? 1,
     seriesDescription: input.seriesDescription ?? DEFAULT_SR_SERIES_DESCRIPTION,
     algorithm: input.algorithm,
-    otherSeries: [segmentation.seriesInstanceUID],
+    otherSeries: segmentation ? [segmentation.seriesInstanceUID] : [],
     ...(input.contentDateTime !== undefined ? { contentDateTime: input.contentDateTime } : {}),
   });
   const algorithm = base.algorithm;
@@ -274,6 +280,8 @@ export function buildMeasurementReport(input: MeasurementReportInput): BuiltMeas
   const segmentsByKey = new Map((input.segments ?? []).map((s) => [s.key, s]));
   const volumetric: ContentItem[] = [];
   for (const group of failed ? [] : VOLUMETRIC_GROUPS) {
+    // Unreachable without a SEG: only a failed report may lack one (checkSegmentation).
+    if (!segmentation) break;
     const segment = segmentsByKey.get(group.segmentKey);
     const segmentNumber = segmentation.segmentNumbers[group.segmentKey];
     if (!segment || segmentNumber === undefined) continue;
