@@ -79,11 +79,11 @@ function phaseVolume(maps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number
 }
 
 /** Runs one case through the pipeline and scores it. */
-export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean } = {}): Promise<CaseResult> {
+export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean; canonical?: boolean } = {}): Promise<CaseResult> {
   const knownPhases = (study: CineStudy) => (c.phasesGiven ? { ed: phaseOf(study, c.edInstances, 'ED', c.id), es: phaseOf(study, c.esInstances, 'ES', c.id) } : undefined);
   if (calibration) checkCalibrationModel(calibration, model.manifest);
   const seriesRules = calibration ? seriesRulesWith(calibration, c.seriesRules) : c.seriesRules;
-  const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}), ...(options.locate === false ? { locate: false } : {}) });
+  const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}), ...(options.locate === false ? { locate: false } : {}), ...(options.canonical === false ? { canonical: false } : {}) });
   const { study, segmentation, analysis } = run;
   const truth = truthMaps(study, c);
   const ed = phaseOf(study, c.edInstances, 'ED', c.id);

@@ -18,6 +18,8 @@ import type { LoadedModel as RegistryModel, ModelRegistry } from '../model/regis
 import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import { StageTimer } from '../core/stage-timer.js';
+import { canonicalGrid } from '../study/canonical.js';
+import { isIdentity } from '../core/in-plane.js';
 
 /** The model a study runs through: its manifest and shared session (from a ModelRegistry), plus its QC reference. */
 export interface LoadedModel extends RegistryModel {
@@ -60,15 +62,23 @@ export function readStep(instances: ReadonlyArray<StudyInstance>, timer: StageTi
   return timer.timeSync('read', () => readStudy(instances, rules));
 }
 
-/** Step 2: the stack through the network -> label maps on the source grids, embeddings, features. */
+/**
+ * Step 2: the stack through the network -> label maps on the source grids, embeddings, features.
+ * The network sees the images in the canonical short-axis display (study/canonical.ts: transposed or
+ * flipped back from ImageOrientationPatient); its label maps return to the source grids. Kept
+ * decoder features (site calibration) stay in the orientation the network saw.
+ */
 export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
   timer: StageTimer,
-  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate' | 'signal'> = {},
+  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate' | 'signal'> & { canonical?: boolean } = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
-  const segmentation = await segmentStack(study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), options);
+  const { canonical: reorient = true, ...stackOptions } = options;
+  const canonical = reorient ? canonicalGrid(study.grid) : undefined;
+  const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), stackOptions);
+  const segmentation = canonical && !isIdentity(canonical.transform) ? { ...seen, labelMaps: canonical.toSource(seen.labelMaps) } : seen;
   // segmentStack interleaves its three stages per batch and reports their sums.
   timer.record('preprocess', segmentation.timingsMs.preprocess);
   timer.record('inference', segmentation.timingsMs.inference);
@@ -196,6 +206,8 @@ export interface RunStudyOptions {
   inputTransform?: (window: Float32Array) => void;
   /** Locate the heart on the whole field of view before cropping (segment-stack.ts). @defaultValue true */
   locate?: boolean;
+  /** Turn the images into the canonical short-axis display before the model (study/canonical.ts). @defaultValue true */
+  canonical?: boolean;
   /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
   preflight?: (study: CineStudy) => void;
   /** Stops the run between steps and between inference batches (the worker stopping): rejects with the abort reason. */
@@ -221,6 +233,7 @@ export async function runStudy(
     ...(options.adapter ? { adapter: options.adapter } : {}),
     ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
     ...(options.locate === false ? { locate: false } : {}),
+    ...(options.canonical === false ? { canonical: false } : {}),
     ...(signal ? { signal } : {}),
   });
   signal?.throwIfAborted();

@@ -4,6 +4,7 @@
  */
 import { cross, normalize, scaleAdd, type Vec3 } from '../core/geometry.js';
 import type { Random } from './random.js';
+import { canonicalAxes } from '../core/in-plane.js';
 
 export interface Acquisition {
   readonly slices: number;
@@ -40,24 +41,32 @@ function roundVec(v: Vec3): Vec3 {
 }
 
 /**
- * A short-axis orientation: the stack normal points roughly from base to apex (left, anterior,
- * inferior in LPS: +x, -y, -z) with a per-subject jitter, rotated in plane by a random angle.
- * Never axis-aligned: every cosine is kept below 0.97 in magnitude.
+ * A short-axis orientation: the stack normal lies roughly along the base-apex line (left, anterior,
+ * inferior in LPS: +x, -y, -z) with a per-subject jitter. The image axes are those of the canonical
+ * short-axis display (src/core/in-plane.ts: seen from the apex, posterior down, the patient's left
+ * on the right), which is how the scene is drawn (right ventricle to the left, anterior up, rotated
+ * in plane by at most 0.45 rad): the orientation agrees with the anatomy, so `--flip` can be undone
+ * from ImageOrientationPatient alone. Never axis-aligned: every cosine is kept below 0.97 in magnitude.
  */
 function drawOrientation(rng: Random): { row: Vec3; col: Vec3; normal: Vec3 } {
   for (;;) {
     const n = normalize([0.62 + rng.gaussian(0, 0.12), -0.55 + rng.gaussian(0, 0.12), -0.55 + rng.gaussian(0, 0.12)]);
+    // Drawn and checked as before (the same draws, so every seed keeps its study); only the axes below
+    // are derived from the normal instead of this in-plane angle.
     const helper: Vec3 = [0, 0, 1];
     const e1 = normalize(cross(helper, n));
     const e2 = cross(n, e1);
     const psi = rng.uniform(-0.6, 0.6) + Math.PI / 2;
-    const row = roundVec(normalize(scaleAdd([e1[0] * Math.cos(psi), e1[1] * Math.cos(psi), e1[2] * Math.cos(psi)], e2, Math.sin(psi))));
+    const drawnRow = roundVec(normalize(scaleAdd([e1[0] * Math.cos(psi), e1[1] * Math.cos(psi), e1[2] * Math.cos(psi)], e2, Math.sin(psi))));
+    const drawnCol = roundVec(normalize(cross(n, drawnRow)));
+    if (![...drawnRow, ...drawnCol].every((c) => Math.abs(c) < 0.97)) continue;
+    // e1, e2 span the plane of normal n: the display axes of that plane.
+    const display = canonicalAxes([e1[0], e1[1], e1[2], e2[0], e2[1], e2[2]])!;
+    const row = roundVec(display.row);
     // Column cosines exactly orthogonal to the rounded row cosines, then rounded.
-    const colRaw = normalize(cross(n, row));
-    const colOrth = normalize(scaleAdd(colRaw, row, -(colRaw[0] * row[0] + colRaw[1] * row[1] + colRaw[2] * row[2])));
+    const colOrth = normalize(scaleAdd(display.column, row, -(display.column[0] * row[0] + display.column[1] * row[1] + display.column[2] * row[2])));
     const col = roundVec(colOrth);
-    const all = [...row, ...col];
-    if (all.every((c) => Math.abs(c) < 0.97)) return { row, col, normal: normalize(cross(row, col)) };
+    return { row, col, normal: normalize(cross(row, col)) };
   }
 }
 
@@ -67,6 +76,9 @@ export interface AcquisitionRequest {
   /** Heart-frame extent to cover along z: from the ED base (0) to the epicardial apex (mm). */
   readonly heartLengthMm: number;
   readonly heartRateBpm: number;
+  /** Slice thickness and gap (mm) instead of the drawn ones (the draws still happen: a seed keeps the rest of its study). */
+  readonly sliceThicknessMm?: number;
+  readonly sliceGapMm?: number;
 }
 
 export function drawAcquisition(rng: Random, req: AcquisitionRequest): Omit<Acquisition, 'shift' | 'rows' | 'columns' | 'pixelSpacing'> & { fovMm: number; aspect: number; pixelMm: number; anisotropy: number } {
@@ -76,13 +88,23 @@ export function drawAcquisition(rng: Random, req: AcquisitionRequest): Omit<Acqu
   const start = rng.uniform(-4, 6);
   const end = req.heartLengthMm + rng.uniform(-6, 4);
   const coverage = end - start;
-  const slices = req.slices ?? Math.min(12, Math.max(8, Math.round(coverage / (thickness + gap)) + 1));
-  const spacing = Math.round((coverage / Math.max(1, slices - 1)) * 100) / 100;
-  if (spacing < thickness) {
-    thickness = spacing;
-    gap = 0;
+  let slices: number;
+  let spacing: number;
+  if (req.sliceThicknessMm !== undefined) {
+    // Given thickness and gap: the spacing is theirs, the slice count follows from the coverage.
+    thickness = req.sliceThicknessMm;
+    gap = req.sliceGapMm ?? 0;
+    spacing = Math.round((thickness + gap) * 100) / 100;
+    slices = req.slices ?? Math.max(3, Math.round(coverage / spacing) + 1);
   } else {
-    gap = Math.round((spacing - thickness) * 100) / 100;
+    slices = req.slices ?? Math.min(12, Math.max(8, Math.round(coverage / (thickness + gap)) + 1));
+    spacing = Math.round((coverage / Math.max(1, slices - 1)) * 100) / 100;
+    if (spacing < thickness) {
+      thickness = spacing;
+      gap = 0;
+    } else {
+      gap = Math.round((spacing - thickness) * 100) / 100;
+    }
   }
   const phases = req.phases ?? rng.int(20, 30);
   const apexward = rng.chance(0.5) ? 1 : -1;

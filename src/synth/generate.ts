@@ -5,7 +5,8 @@
  * (seed, group, domain), so every domain of a subject has the same grid and the same truth.
  */
 import { deterministicUid, type SOPInstanceUID } from '../dicom/uid.js';
-import type { Vec3 } from '../core/geometry.js';
+import { dot, scaleAdd, type Vec3 } from '../core/geometry.js';
+import { IDENTITY, NAMED_TRANSFORMS, transformPixels, transformPlane, type PlaneGeometry } from '../core/in-plane.js';
 import { BadInputError } from '../core/errors.js';
 import { calibrateShape, drawHeartShape, filling, section, type HeartShape } from './anatomy.js';
 import { drawAcquisition, drawMatrix, imagePositionPatient, type Acquisition } from './acquisition.js';
@@ -15,9 +16,9 @@ import { drawDemographics, drawPhysiology, type Demographics, type Physiology } 
 import { Random } from './random.js';
 import { drawThorax, planeCoordinates, rasterise, thoraxMap } from './scene.js';
 import { measure, volumeCurves } from './truth.js';
-import { SYNTH_DOMAINS, SYNTH_GROUPS, type SynthDomain, type SynthFile, type SynthGroup, type SynthLabelEntry, type SynthOptions, type SynthStudy, type SynthTruth } from './types.js';
+import { SYNTH_COVERAGES, SYNTH_DOMAINS, SYNTH_GROUPS, type SynthCoverage, type SynthDomain, type SynthFile, type SynthGroup, type SynthLabelEntry, type SynthOptions, type SynthStudy, type SynthTruth } from './types.js';
 
-export const GENERATOR_VERSION = '1.1.0';
+export const GENERATOR_VERSION = '1.2.0';
 const STREAM = 'pulse-synth/1';
 
 function checkOptions(options: SynthOptions): void {
@@ -29,6 +30,30 @@ function checkOptions(options: SynthOptions): void {
   if (options.heartOffset !== undefined && !(options.heartOffset.length === 2 && options.heartOffset.every((v) => Number.isFinite(v) && Math.abs(v) <= 0.4))) throw new BadInputError('heartOffset must be two fractions of the field of view within -0.4..0.4');
   if (options.fovMm !== undefined && !(options.fovMm >= 150 && options.fovMm <= 600)) throw new BadInputError(`fovMm must be 150-600 mm, got ${String(options.fovMm)}`);
   if (options.pixelSpacingMm !== undefined && !(options.pixelSpacingMm >= 0.5 && options.pixelSpacingMm <= 3)) throw new BadInputError(`pixelSpacingMm must be 0.5-3 mm, got ${String(options.pixelSpacingMm)}`);
+  if (options.flip !== undefined && !Object.hasOwn(NAMED_TRANSFORMS, options.flip)) throw new BadInputError(`flip must be one of ${Object.keys(NAMED_TRANSFORMS).join(', ')}, got ${String(options.flip)}`);
+  if (options.coverage !== undefined && !SYNTH_COVERAGES.includes(options.coverage)) throw new BadInputError(`coverage must be one of ${SYNTH_COVERAGES.join(', ')}, got ${String(options.coverage)}`);
+  if (options.sliceThicknessMm !== undefined && !(options.sliceThicknessMm >= 2 && options.sliceThicknessMm <= 12)) throw new BadInputError(`sliceThicknessMm must be 2-12 mm, got ${String(options.sliceThicknessMm)}`);
+  if (options.sliceGapMm !== undefined && !(options.sliceGapMm >= 0 && options.sliceGapMm <= 10)) throw new BadInputError(`sliceGapMm must be 0-10 mm, got ${String(options.sliceGapMm)}`);
+  if (options.sliceGapMm !== undefined && options.sliceThicknessMm === undefined) throw new BadInputError('sliceGapMm needs sliceThicknessMm');
+}
+
+/**
+ * Partial coverage: the stack without the planes through the apical (beyond 60 % of the heart's
+ * length from the base) or basal (before 35 %) part. The heart, its placement and the planes kept are
+ * those of the full stack; only planes are dropped.
+ */
+function coveredPart(acq: Acquisition, coverage: SynthCoverage, heartLengthMm: number): Acquisition {
+  if (coverage === 'full') return acq;
+  const keep = acq.planesZ.map((z) => (coverage === 'no-apex' ? z <= 0.6 * heartLengthMm : z >= 0.35 * heartLengthMm));
+  const first = keep.indexOf(true);
+  const last = keep.lastIndexOf(true);
+  if (first < 0 || last - first + 1 < 3) throw new BadInputError(`coverage ${coverage} leaves fewer than 3 slices of this stack`);
+  return {
+    ...acq,
+    slices: last - first + 1,
+    planesZ: acq.planesZ.slice(first, last + 1),
+    origin: scaleAdd(acq.origin, acq.normal, first * acq.spacingBetweenSlicesMm),
+  };
 }
 
 /** The group a seed gets when none is asked for. */
@@ -81,6 +106,8 @@ function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Su
     ...(options.phases !== undefined ? { phases: options.phases } : {}),
     heartLengthMm: shape.Lc + shape.Tapex,
     heartRateBpm: physiology.heartRateBpm,
+    ...(options.sliceThicknessMm !== undefined ? { sliceThicknessMm: options.sliceThicknessMm } : {}),
+    ...(options.sliceGapMm !== undefined ? { sliceGapMm: options.sliceGapMm } : {}),
   });
   const zMid = drawn.planesZ.reduce((a, b) => a + b, 0) / drawn.planesZ.length;
   calibrateShape(shape, physiology, demographics.bsaM2, drawn.planesZ, drawn.spacingBetweenSlicesMm, zMid);
@@ -114,7 +141,7 @@ function drawSubject(seed: number, group: SynthGroup, options: SynthOptions): Su
   const shift: [number, number] = offset
     ? [offset[0] * matrix.columns * matrix.pixelSpacing[1] - (minX + maxX) / 2, offset[1] * matrix.rows * matrix.pixelSpacing[0] - (minY + maxY) / 2]
     : placed;
-  const acquisition: Acquisition = { ...drawn, ...matrix, shift };
+  const acquisition = coveredPart({ ...drawn, ...matrix, shift }, options.coverage ?? 'full', shape.Lc + shape.Tapex);
   return {
     demographics,
     physiology,
@@ -245,6 +272,21 @@ export function generateStudy(options: SynthOptions): SynthStudy {
   const esFraction = Math.max(1, Math.round(phys.esFraction * acq.phases)) / acq.phases;
   const pool = new NormalPool(appRng.fork('noise-pool'));
 
+  // --flip: every image is stored transposed/flipped, with the geometry of the same physical pixels.
+  const flip = options.flip ? NAMED_TRANSFORMS[options.flip] : IDENTITY;
+  const storedPlane = (s: number): PlaneGeometry =>
+    transformPlane(
+      { rows: acq.rows, columns: acq.columns, pixelSpacing: acq.pixelSpacing, imagePositionPatient: imagePositionPatient(acq, s), imageOrientationPatient: [...acq.rowCosines, ...acq.columnCosines] as unknown as PlaneGeometry['imageOrientationPatient'] },
+      flip,
+    );
+  const stored = storedPlane(0);
+  const storedIop = stored.imageOrientationPatient;
+  const storedRow: Vec3 = [storedIop[0], storedIop[1], storedIop[2]];
+  const storedColumn: Vec3 = [storedIop[3], storedIop[4], storedIop[5]];
+  const storedNormal: Vec3 = [storedRow[1] * storedColumn[2] - storedRow[2] * storedColumn[1], storedRow[2] * storedColumn[0] - storedRow[0] * storedColumn[2], storedRow[0] * storedColumn[1] - storedRow[1] * storedColumn[0]];
+  // A transpose or a single flip turns the stack normal round: slice indices then run the other way.
+  const reversed = dot(storedNormal, acq.normal) < 0;
+
   const uidKey = [STREAM, seed, group, domain] as const;
   const studyInstanceUID = deterministicUid<'StudyInstanceUID'>(...uidKey, 'study');
   const seriesInstanceUID = deterministicUid<'SeriesInstanceUID'>(...uidKey, 'series');
@@ -254,7 +296,7 @@ export function generateStudy(options: SynthOptions): SynthStudy {
   const patientTag = deterministicUid(STREAM, seed, group, 'patient').slice(5, 13);
   const common: Record<string, unknown> = {
     SpecificCharacterSet: 'ISO_IR 100',
-    ...domainAttributes(domain, style, acq, phys),
+    ...domainAttributes(domain, style, { ...acq, rowCosines: storedRow, columnCosines: storedColumn }, phys),
     SoftwareVersions: `pulse synth ${GENERATOR_VERSION}`,
     StudyDate: studyDate,
     SeriesDate: studyDate,
@@ -282,14 +324,14 @@ export function generateStudy(options: SynthOptions): SynthStudy {
     AcquisitionNumber: 1,
     FrameOfReferenceUID: frameOfReferenceUID,
     PositionReferenceIndicator: '',
-    ImageOrientationPatient: [...acq.rowCosines, ...acq.columnCosines].map((v) => ds(v, 6)),
-    PixelSpacing: [ds(dr, 4), ds(dc, 4)],
+    ImageOrientationPatient: [...storedIop].map((v) => ds(v, 6)),
+    PixelSpacing: [ds(stored.pixelSpacing[0], 4), ds(stored.pixelSpacing[1], 4)],
     SliceThickness: ds(acq.sliceThicknessMm, 2),
     SpacingBetweenSlices: ds(acq.spacingBetweenSlicesMm, 2),
     SamplesPerPixel: 1,
     PhotometricInterpretation: 'MONOCHROME2',
-    Rows: acq.rows,
-    Columns: acq.columns,
+    Rows: stored.rows,
+    Columns: stored.columns,
     BitsAllocated: style.bitsAllocated,
     BitsStored: style.bitsStored,
     HighBit: style.bitsStored - 1,
@@ -307,9 +349,9 @@ export function generateStudy(options: SynthOptions): SynthStudy {
 
   for (let s = 0; s < acq.slices; s++) {
     const z = acq.planesZ[s] as number;
-    const ipp: Vec3 = imagePositionPatient(acq, s);
+    const ipp: Vec3 = storedPlane(s).imagePositionPatient;
     const ippDs = ipp.map((v) => ds(v, 4));
-    const position = ipp[0] * acq.normal[0] + ipp[1] * acq.normal[1] + ipp[2] * acq.normal[2];
+    const position = dot(ipp, storedNormal);
     slicePositionsMm.push(position);
     const texture = textureField(appRng.fork(`texture-${s}`), acq.rows, acq.columns);
     // Through-plane partial volume: the image averages three sub-planes across the slice thickness;
@@ -323,10 +365,11 @@ export function generateStudy(options: SynthOptions): SynthStudy {
       const { labels: map, tissues } = rasterise(shape, thorax, sec, coords, backgrounds[1] as Uint8Array, f);
       const sideTissues = [0, 2].map((k) => rasterise(shape, thorax, section(shape, subPlanes[k] as number, f, zMid), coords, backgrounds[k] as Uint8Array, f).tissues);
       const offset = (s * acq.phases + t) * frameBytes;
-      labelsBin.set(map, offset);
+      labelsBin.set(transformPixels(map, acq.rows, acq.columns, flip), offset);
       const view = labelsBin.subarray(offset, offset + frameBytes);
       row.push(view);
-      const pixels = renderImage(style, [sideTissues[0] as Uint8Array, tissues, sideTissues[1] as Uint8Array], acq.rows, acq.columns, bias, texture, appRng.fork(`noise-${s}-${t}`), pool);
+      const rendered = renderImage(style, [sideTissues[0] as Uint8Array, tissues, sideTissues[1] as Uint8Array], acq.rows, acq.columns, bias, texture, appRng.fork(`noise-${s}-${t}`), pool);
+      const pixels = transformPixels(rendered, acq.rows, acq.columns, flip);
       if (!window) {
         // One window for the whole series, from the first image: readers show the series consistently.
         const lo = percentile(pixels, 0.01);
@@ -349,12 +392,12 @@ export function generateStudy(options: SynthOptions): SynthStudy {
       };
       files.push({ name, bytes: writePart10({ attributes, pixels }) });
       labels.set(sopInstanceUID, view);
-      entries.push({ sopInstanceUID, file: name, slice: s, phase: t, offset, rows: acq.rows, columns: acq.columns });
+      entries.push({ sopInstanceUID, file: name, slice: reversed ? acq.slices - 1 - s : s, phase: t, offset, rows: stored.rows, columns: stored.columns });
     }
     labelGrid.push(row);
   }
 
-  const grid = { slices: acq.slices, phases: acq.phases, rows: acq.rows, columns: acq.columns, pixelSpacing: acq.pixelSpacing, slicePositionsMm, labels: labelGrid };
+  const grid = { slices: acq.slices, phases: acq.phases, rows: stored.rows, columns: stored.columns, pixelSpacing: stored.pixelSpacing, slicePositionsMm, labels: labelGrid };
   const curves = volumeCurves(grid, acq.spacingBetweenSlicesMm);
   const { ed, es, measurements } = measure(grid, curves, demo.bsaM2);
   const truth: SynthTruth = {
@@ -371,14 +414,15 @@ export function generateStudy(options: SynthOptions): SynthStudy {
     grid: {
       slices: acq.slices,
       phases: acq.phases,
-      rows: acq.rows,
-      columns: acq.columns,
-      pixelSpacing: [acq.pixelSpacing[0], acq.pixelSpacing[1]],
+      rows: stored.rows,
+      columns: stored.columns,
+      pixelSpacing: [stored.pixelSpacing[0], stored.pixelSpacing[1]],
       sliceThicknessMm: acq.sliceThicknessMm,
       spacingBetweenSlicesMm: acq.spacingBetweenSlicesMm,
-      imageOrientationPatient: [...acq.rowCosines, ...acq.columnCosines] as unknown as SynthTruth['grid']['imageOrientationPatient'],
-      sliceNormal: acq.normal,
-      slicePositionsMm,
+      imageOrientationPatient: [...storedIop] as unknown as SynthTruth['grid']['imageOrientationPatient'],
+      sliceNormal: storedNormal,
+      // Ascending along the stored normal, as the slice indices of the label entries.
+      slicePositionsMm: reversed ? [...slicePositionsMm].reverse() : slicePositionsMm,
       phaseTimesMs: acq.triggerTimesMs,
     },
     patient: { sizeM: demo.sizeM, weightKg: demo.weightKg, bsaM2: demo.bsaM2, sex: demo.sex, ageYears: demo.ageYears },
@@ -410,6 +454,8 @@ export function generateStudy(options: SynthOptions): SynthStudy {
       },
       acquisition: {
         apexward: acq.apexward,
+        flip: options.flip ?? 'none',
+        coverage: options.coverage ?? 'full',
         inPlaneRotationRad: acq.rotation,
         heartShiftMm: acq.shift,
         planesZMm: acq.planesZ,

@@ -10,5 +10,5 @@
  */
 export { generateStudy } from './generate.js';
 export { writeStudy, readSynthStudy, type SynthStudyOnDisk } from './write-study.js';
-export { SYNTH_DOMAINS, SYNTH_GROUPS } from './types.js';
-export type { SynthDomain, SynthFile, SynthGroup, SynthLabelEntry, SynthMeasurements, SynthOptions, SynthStudy, SynthTruth } from './types.js';
+export { SYNTH_COVERAGES, SYNTH_DOMAINS, SYNTH_GROUPS } from './types.js';
+export type { SynthCoverage, SynthDomain, SynthFile, SynthGroup, SynthLabelEntry, SynthMeasurements, SynthOptions, SynthStudy, SynthTruth } from './types.js';

@@ -4,6 +4,7 @@
  */
 import type { SeriesInstanceUID, SOPInstanceUID, StudyInstanceUID } from '../dicom/uid.js';
 import type { CoreMeasurements } from '../core/result.js';
+import type { NamedTransform } from '../core/in-plane.js';
 
 /** The five ACDC diagnostic groups (Bernard et al. 2018, IEEE TMI). */
 export const SYNTH_GROUPS = ['NOR', 'DCM', 'HCM', 'MINF', 'RV'] as const;
@@ -33,7 +34,22 @@ export interface SynthOptions {
   readonly fovMm?: number;
   /** In-plane pixel spacing (mm); @defaultValue drawn (1.35-2.0), scaled with --fov */
   readonly pixelSpacingMm?: number;
+  /**
+   * Store the images transposed, flipped or rotated (src/core/in-plane.ts NAMED_TRANSFORMS), with the
+   * ImageOrientationPatient and ImagePositionPatient that describe the same physical pixels (another
+   * patient position or phase-encoding direction); labels follow. @defaultValue none (canonical display)
+   */
+  readonly flip?: NamedTransform;
+  /** Which part of the ventricles the stack covers: 'full', or without its apical or basal third. @defaultValue 'full' */
+  readonly coverage?: SynthCoverage;
+  /** Slice thickness (mm, 2-12); @defaultValue drawn (5-10) */
+  readonly sliceThicknessMm?: number;
+  /** Gap between slices (mm, 0-10), with sliceThicknessMm; @defaultValue drawn (0-4) */
+  readonly sliceGapMm?: number;
 }
+
+export const SYNTH_COVERAGES = ['full', 'no-apex', 'no-base'] as const;
+export type SynthCoverage = (typeof SYNTH_COVERAGES)[number];
 
 /** One Part 10 file of the study; `name` is relative to the study's DICOM folder. */
 export interface SynthFile {

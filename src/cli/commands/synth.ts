@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { defaultManifestPath, loadManifest } from '../../model/manifest.js';
 import { buildReferenceSegmentation } from '../../pipeline/reference-seg.js';
 import { CALIBRATION_SERIES_RULES } from '../../pipeline/calibrate.js';
-import type { SynthStudy } from '../../synth/index.js';
+import type { SynthCoverage, SynthStudy } from '../../synth/index.js';
+import type { NamedTransform } from '../../core/in-plane.js';
 
 interface SynthCliOptions {
   out?: string;
@@ -22,6 +23,10 @@ interface SynthCliOptions {
   offset?: string;
   fov?: string;
   pixelSpacing?: string;
+  flip?: string;
+  coverage?: string;
+  sliceThickness?: string;
+  sliceGap?: string;
   listDomains?: boolean;
   referenceSeg?: boolean;
   annotate: string;
@@ -78,6 +83,10 @@ export function registerSynth(program: Command): void {
     .option('--offset <x,y>', 'heart centre as a fraction of the field of view from the image centre, e.g. 0.3,-0.2 (default: near the centre)')
     .option('--fov <mm>', 'field of view in mm (default: drawn, 300-380; the pixel spacing scales with it)')
     .option('--pixel-spacing <mm>', 'in-plane pixel spacing in mm (default: drawn, 1.35-2.0)')
+    .option('--flip <kind>', 'store the images rows|columns|rot180|transpose|rot90|rot270|antitranspose, with the matching ImageOrientationPatient (default: the canonical short-axis display)')
+    .option('--coverage <part>', 'full|no-apex|no-base: the stack without its apical or basal third (default: full)')
+    .option('--slice-thickness <mm>', 'slice thickness in mm, 2-12 (default: drawn, 5-10)')
+    .option('--slice-gap <mm>', 'gap between slices in mm, 0-10, with --slice-thickness (default: 0 then; drawn otherwise)')
     .option('--list-domains', 'print the domain names, one a line, and exit')
     .option('--reference-seg', 'also write reference-seg.dcm: the truth as a MANUAL reference SEG (for site calibration)')
     .option('--annotate <phases>', 'phases the reference SEG covers: ed-es (as a person annotates) or all', 'ed-es')
@@ -101,6 +110,9 @@ export function registerSynth(program: Command): void {
       if (offset && (offset.length !== 2 || offset.some((v) => v === undefined))) throw new BadInputError(`--offset must be two numbers x,y, got ${options.offset}`);
       const fovMm = number(options.fov, 'fov');
       const pixelSpacingMm = number(options.pixelSpacing, 'pixel-spacing');
+      const sliceThicknessMm = number(options.sliceThickness, 'slice-thickness');
+      const sliceGapMm = number(options.sliceGap, 'slice-gap');
+      // The generator checks the values and names the option in its error.
       for (let i = 0; i < count; i++) {
         const study = generateStudy({
           seed: seed + i,
@@ -111,6 +123,10 @@ export function registerSynth(program: Command): void {
           ...(offset ? { heartOffset: offset as [number, number] } : {}),
           ...(fovMm !== undefined ? { fovMm } : {}),
           ...(pixelSpacingMm !== undefined ? { pixelSpacingMm } : {}),
+          ...(options.flip !== undefined ? { flip: options.flip as NamedTransform } : {}),
+          ...(options.coverage !== undefined ? { coverage: options.coverage as SynthCoverage } : {}),
+          ...(sliceThicknessMm !== undefined ? { sliceThicknessMm } : {}),
+          ...(sliceGapMm !== undefined ? { sliceGapMm } : {}),
         });
         const dir = await writeStudy(options.out, study);
         if (options.referenceSeg) await writeFile(join(dir, 'reference-seg.dcm'), synthReferenceSeg(study, options.annotate, annotateSlices));
