@@ -13,6 +13,11 @@
 const MODULES = {
   conventions: { mutate: ['src/analysis/conventions.ts'], tests: ['test/analysis-conventions.test.ts', 'test/analysis-measurements.test.ts'] },
   measurements: { mutate: ['src/analysis/measurements.ts'], tests: ['test/analysis-measurements.test.ts'] },
+  // The ED/ES choice of a calibration (largest and smallest reference LV volume among fully annotated
+  // phases) and the coverage count that uses it: only those lines of cases.ts (the rest runs the model).
+  'calibration-ed-es': { mutate: ['src/calibration/cases.ts:58-72', 'src/calibration/cases.ts:221-239'], tests: ['test/calibration-ed-es.test.ts'] },
+  // seg.test and sr.test hold no Java: PixelMed's checks are in seg-sr-pixelmed.test, left out here
+  // (a JVM start per surviving mutant); dciodvfy and dsrdump (native, milliseconds) stay in.
   seg: { mutate: ['src/dicom/seg/sop.ts', 'src/dicom/seg/content.ts', 'src/dicom/seg/bitpack.ts'], tests: ['test/seg.test.ts', 'test/bitpack.test.ts', 'test/output-uids.test.ts'] },
   sr: { mutate: ['src/dicom/sr/sop.ts', 'src/dicom/sr/content.ts', 'src/dicom/sr/measurements.ts'], tests: ['test/sr.test.ts', 'test/output-uids.test.ts'] },
   uid: { mutate: ['src/dicom/uid.ts'], tests: ['test/uid.test.ts', 'test/output-uids.test.ts'] },

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { measureStudy } from '../src/analysis/index.js';
 import { bsaMosteller, ejectionFractionPct, edEsFromCurve, myocardialMassG, slabThicknessesMm } from '../src/analysis/conventions.js';
 import { BadInputError } from '../src/core/errors.js';
+import { maximalWallThickness } from '../src/analysis/wall-thickness.js';
 import { block, LV, makeContext, makeManifest, makeStudy, MYO, paint, RV, type ImageSpec } from './analysis-fixtures.js';
 
 const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`);
@@ -188,5 +189,98 @@ describe('measureStudy', () => {
     assert.throws(() => measureStudy({ grid, labelMaps: labelMaps.slice(1), manifest: makeManifest(), context: makeContext() }), /3 slices of label maps for a grid of 4/);
     const short = labelMaps.map((row, s) => (s === 2 ? row.map((m) => ({ ...m, labels: m.labels.subarray(1) })) : row));
     assert.throws(() => measureStudy({ grid, labelMaps: short, manifest: makeManifest(), context: makeContext() }), /slice 2, phase 0 has 399 values for a 20x20 image/);
+  });
+});
+
+describe('measureStudy notes, indexed values and known phases', () => {
+  const spec: ImageSpec = { rows: 16, columns: 16, pixelSpacing: [1, 1] };
+  const manifest = makeManifest();
+  /** Two slices, one LV pixel count per phase (the same on both slices). */
+  const lvCurveStudy = (counts: readonly number[]) => makeStudy([0, 10], counts.length, [spec], (_s, t, labels) => paint(labels, 16, block(counts[t]!, 16, 0), LV));
+  // 25 phases, the largest LV volume at phase 0, the smallest at 7. ED tolerance: round(2.5) = 3 phases.
+  const curve = [200, 198, 190, 170, 140, 110, 90, 80, 85, 100, 120, 140, 150, 155, 160, 165, 170, 175, 180, 185, 188, 190, 192, 195, 197];
+  const rotated = (k: number) => [...curve.slice(k), ...curve.slice(0, k)]; // maximum moves to phase 25 - k
+
+  it('notes an ED more than 10 % of the cycle from the first phase, and only then', () => {
+    const atTolerance = measureStudy({ ...lvCurveStudy(rotated(3)), manifest, context: makeContext() });
+    assert.equal(atTolerance.phases.ed, 22);
+    assert.deepEqual(atTolerance.notes, [], '3 phases from the first phase is within the tolerance');
+    const beyond = measureStudy({ ...lvCurveStudy(rotated(4)), manifest, context: makeContext() });
+    assert.equal(beyond.phases.ed, 21);
+    assert.deepEqual(beyond.notes, ['volume-curve ED is phase 21 (trigger time 840 ms), 4 phases from the first phase, where ECG-triggered cine expects end-diastole']);
+  });
+
+  it('leaves the trigger time out of the ED note when the phase has none', () => {
+    const study = lvCurveStudy(rotated(13));
+    const grid = { ...study.grid, phaseTimesMs: [] };
+    const m = measureStudy({ grid, labelMaps: study.labelMaps, manifest, context: makeContext() });
+    assert.deepEqual(m.notes, ['volume-curve ED is phase 12, 12 phases from the first phase, where ECG-triggered cine expects end-diastole']);
+  });
+
+  it('makes no ED timing note when ED/ES are known (ACDC labels them), however far ED lies', () => {
+    const m = measureStudy({ ...lvCurveStudy(rotated(13)), manifest, context: makeContext(), knownPhases: { ed: 12, es: 19 } });
+    assert.deepEqual(m.phases, { ed: 12, es: 19 });
+    assert.deepEqual(m.notes, []);
+  });
+
+  it('notes an empty LV at ED: volumes and EF are 0, and says nothing else', () => {
+    const m = measureStudy({ ...lvCurveStudy([0, 0, 0, 0]), manifest, context: makeContext() });
+    assert.deepEqual(m.notes, ['no LV cavity segmented at ED: volumes and EF are 0']);
+    assert.equal(m.measurements.lvedv_ml, 0);
+    assert.equal(m.measurements.lvef_pct, 0);
+  });
+
+  it('notes a flat LV curve (EF 0), also when the known ED and ES differ but hold the same volume', () => {
+    const flat = measureStudy({ ...lvCurveStudy([30, 30, 30, 30]), manifest, context: makeContext() });
+    assert.deepEqual(flat.phases, { ed: 0, es: 0 });
+    assert.deepEqual(flat.notes, ['LV volume does not change over the cycle: EF is 0']);
+    assert.equal(flat.measurements.lvef_pct, 0);
+    const known = measureStudy({ ...lvCurveStudy([30, 20, 30, 40]), manifest, context: makeContext(), knownPhases: { ed: 0, es: 2 } });
+    assert.deepEqual(known.notes, ['LV volume does not change over the cycle: EF is 0']);
+    const moving = measureStudy({ ...lvCurveStudy([30, 20, 30, 40]), manifest, context: makeContext(), knownPhases: { ed: 0, es: 1 } });
+    assert.deepEqual(moving.notes, []);
+  });
+
+  it('indexes by BSA only when both height and weight are positive', () => {
+    const { grid, labelMaps } = irregularStudy();
+    for (const extra of [{ patientSizeM: 0, patientWeightKg: 80 }, { patientSizeM: 1.8, patientWeightKg: 0 }, { patientSizeM: -1.8, patientWeightKg: -80 }]) {
+      const m = measureStudy({ grid, labelMaps, manifest, context: makeContext(extra) });
+      assert.equal('bsaM2' in m, false, JSON.stringify(extra));
+      assert.deepEqual(Object.keys(m.measurements).filter((k) => k.includes('_m2')), [], JSON.stringify(extra));
+    }
+    const m = measureStudy({ grid, labelMaps, manifest, context: makeContext({ patientSizeM: 1.8, patientWeightKg: 80 }) });
+    assert.equal(m.bsaM2, 2);
+  });
+
+  it('refuses known ED/ES phases that are not phases of the grid, naming which', () => {
+    const { grid, labelMaps } = irregularStudy(); // 3 phases
+    const known = (ed: number, es: number) => () => measureStudy({ grid, labelMaps, manifest, context: makeContext(), knownPhases: { ed, es } });
+    assert.throws(known(0, 3), /^Error: analysis: known ES phase 3 is outside the grid's 3 phases$/);
+    assert.throws(known(-1, 1), /known ED phase -1 is outside/);
+    assert.throws(known(0.5, 1), /known ED phase 0.5 is outside/);
+    assert.throws(known(1, Number.NaN), /known ES phase NaN is outside/);
+    assert.deepEqual(known(2, 0)().phases, { ed: 2, es: 0 }, 'the last phase is a phase');
+  });
+
+  it('gives the maximal wall thickness measured at ED', () => {
+    // LV cavity radius 3 px at ED and 2 px at ES (1 mm pixels), myocardium out to radius 6 at ED and 7 at ES.
+    const ring = (t: number, labels: Uint8Array) => {
+      for (let r = 0; r < 16; r++) {
+        for (let c = 0; c < 16; c++) {
+          const d = Math.hypot(r - 8, c - 8);
+          if (d <= (t === 0 ? 3 : 2)) labels[r * 16 + c] = LV;
+          else if (d <= (t === 0 ? 6 : 7)) labels[r * 16 + c] = MYO;
+        }
+      }
+    };
+    const study = makeStudy([0, 10], 2, [spec], (_s, t, labels) => ring(t, labels));
+    const m = measureStudy({ ...study, manifest, context: makeContext() });
+    assert.deepEqual(m.phases, { ed: 0, es: 1 });
+    const atEd = maximalWallThickness(study.labelMaps.map((row) => row[0]!), { lv: LV, myo: MYO, rv: RV })!;
+    const atEs = maximalWallThickness(study.labelMaps.map((row) => row[1]!), { lv: LV, myo: MYO, rv: RV })!;
+    assert.notEqual(atEd.maxMm, atEs.maxMm, 'the fixture tells ED from ES');
+    assert.deepEqual(m.wallThickness, atEd);
+    assert.equal(m.exact.lv_max_wall_thickness_mm, atEd.maxMm);
+    assert.equal(m.measurements.lv_max_wall_thickness_mm, Math.round(atEd.maxMm * 10) / 10);
   });
 });

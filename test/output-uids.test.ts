@@ -58,3 +58,14 @@ test('SEG, SR and overlay never share a UID', () => {
   const all = Object.values(writers).flatMap((write) => Object.values(uidsOf(write, base)));
   assert.equal(new Set(all).size, all.length);
 });
+
+test('the UIDs of the same inputs stay the same from one release to the next', () => {
+  // Recorded from the rule as released: a changed rule gives every processed study a second SEG, SR
+  // and overlay on its next run (Orthanc keeps both), so change it only on purpose, with a note.
+  const recorded: Record<string, { seriesInstanceUID: string; sopInstanceUID: string }> = {
+    SEG: { seriesInstanceUID: '2.25.140220136169951357554102971047327780401', sopInstanceUID: '2.25.302200404918480177171821363429788158943' },
+    SR: { seriesInstanceUID: '2.25.10517566594471276809101307499319451451', sopInstanceUID: '2.25.221029417871070872432426366879991521285' },
+    overlay: { seriesInstanceUID: '2.25.123205424766375035836497508676779668880', sopInstanceUID: '2.25.265443478682442585652077919106610226131' },
+  };
+  for (const [name, write] of Object.entries(writers)) assert.deepEqual(uidsOf(write, base), recorded[name], name);
+});

@@ -7,6 +7,8 @@ import type { StudyResult } from '../src/core/result.js';
 import { applyRanges, MEASUREMENT_UNITS } from '../src/analysis/index.js';
 import type { CineGrid, LabelMap, SourceImage, StudyContext, Vec3 } from '../src/study/types.js';
 import { deterministicUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClassUID, type SOPInstanceUID, type StudyInstanceUID } from '../src/dicom/uid.js';
+import { segmentationReference, segmentationUids, type BuiltSegmentation, type SegmentationInput } from '../src/dicom/seg/sop.js';
+import { measurementReportUids, type MeasurementReportInput } from '../src/dicom/sr/sop.js';
 
 export const MR_IMAGE_STORAGE = '1.2.840.10008.5.1.4.1.1.4' as SOPClassUID;
 export const RV = 1;
@@ -177,5 +179,41 @@ export function fixtureResult(fixture: Fixture, overrides: Partial<StudyResult['
     qc: { status: 'pass', reasons: [], ood: null },
     model: { name: 'pulse-lite', version: '1.0.0', calibration: null },
     timings_ms: {},
+  };
+}
+
+/** The model identity and content date the SEG and SR tests write with (fixed: byte-identical rewrites). */
+export const FIXTURE_ALGORITHM = { name: 'pulse-lite', version: '1.0.0', calibration: null };
+export const FIXTURE_AT = new Date(Date.UTC(2024, 0, 2, 12, 0, 0));
+export const FIXTURE_NARRATIVE = { findings: 'LVEF 59.4 % (NORMAL); LV EDV 152.3 ml (NORMAL).', impression: 'Normal cardiac anatomy and function (probability 0.87).', disclaimer: 'Automated result.' };
+
+/** SEG builder input for a fixture: first and last phase, deterministic UIDs. */
+export function fixtureSegmentationInput(fixture: Fixture, overrides: Partial<SegmentationInput> = {}): SegmentationInput {
+  return {
+    context: fixture.context,
+    labelMaps: fixture.labelMaps,
+    phases: [0, fixture.grid.phases - 1],
+    segments: SEGMENTS,
+    algorithm: FIXTURE_ALGORITHM,
+    ...segmentationUids(fixture.context.studyInstanceUID, fixture.context.seriesInstanceUID, FIXTURE_ALGORITHM),
+    contentDateTime: FIXTURE_AT,
+    ...overrides,
+  };
+}
+
+/** SR builder input for a fixture, its result and the SEG written at the result's ED and ES. */
+export function fixtureReportInput(fixture: Fixture, result: StudyResult, seg: BuiltSegmentation, overrides: Partial<MeasurementReportInput> = {}): MeasurementReportInput {
+  return {
+    context: fixture.context,
+    result,
+    narrative: FIXTURE_NARRATIVE,
+    segments: SEGMENTS,
+    diagnosisGroups: DIAGNOSIS_GROUPS,
+    segmentation: segmentationReference(seg),
+    sourceImages: fixture.labelMaps.flatMap((row) => [row[result.phases.ed]!.image, row[result.phases.es]!.image]),
+    algorithm: FIXTURE_ALGORITHM,
+    ...measurementReportUids(fixture.context.studyInstanceUID, fixture.context.seriesInstanceUID, FIXTURE_ALGORITHM),
+    contentDateTime: FIXTURE_AT,
+    ...overrides,
   };
 }

@@ -47,7 +47,7 @@ export interface SegmentationInput {
   readonly seriesDescription?: string;
   /** ContentLabel (CS: uppercase, digits, space, underscore; at most 16). @defaultValue 'PULSE_SEG' */
   readonly contentLabel?: string;
-  /** @defaultValue 'Automated cardiac segmentation; requires review before clinical use' */
+  /** ContentDescription (LO, cut to 64 characters). @defaultValue 'Automated cardiac segmentation; review before clinical use' */
   readonly contentDescription?: string;
   /** ContentCreatorName (PN). @defaultValue 'PULSE^Automated' */
   readonly contentCreatorName?: string;
@@ -306,7 +306,7 @@ export function buildSegmentation(input: SegmentationInput): BuiltSegmentation {
     // Segmentation Image
     ImageType: ['DERIVED', 'PRIMARY'],
     ContentLabel: contentLabel,
-    ContentDescription: (input.contentDescription ?? 'Automated cardiac segmentation; requires review before clinical use').slice(0, 64),
+    ContentDescription: (input.contentDescription ?? 'Automated cardiac segmentation; review before clinical use').slice(0, 64),
     ContentCreatorName: input.contentCreatorName ?? 'PULSE^Automated',
     SegmentationType: 'BINARY',
     // Label maps hold one label per pixel, so segments never overlap.
