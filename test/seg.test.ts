@@ -181,7 +181,7 @@ describe('SEG builder', () => {
       ['source series reused', { seriesInstanceUID: fixture.context.seriesInstanceUID as never }, /must be a new series/],
       ['bad content label', { contentLabel: 'lower case' }, /contentLabel/],
       ['missing algorithm version', { algorithm: { ...algorithm, version: '' } }, /algorithm\.version must not be empty/],
-      ['no label maps', { labelMaps: [] }, /labelMaps/],
+      ['no label maps', { labelMaps: [] }, /labelMaps must hold at least one slice/],
       ['label map of the wrong size', { labelMaps: [[{ image: fixture.labelMaps[0]![0]!.image, labels: new Uint8Array(3) }, ...fixture.labelMaps[0]!.slice(1)]] }, /labelMaps\[0\]\[0\]\.labels has 3 values/],
       ['series number', { seriesNumber: 0 }, /seriesNumber must be a positive integer/],
     ];
@@ -193,9 +193,11 @@ describe('SEG builder', () => {
       assert.throws(() => buildSegmentation(input(fixture, { context })), (e: unknown) => e instanceof BadInputError && /FrameOfReferenceUID/.test(e.message) && e.message.includes(fixture.context.studyInstanceUID));
     });
     test('images of different grids are bad input', () => {
-      const other = buildFixture({ rows: 14, seed: 'other' });
-      const mixed = [fixture.labelMaps[0]!, other.labelMaps[1]!, fixture.labelMaps[2]!];
-      assert.throws(() => buildSegmentation(input(fixture, { labelMaps: mixed })), /differ in Rows\/Columns/);
+      for (const grid of [{ rows: 14 }, { columns: 18 }]) {
+        const other = buildFixture({ ...grid, seed: 'other' });
+        const mixed = [fixture.labelMaps[0]!, other.labelMaps[1]!, fixture.labelMaps[2]!];
+        assert.throws(() => buildSegmentation(input(fixture, { labelMaps: mixed })), /differ in Rows\/Columns/, JSON.stringify(grid));
+      }
     });
   });
 
@@ -343,6 +345,10 @@ describe('SEG builder', () => {
       assert.ok(frames[empties[0]!.frameNumber - 1]!.every((v) => v === 0));
       // Every other frame holds its segment; images holding some structures get no empty frame.
       assert.equal(seg.frames.filter((f) => frames[f.frameNumber - 1]!.every((v) => v === 0)).length, 1);
+      // An image holding some structures but not the first segment's gets no empty frame of it.
+      const noRv = labelMaps.map((row, s) => row.map((m, p) => (m && s === 0 && p === 3 ? { ...m, labels: m.labels.map((v) => (v === SEGMENTS[0]!.labelValue ? 0 : v)) } : m)));
+      const withoutRv = buildSegmentation(input(fixture, { labelMaps: noRv, algorithmType: 'SEMIAUTOMATIC' }));
+      assert.deepEqual(withoutRv.frames.filter((f) => f.slice === 0 && f.phase === 3).map((f) => f.segmentKey), ['myo', 'lv']);
       // Slice spacing from the phase with the most slices (phase 3: 8 mm), not from phase 0's gap of 16 mm.
       assert.ok(Math.abs(Number(ds.SharedFunctionalGroupsSequence[0].PixelMeasuresSequence[0].SpacingBetweenSlices) - 8) < 1e-3);
       assert.equal(ds.ReferencedSeriesSequence[0].ReferencedInstanceSequence.length, fixture.grid.slices * 2 - 1);
@@ -356,6 +362,8 @@ describe('SEG builder', () => {
     const segment = SEGMENTS[0]!;
     const cases: Array<[string, Partial<SegmentationInput>, RegExp]> = [
       ['blank segment name', { segments: [{ ...segment, name: ' ' }] }, /segments\[0\]\.name must not be empty/],
+      ['no segment name', { segments: [{ ...segment, name: undefined as never }] }, /segments\[0\]\.name must not be empty/],
+      ['no category', { segments: [{ ...segment, category: undefined as never }] }, /segments\[0\]\.category must be a complete code/],
       ['label value 0', { segments: [{ ...segment, labelValue: 0 }] }, /segments\[0\]\.labelValue must be an integer 1\.\.255/],
       ['label value 256', { segments: [{ ...segment, labelValue: 256 }] }, /labelValue must be an integer 1\.\.255/],
       ['label value 1.5', { segments: [{ ...segment, labelValue: 1.5 }] }, /labelValue must be an integer 1\.\.255/],
