@@ -166,6 +166,7 @@ describe('TID 1500 measurement report', () => {
       ['missing required measurement', { result: { ...result, measurements: { ...result.measurements, lvef_pct: undefined as never } } }, /lvef_pct/],
       ['probability outside 0..1', { result: { ...result, diagnosis: { label: 'NOR', probabilities: { NOR: 1.5 } } } }, /probability in 0\.\.1/],
       ['result of another study', { result: { ...result, studyInstanceUID: '1.2.3' } }, /result\.studyInstanceUID differs/],
+      ['no context', { context: undefined as never }, /context is required/],
     ];
     for (const [name, overrides, message] of cases) {
       test(name, () => assert.throws(() => buildMeasurementReport(input(overrides)), message));
@@ -302,6 +303,15 @@ describe('TID 1500 measurement report', () => {
       assert.deepEqual(esv.ContentSequence.map((c: any) => code(c)), ['121402', '385524004', '121407', '121408']);
       assert.equal(esv.ContentSequence[0].ConceptCodeSequence[0].CodeValue, '371880002');
       assert.equal(derived.find((c: any) => code(c) === '8811-2').ContentSequence, undefined, 'no range, no properties');
+    });
+
+    test('a result without reference ranges (or a caller without segments) still gives a report', () => {
+      const { reference_ranges: _ranges, ...bare } = result;
+      const report = readPart10(buildMeasurementReport(input({ result: bare, segments: undefined as never })).bytes);
+      const derived = report.ContentSequence.find((c: any) => code(c) === '126011').ContentSequence;
+      assert.equal(derived.length, sr.writtenMeasurements.length);
+      assert.ok(derived.every((c: any) => !(c.ContentSequence ?? []).some((p: any) => code(p) === '121402')), 'no Normality without a range');
+      assert.equal(report.ContentSequence.find((c: any) => code(c) === '126010').ContentSequence, undefined, 'no segments, no volumetric groups');
     });
 
     test('range descriptions name who the range is for', () => {
