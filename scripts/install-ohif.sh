@@ -24,7 +24,8 @@ trap 'rm -rf "$work"' EXIT
 echo "setup: fetching the OHIF viewer (@ohif/app@$VERSION, about 50 MB) from the npm registry"
 npm pack "@ohif/app@$VERSION" --pack-destination "$work" --silent >/dev/null
 tarball=$(ls "$work"/ohif-app-*.tgz)
-actual="sha512-$(openssl dgst -sha512 -binary "$tarball" | base64 -w0)"
+# Node (always here) computes the digest: no other tool is assumed.
+actual=$(node -e 'const { createHash } = require("node:crypto"); process.stdout.write("sha512-" + createHash("sha512").update(require("node:fs").readFileSync(process.argv[1])).digest("base64"))' "$tarball")
 if [ "$actual" != "$INTEGRITY" ]; then
   echo "setup: @ohif/app@$VERSION does not match its pinned integrity (got $actual)" >&2
   exit 1
