@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { algorithmDeviceUid } from '../src/dicom/modules/equipment.js';
-import { bundledManifest, pulseBin } from './support/paths.js';
+import { bundledManifest, pulseBin, sharedData } from './support/paths.js';
 
 function pulse(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [pulseBin, ...args], { encoding: 'utf8', timeout: 300_000 });
@@ -74,4 +74,40 @@ test('synth --reference-seg, calibrate --json, then infer --calibration names th
   r = pulse(['calibrate', '--studies', out, '--data', data, '--json']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /K = 0/);
+});
+
+// ACDC training patients: the very data the bundled model was trained on, so it already segments them
+// about as well as their annotators (ED and ES only: two phases, so the end-to-end check is cheap).
+const ACDC_TRAINING = ['patient001', 'patient002', 'patient003'].map((p) => join(sharedData, 'acdc', 'training', p));
+
+test('an in-domain calibration (ACDC training patients, which the bare model already segments well) is stored as rejected and nothing becomes active', { skip: !existsSync(bundledManifest) ? 'no bundled model' : ACDC_TRAINING.every((p) => existsSync(p)) ? false : 'no ACDC data' }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-cal-cli-indomain-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const cal = join(dir, 'cal');
+  const data = join(dir, 'data');
+  for (const patient of ACDC_TRAINING) {
+    const r = pulse(['import-nifti', patient, '--labels', '--out', join(cal, basename(patient))]);
+    assert.equal(r.status, 0, r.stderr);
+  }
+
+  let r = pulse(['calibrate', '--studies', cal, '--data', data, '--json', '--candidates', 'head', '--threads', '1']);
+  assert.equal(r.status, 0, r.stderr);
+  const summary = JSON.parse(r.stdout.trim()) as Record<string, any>;
+  assert.equal(summary.k, 3);
+  // The bare model is already good on these studies (what "in-domain" means).
+  for (const key of ['LV', 'MYO', 'RV']) assert.ok(summary.before.dice[key] > 0.85, `bare ${key} Dice ${summary.before.dice[key]}`);
+  assert.equal(summary.promoted, false, `promoted: ${summary.reason}`);
+  // It says why: one of the gate's rules, with the figures it judged.
+  assert.match(summary.reason, /mean Dice gain .* below|Dice falls by more than|LVEF MAE rises|end to end/);
+
+  r = pulse(['calibration', 'list', '--data', data, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const listed = JSON.parse(r.stdout.trim()) as Record<string, any>;
+  assert.equal(listed.id, summary.id);
+  assert.equal(listed.status, 'rejected');
+  r = pulse(['calibration', 'show', summary.id, '--data', data]);
+  assert.match(r.stdout, /status: rejected/);
+  const statePath = join(data, 'calibrations', 'state.json');
+  const active = existsSync(statePath) ? (JSON.parse(readFileSync(statePath, 'utf8')) as { active: string[] }).active : [];
+  assert.deepEqual(active, []);
 });

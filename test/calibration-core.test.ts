@@ -5,7 +5,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fitLinearHead, identityHead, linearHeadAdapter, upsampleTable, type HeadSamples } from '../src/calibration/head.js';
-import { pickCalibration, promotionDecision, scopeMatches, sharedScope, DEFAULT_PROMOTION_RULE, type CalibrationProfile } from '../src/calibration/profile.js';
+import { endToEndDecision, pickCalibration, promotionDecision, scopeMatches, sharedScope, DEFAULT_PROMOTION_RULE, type CalibrationProfile } from '../src/calibration/profile.js';
+import { scoreEndToEnd, summariseEndToEnd } from '../src/calibration/cases.js';
 import { CalibrationNotFoundError, CalibrationStore } from '../src/pipeline/calibration-store.js';
 
 test('the identity head reproduces the bare logits exactly', () => {
@@ -95,6 +96,35 @@ function profile(id: string, scope: CalibrationProfile['scope'], promoted = true
     timingsMs: {},
   };
 }
+
+test('end to end: the pipeline\'s LV figures are scored against the reference\'s, and a calibration that worsens them beyond the margins is refused', () => {
+  const reference = { lvedvMl: 150, lvesvMl: 60, lvefPct: 60 };
+  const exact = scoreEndToEnd('a', reference, { lvedvMl: 150, lvesvMl: 60, lvefPct: 60 });
+  assert.deepEqual(exact, { key: 'a', lvefError: 0, volumeError: 0 });
+  const off = scoreEndToEnd('b', reference, { lvedvMl: 180, lvesvMl: 48, lvefPct: 73.3 });
+  assert.ok(Math.abs(off.lvefError - 13.3) < 1e-9);
+  assert.ok(Math.abs(off.volumeError - (0.2 + 0.2) / 2) < 1e-9);
+  // No LV found: scored as the worst case, never left out (leaving it out would flatter the candidate).
+  assert.deepEqual(scoreEndToEnd('c', reference, null), { key: 'c', lvefError: 60, volumeError: 1 });
+  assert.equal(summariseEndToEnd([]), null);
+  const before = summariseEndToEnd([exact, exact])!;
+  assert.deepEqual(before, { studies: 2, lvefMae: 0, volumeError: 0 });
+  const after = summariseEndToEnd([exact, off])!;
+  assert.ok(Math.abs(after.lvefMae - 6.65) < 1e-9);
+
+  const rule = DEFAULT_PROMOTION_RULE;
+  const lvef = endToEndDecision(before, after, rule);
+  assert.equal(lvef.promoted, false);
+  assert.match(lvef.reason, /end to end .* LVEF MAE rises from 0\.0 to 6\.[67] points \(more than 1\)/);
+  const volumes = endToEndDecision(before, { studies: 2, lvefMae: 0.5, volumeError: 0.08 }, rule);
+  assert.equal(volumes.promoted, false);
+  assert.match(volumes.reason, /LV volume error rises from 0 % to 8 %/);
+  // Within the margins, or better: not refused.
+  assert.equal(endToEndDecision(before, { studies: 2, lvefMae: 0.9, volumeError: 0.04 }, rule).promoted, true);
+  assert.equal(endToEndDecision(after, before, rule).promoted, true);
+  // The margins are the rule's.
+  assert.equal(endToEndDecision(before, after, { ...rule, maxEndToEndLvefMaeIncrease: 10, maxEndToEndVolumeErrorIncrease: 0.5 }).promoted, true);
+});
 
 test('the store keeps every calibration; activation replaces the same scope; roll-back restores the previous set', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-cal-store-'));

@@ -147,6 +147,13 @@ test('calibrate from Orthanc through the API: promoted, used for its scanner onl
   const id = summary.id as string;
   assert.deepEqual((await api<{ active: string[] }>(service, 'GET', '/api/calibrations')).json.active, [id]);
   const profile = new CalibrationStore(dataDir).get(id);
+  // The gate also judged what the user gets: each held-out study through the whole pipeline (its own
+  // ED/ES), under the bare model and under its fold's adapter, against the reference's LV figures.
+  const endToEnd = profile.metrics!.endToEnd!;
+  assert.equal(endToEnd.after.studies, 3);
+  assert.equal(endToEnd.perStudy.before.length, 3);
+  assert.ok(endToEnd.after.lvefMae - endToEnd.before.lvefMae <= 1, JSON.stringify(endToEnd));
+  assert.match(summary.reason as string, /end to end LVEF MAE/);
   assert.ok((await meanDice(fresh, profile)) > (await meanDice(fresh, null)), 'the calibration segments a fresh study of the scanner better');
 
   // A fresh study of that scanner runs with it, and says so in the SR, the outcome and the metadata.

@@ -336,3 +336,55 @@ export function intensitySamples(
   }
   return { values: outValues, labels: outLabels };
 }
+
+// ---------------------------------------------------------------- end to end
+
+/** LV figures of a study: the reference's at its ED and ES, or the pipeline's at the ED and ES it chose. */
+export interface LvFigures {
+  readonly lvedvMl: number;
+  readonly lvesvMl: number;
+  readonly lvefPct: number;
+}
+
+/** The reference's LV volumes and ejection fraction (its ED and ES annotated on every slice), or undefined. */
+export function referenceLvFigures(c: CalibrationCase): LvFigures | undefined {
+  const phases = referenceEdEs(c);
+  const lv = c.segmentLabels['lv'];
+  if (!phases || lv === undefined) return undefined;
+  const slabs = slabThicknessesMm(c.slicePositionsMm, c.sliceThicknessMm);
+  const volume = (phase: CalibrationPhase) => volumeMl(phase.images.map((i) => areaMm2(i.reference!, lv, i.plane)), slabs);
+  const lvedvMl = volume(phases.ed);
+  const lvesvMl = volume(phases.es);
+  return { lvedvMl, lvesvMl, lvefPct: ejectionFractionPct(lvedvMl, lvesvMl) };
+}
+
+/** One study end to end against its reference: LVEF error (points) and the relative error of EDV and ESV (mean of the two). */
+export interface EndToEndScore {
+  readonly key: string;
+  readonly lvefError: number;
+  readonly volumeError: number;
+}
+
+/** The pipeline's figures (null: it found no LV, scored as the worst case) against the reference's. */
+export function scoreEndToEnd(key: string, reference: LvFigures, pipeline: LvFigures | null): EndToEndScore {
+  if (!pipeline) return { key, lvefError: reference.lvefPct, volumeError: 1 };
+  const relative = (a: number, b: number) => (b > 0 ? Math.abs(a - b) / b : a > 0 ? 1 : 0);
+  return {
+    key,
+    lvefError: Math.abs(pipeline.lvefPct - reference.lvefPct),
+    volumeError: (relative(pipeline.lvedvMl, reference.lvedvMl) + relative(pipeline.lvesvMl, reference.lvesvMl)) / 2,
+  };
+}
+
+/** Mean LVEF error (points) and mean relative volume error over studies scored end to end. */
+export interface EndToEndSummary {
+  readonly studies: number;
+  readonly lvefMae: number;
+  readonly volumeError: number;
+}
+
+export function summariseEndToEnd(scores: readonly EndToEndScore[]): EndToEndSummary | null {
+  if (scores.length === 0) return null;
+  const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+  return { studies: scores.length, lvefMae: mean(scores.map((s) => s.lvefError)), volumeError: mean(scores.map((s) => s.volumeError)) };
+}

@@ -8,10 +8,10 @@
  * function handed in by the pipeline (`featurize`), so this module does no I/O.
  */
 import type { LogitAdapter } from '../model/segment-stack.js';
-import { DEFAULT_CONTEXT, scoreCase, summarise, trainingSamples, type CalibrationCase, type CaseScore, type SampleOptions } from './cases.js';
+import { DEFAULT_CONTEXT, referenceLvFigures, scoreCase, scoreEndToEnd, summarise, summariseEndToEnd, trainingSamples, type CalibrationCase, type CaseScore, type EndToEndScore, type LvFigures, type SampleOptions } from './cases.js';
 import { fitLinearHead, linearHeadAdapter, type FitHeadOptions, type LinearHeadParameters } from './head.js';
 import { fitIntensityMap, type IntensityMapParameters, type IntensitySamples } from './intensity.js';
-import { promotionDecision, type CalibrationMetrics, type PromotionRule } from './profile.js';
+import { endToEndDecision, promotionDecision, type CalibrationMetrics, type PromotionRule } from './profile.js';
 
 /** One annotated study as the fit sees it. */
 export interface CalibrationInput {
@@ -19,6 +19,12 @@ export interface CalibrationInput {
   readonly intensity: IntensitySamples;
   /** The frozen network's features of the annotated phases, through an intensity map or none. */
   featurize(map: IntensityMapParameters | null): Promise<CalibrationCase>;
+  /**
+   * The whole pipeline on the study (every phase through the network, its own ED/ES choice, clean-up,
+   * measurements) through an adapter and intensity map: the LV figures the user would get, or null
+   * when it found no LV. Leave it out and the gate judges on the annotated frames only.
+   */
+  endToEnd?(adapter: LogitAdapter | undefined, map: IntensityMapParameters | null): Promise<LvFigures | null>;
 }
 
 export type AdapterCandidate = 'head' | 'intensity+head';
@@ -35,6 +41,8 @@ export interface FitCalibrationOptions {
   readonly leaveOneOut?: boolean;
   /** Called after each unit of work (for a progress bar). */
   readonly onProgress?: (done: number, total: number, what: string) => void;
+  /** Stops the fit at its next unit of work (the signal's reason is thrown). */
+  readonly signal?: AbortSignal;
 }
 
 export interface FittedCalibration {
@@ -72,12 +80,15 @@ export async function fitCalibration(inputs: readonly CalibrationInput[], option
   const candidates = options.candidates ?? ['head', 'intensity+head'];
   const k = inputs.length;
   const loso = k >= 2 && (options.leaveOneOut ?? true);
-  const total = 1 + (loso ? 1 + candidates.length * k : 0) + 1;
+  const endToEnd = loso && inputs.every((i) => i.endToEnd !== undefined);
+  const total = 1 + (loso ? 1 + candidates.length * k : 0) + (endToEnd ? 2 * k : 0) + 1;
   let done = 0;
+  options.signal?.throwIfAborted();
   const tick = async (what: string) => {
     options.onProgress?.(++done, total, what);
-    // Let the service answer requests between the (synchronous, seconds-long) units of work.
+    // Between the (synchronous, seconds-long) units of work: let a stop request arrive, and honour it.
     await new Promise((resolve) => setImmediate(resolve));
+    options.signal?.throwIfAborted();
   };
 
   const bare = await Promise.all(inputs.map((i) => i.featurize(null)));
@@ -91,6 +102,8 @@ export async function fitCalibration(inputs: readonly CalibrationInput[], option
   let metrics: CalibrationMetrics | null = null;
   const tried: Record<string, CalibrationMetrics['after']> = {};
   let chosen: AdapterCandidate = candidates[0] ?? 'head';
+  // The chosen candidate's fold adapters, for the end-to-end check of each held-out study.
+  const folds = new Map<AdapterCandidate, Array<{ head: LinearHeadParameters; map: IntensityMapParameters | null }>>();
   if (loso) {
     const current = options.active?.intensity ? await Promise.all(inputs.map((i) => i.featurize(options.active!.intensity))) : bare;
     const before: CaseScore[] = current.map((c) => scoreCase(c, options.active?.adapter));
@@ -98,17 +111,21 @@ export async function fitCalibration(inputs: readonly CalibrationInput[], option
     const perCandidate = new Map<AdapterCandidate, CaseScore[]>();
     for (const candidate of candidates) {
       const after: CaseScore[] = [];
+      const fitted: Array<{ head: LinearHeadParameters; map: IntensityMapParameters | null }> = [];
       for (let i = 0; i < k; i++) {
         let cases = bare;
+        let map: IntensityMapParameters | null = null;
         if (candidate === 'intensity+head') {
-          const map = fitIntensityMap(mergeIntensity(inputs.filter((_, j) => j !== i)));
+          map = fitIntensityMap(mergeIntensity(inputs.filter((_, j) => j !== i)));
           cases = await Promise.all(inputs.map((input) => input.featurize(map)));
         }
         const head = fitHead(cases.filter((_, j) => j !== i));
+        fitted.push({ head, map });
         after.push(scoreCase(cases[i]!, linearHeadAdapter(head)));
         await tick(`${candidate}: fold ${i + 1}/${k}`);
       }
       perCandidate.set(candidate, after);
+      folds.set(candidate, fitted);
       tried[candidate] = summarise(after);
     }
     chosen = [...perCandidate.keys()].sort((a, b) => meanDice(tried[b]!) - meanDice(tried[a]!))[0]!;
@@ -120,10 +137,39 @@ export async function fitCalibration(inputs: readonly CalibrationInput[], option
   const head = fitHead(cases);
   await tick('final fit');
 
-  const decision =
+  let decision =
     k < options.rule.minStudies || metrics === null
       ? { promoted: false, reason: `${k} annotated ${k === 1 ? 'study' : 'studies'}: at least ${Math.max(options.rule.minStudies, 2)} are needed to evaluate leave-one-study-out` }
       : promotionDecision(metrics.before, metrics.after, options.rule);
+
+  // The annotated frames are not what the user gets: the pipeline runs every phase and picks ED and
+  // ES itself, so a head that finds spurious structure in unannotated phases can look better above
+  // and be worse here. Checked only when the annotation-level rule would promote (it costs two
+  // whole-study runs per study).
+  if (endToEnd && metrics !== null && decision.promoted) {
+    const scored = bare.map((c, i) => ({ i, reference: referenceLvFigures(c) })).filter((s): s is { i: number; reference: LvFigures } => s.reference !== undefined);
+    const before: EndToEndScore[] = [];
+    const after: EndToEndScore[] = [];
+    const chosenFolds = folds.get(chosen)!;
+    for (const { i, reference } of scored) {
+      const input = inputs[i]!;
+      before.push(scoreEndToEnd(bare[i]!.key, reference, await input.endToEnd!(options.active?.adapter, options.active?.intensity ?? null)));
+      await tick(`end to end: what runs now, study ${i + 1}/${k}`);
+      const fold = chosenFolds[i]!;
+      after.push(scoreEndToEnd(bare[i]!.key, reference, await input.endToEnd!(linearHeadAdapter(fold.head), fold.map)));
+      await tick(`end to end: ${chosen}, study ${i + 1}/${k}`);
+    }
+    const summaryBefore = summariseEndToEnd(before);
+    const summaryAfter = summariseEndToEnd(after);
+    if (summaryBefore && summaryAfter) {
+      metrics = { ...metrics, endToEnd: { before: summaryBefore, after: summaryAfter, perStudy: { before, after } } };
+      const veto = endToEndDecision(summaryBefore, summaryAfter, options.rule);
+      decision = veto.promoted ? { promoted: true, reason: `${decision.reason}; ${veto.reason}` } : veto;
+    } else {
+      metrics = { ...metrics, endToEnd: null };
+    }
+  }
+  if (done < total) options.onProgress?.((done = total), total, 'decided');
   return {
     candidate: chosen,
     head,

@@ -3,7 +3,7 @@
  * it: scope matching (which studies it serves, most specific wins) and promotion (does it beat what
  * runs now by enough, without harming any structure).
  */
-import type { AnnotationCoverage, CaseScore, SummaryMetrics } from './cases.js';
+import type { AnnotationCoverage, CaseScore, EndToEndScore, EndToEndSummary, SummaryMetrics } from './cases.js';
 import type { LinearHeadParameters } from './head.js';
 import type { IntensityMapParameters } from './intensity.js';
 
@@ -34,6 +34,17 @@ export interface CalibrationMetrics {
   /** Leave-one-study-out: each study scored by a head fitted without it. */
   readonly after: SummaryMetrics;
   readonly perStudy: { readonly before: readonly CaseScore[]; readonly after: readonly CaseScore[] };
+  /**
+   * What the user gets, leave-one-study-out: each held-out study through the whole pipeline (every
+   * phase, the pipeline's own ED/ES choice, clean-up, measurements) under what runs now and under
+   * the fold's adapter, against the reference's LV figures. Null when it was not measured (no study
+   * with ED and ES annotated on every slice, or the annotation-level rule already refused).
+   */
+  readonly endToEnd?: {
+    readonly before: EndToEndSummary;
+    readonly after: EndToEndSummary;
+    readonly perStudy: { readonly before: readonly EndToEndScore[]; readonly after: readonly EndToEndScore[] };
+  } | null;
 }
 
 export interface PromotionRule {
@@ -45,9 +56,13 @@ export interface PromotionRule {
   readonly maxLvefMaeIncrease: number;
   /** Fewest annotated studies a calibration is evaluated on. @defaultValue 2 */
   readonly minStudies: number;
+  /** End to end (the pipeline's own ED/ES and measurements): LVEF MAE may rise by at most this many points. @defaultValue 1 */
+  readonly maxEndToEndLvefMaeIncrease: number;
+  /** End to end: the mean relative error of EDV and ESV may rise by at most this much (0.05 = 5 percentage points). @defaultValue 0.05 */
+  readonly maxEndToEndVolumeErrorIncrease: number;
 }
 
-export const DEFAULT_PROMOTION_RULE: PromotionRule = { minGain: 0.01, maxStructureLoss: 0.02, maxLvefMaeIncrease: 1, minStudies: 2 };
+export const DEFAULT_PROMOTION_RULE: PromotionRule = { minGain: 0.01, maxStructureLoss: 0.02, maxLvefMaeIncrease: 1, minStudies: 2, maxEndToEndLvefMaeIncrease: 1, maxEndToEndVolumeErrorIncrease: 0.05 };
 
 export interface CalibrationProfile {
   readonly format: 'pulse-calibration';
@@ -153,4 +168,25 @@ export function promotionDecision(before: SummaryMetrics, after: SummaryMetrics,
   const gain = mean(keys.map((k) => after.dice[k]!)) - mean(keys.map((k) => before.dice[k]!));
   if (gain < rule.minGain) return { promoted: false, reason: `mean Dice gain ${gain.toFixed(3)} is below the required ${rule.minGain}` };
   return { promoted: true, reason: `mean Dice +${gain.toFixed(3)} over ${keys.length} structures, no structure worse by more than ${rule.maxStructureLoss}` };
+}
+
+/**
+ * The end-to-end veto: a calibration whose held-out studies, run through the whole pipeline (its own
+ * ED/ES choice), get an LVEF or LV volumes further from the reference than under what runs now, by
+ * more than the rule's margins, is refused whatever its Dice on the annotated frames.
+ */
+export function endToEndDecision(before: EndToEndSummary, after: EndToEndSummary, rule: PromotionRule): { promoted: boolean; reason: string } {
+  if (after.lvefMae - before.lvefMae > rule.maxEndToEndLvefMaeIncrease) {
+    return {
+      promoted: false,
+      reason: `end to end (the pipeline's own ED/ES on ${after.studies} held-out ${after.studies === 1 ? 'study' : 'studies'}), LVEF MAE rises from ${before.lvefMae.toFixed(1)} to ${after.lvefMae.toFixed(1)} points (more than ${rule.maxEndToEndLvefMaeIncrease})`,
+    };
+  }
+  if (after.volumeError - before.volumeError > rule.maxEndToEndVolumeErrorIncrease) {
+    return {
+      promoted: false,
+      reason: `end to end (the pipeline's own ED/ES on ${after.studies} held-out ${after.studies === 1 ? 'study' : 'studies'}), the LV volume error rises from ${(100 * before.volumeError).toFixed(0)} % to ${(100 * after.volumeError).toFixed(0)} % (more than ${(100 * rule.maxEndToEndVolumeErrorIncrease).toFixed(0)} points)`,
+    };
+  }
+  return { promoted: true, reason: `end to end LVEF MAE ${before.lvefMae.toFixed(1)} -> ${after.lvefMae.toFixed(1)} points, LV volume error ${(100 * before.volumeError).toFixed(0)} % -> ${(100 * after.volumeError).toFixed(0)} %` };
 }

@@ -218,6 +218,10 @@ export const ConfigSchema = z.object({
       minGain: z.number().min(0).max(1).default(0.01),
       /** Largest Dice loss on any structure a promoted calibration may cause. @defaultValue 0.02 */
       maxStructureLoss: z.number().min(0).max(1).default(0.02),
+      /** End to end (the pipeline's own ED/ES on held-out studies): largest rise of LVEF MAE (points) a promoted calibration may cause. @defaultValue 1 */
+      maxEndToEndLvefMaeIncrease: z.number().min(0).max(100).default(1),
+      /** End to end: largest rise of the mean relative LV volume error (EDV, ESV) a promoted calibration may cause. @defaultValue 0.05 */
+      maxEndToEndVolumeErrorIncrease: z.number().min(0).max(10).default(0.05),
     })
     .prefault({}),
   marking: z

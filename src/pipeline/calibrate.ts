@@ -29,7 +29,8 @@ import { BadInputError } from '../core/errors.js';
 import { CalibrationStore } from './calibration-store.js';
 import { readInstancesFromFolder } from './read-folder.js';
 import { StageTimer } from '../core/stage-timer.js';
-import { readStep, type LoadedModel } from './steps.js';
+import { analyseStep, readStep, segmentStep, type LoadedModel } from './steps.js';
+import type { LvFigures } from '../calibration/cases.js';
 import type { StudyInstance } from '../core/study-instance.js';
 
 /** SOP classes and modalities a calibration may be fitted on (the bare model takes MR only). */
@@ -194,10 +195,24 @@ export async function annotatedStudy(instances: readonly StudyInstance[], where:
       phases: casePhases,
     };
   };
+  // What the user would get: the production steps on the whole study (the heart located through the
+  // intensity map as at inference, every phase, the pipeline's own ED/ES choice and measurements).
+  const endToEnd = async (adapter: LogitAdapter | undefined, map: IntensityMapParameters | null): Promise<LvFigures | null> => {
+    const timer = new StageTimer();
+    const segmentation = await segmentStep(study, model, timer, {
+      ...(adapter ? { adapter } : {}),
+      ...(map ? { inputTransform: (window: Float32Array) => applyIntensityMap(map, window) } : {}),
+    });
+    const { measurements } = await analyseStep(study, segmentation, model, timer);
+    const { lvedv_ml: lvedvMl, lvesv_ml: lvesvMl, lvef_pct: lvefPct } = measurements;
+    if (lvedvMl === undefined || lvesvMl === undefined || lvefPct === undefined || !(lvedvMl > 0)) return null;
+    return { lvedvMl, lvesvMl, lvefPct };
+  };
   const { equipment, sopClassUID } = seriesEquipment(images, study.context.seriesInstanceUID);
   return {
     intensity,
     featurize,
+    endToEnd,
     equipment: { modality: study.context.modality, ...equipment },
     sopClassUID,
     studyInstanceUID: studyUid,
@@ -233,6 +248,8 @@ export interface CalibrateOptions {
   /** Adapters to try (src/calibration/fit.ts). @defaultValue both */
   readonly candidates?: readonly AdapterCandidate[];
   readonly onProgress?: (done: number, total: number, what: string) => void;
+  /** Stops the calibration between units of work; nothing is stored or activated then. */
+  readonly signal?: AbortSignal;
   readonly now?: Date;
 }
 
@@ -251,6 +268,7 @@ export async function calibrate(model: LoadedModel, studies: readonly AnnotatedS
     ...(options.headIterations ? { head: { iterations: options.headIterations } } : {}),
     ...(options.candidates ? { candidates: options.candidates } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
   const created = options.now ?? new Date();
   const sourceStudies = studies.map((s) => hashedUid(s.studyInstanceUID));
@@ -277,6 +295,7 @@ export async function calibrate(model: LoadedModel, studies: readonly AnnotatedS
     parameters: { head: fitted.head, intensity: fitted.intensity, fit: fitted.fit, promotion: rule },
     timingsMs: { fit: Math.round(performance.now() - t0) },
   };
+  options.signal?.throwIfAborted();
   options.store.save(profile);
   if (profile.promoted && (options.activate ?? true)) options.store.activate(profile.id);
   return profile;

@@ -60,6 +60,17 @@ export function calibrationRoutes(store: CalibrationStore, runner: CalibrationRu
         }
       },
     ),
+    adminRoute<{ run: number }, Record<string, never>, Record<string, never>>(
+      'post',
+      '/api/calibrations/runs/:run/cancel',
+      { summary: 'cancel a running calibration (it stops at its next unit of work and stores nothing)', params: RunParams, body: EmptyBody, responses: { 202: 'cancelling', 404: 'no such run', 409: 'the run is not running' } },
+      ({ params, res }) => {
+        const run = runner.get(params.run);
+        if (!run) throw new HttpError(404, `no calibration run ${params.run}`);
+        if (!runner.cancel(params.run)) throw new HttpError(409, `calibration run ${params.run} is ${run.state}`);
+        res.status(202).json({ run: run.id, state: run.state });
+      },
+    ),
     adminRoute<Record<string, never>, Record<string, never>, Record<string, never>>(
       'post',
       '/api/calibrations/rollback',

@@ -1,18 +1,19 @@
 /**
  * Site calibration inside the service: annotated studies taken from Orthanc (a list of
  * StudyInstanceUIDs, or every study carrying a configured metadata value), retrieved over WADO-RS
- * (images + the reference SEG), fitted and decided by the same code as `pulse calibrate`, stored and
- * activated under the data folder. One calibration runs at a time, in the background, with progress;
- * a failed or unhelpful one changes nothing active and says why. Also the node-cron schedule.
+ * (images + the reference SEG) on this thread, then read, fitted and decided by the same code as
+ * `pulse calibrate` in a worker thread (calibration-thread.ts: the HTTP face and the lease heartbeats
+ * keep running), stored and activated under the data folder. One calibration runs at a time, in the
+ * background, with progress, and can be cancelled; a failed, cancelled or unhelpful one changes
+ * nothing active and says why. Also the node-cron schedule.
  */
 import cron, { type ScheduledTask } from 'node-cron';
 import type { ServiceConfig } from '../config/schema.js';
 import type { OrthancRestClient } from '../orthanc/rest-client.js';
 import { findStudyId, gatherStudyFacts, studyMetadata } from '../orthanc/metadata.js';
-import { annotatedStudy, calibrate, hashedUid, type AnnotatedStudy } from '../pipeline/calibrate.js';
+import { hashedUid } from '../pipeline/calibrate.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
-import { ModelRegistry } from '../model/registry.js';
-import { loadModel } from '../pipeline/steps.js';
+import { calibrateInThread } from './calibration-thread.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { BadInputError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -29,7 +30,7 @@ export interface CalibrationRequest {
 
 export interface CalibrationRun {
   readonly id: number;
-  state: 'running' | 'done' | 'failed';
+  state: 'running' | 'done' | 'failed' | 'cancelled';
   done: number;
   total: number;
   what: string;
@@ -53,6 +54,7 @@ export class CalibrationRunner {
   private readonly runs = new Map<number, CalibrationRun>();
   private next = 1;
   private current: Promise<void> | undefined;
+  private readonly stops = new Map<number, AbortController>();
   private task: ScheduledTask | undefined;
 
   constructor(private readonly deps: CalibrationRunnerDependencies) {}
@@ -73,10 +75,21 @@ export class CalibrationRunner {
     if (uids.length === 0 && !request.metadata) throw new BadInputError('K = 0: give studyInstanceUIDs or a metadata {name, value} that marks annotated studies');
     const run: CalibrationRun = { id: this.next++, state: 'running', done: 0, total: 1, what: 'finding studies', startedAt: new Date().toISOString() };
     this.runs.set(run.id, run);
-    this.current = this.execute(run, request).finally(() => {
+    const stop = new AbortController();
+    this.stops.set(run.id, stop);
+    this.current = this.execute(run, request, stop.signal).finally(() => {
+      this.stops.delete(run.id);
       this.current = undefined;
     });
     return run;
+  }
+
+  /** Stops a running calibration at its next unit of work; false when it is not running. */
+  cancel(id: number): boolean {
+    const stop = this.stops.get(id);
+    if (!stop) return false;
+    stop.abort(new Error('the calibration was cancelled'));
+    return true;
   }
 
   /** Waits for the running calibration, if any (tests, shutdown). */
@@ -84,10 +97,8 @@ export class CalibrationRunner {
     await this.current;
   }
 
-  private async execute(run: CalibrationRun, request: CalibrationRequest): Promise<void> {
-    const { logger } = this.deps;
-    // A registry of this run alone: a calibration is rare, and its session is released when it ends.
-    const models = new ModelRegistry();
+  private async execute(run: CalibrationRun, request: CalibrationRequest, signal: AbortSignal): Promise<void> {
+    const { logger, config } = this.deps;
     try {
       let uids = [...new Set(request.studyInstanceUIDs ?? [])];
       if (request.metadata) uids = [...new Set([...uids, ...(await this.studiesWithMetadata(request.metadata.name, request.metadata.value))])];
@@ -96,32 +107,45 @@ export class CalibrationRunner {
         uids = uids.filter((u) => !used.has(hashedUid(u)));
       }
       if (uids.length === 0) throw new BadInputError('K = 0: no annotated study found for this calibration');
-      const model = await loadModel(models, this.deps.config.model.manifest);
-      run.total = uids.length + 1;
-      const studies: AnnotatedStudy[] = [];
+      // Retrieval is I/O (this thread waits, it does not compute); reading and fitting run in a thread.
+      run.total = 2 * uids.length + 1;
+      const studies: Array<{ where: string; instances: StudyInstance[] }> = [];
       for (const uid of uids) {
-        run.what = `reading study ${studies.length + 1}/${uids.length}`;
-        studies.push(await annotatedStudy(await this.retrieveStudy(uid), `study ${uid}`, model));
+        signal.throwIfAborted();
+        run.what = `retrieving study ${studies.length + 1}/${uids.length}`;
+        studies.push({ where: `study ${uid}`, instances: await this.retrieveStudy(uid) });
         run.done++;
       }
-      const profile = await calibrate(model, studies, {
-        store: this.deps.store,
-        rule: { minGain: this.deps.config.calibration.minGain, maxStructureLoss: this.deps.config.calibration.maxStructureLoss },
-        onProgress: (done, total, what) => {
-          run.total = uids.length + total;
-          run.done = uids.length + done;
-          run.what = what;
+      const retrieved = uids.length;
+      const profile = await calibrateInThread(
+        {
+          dataDir: config.dataDir,
+          ...(config.model.manifest ? { manifestPath: config.model.manifest } : {}),
+          studies,
+          rule: {
+            minGain: config.calibration.minGain,
+            maxStructureLoss: config.calibration.maxStructureLoss,
+            maxEndToEndLvefMaeIncrease: config.calibration.maxEndToEndLvefMaeIncrease,
+            maxEndToEndVolumeErrorIncrease: config.calibration.maxEndToEndVolumeErrorIncrease,
+          },
         },
-      });
+        {
+          signal,
+          onProgress: (done, total, what) => {
+            run.total = retrieved + total;
+            run.done = retrieved + done;
+            run.what = what;
+          },
+        },
+      );
       run.profile = profile;
       run.state = 'done';
       logger.info('calibration finished', { calibration: profile.id, promoted: profile.promoted, reason: profile.reason, k: profile.k });
     } catch (error) {
-      run.state = 'failed';
-      run.error = (error as Error).message;
-      logger.warn('calibration failed; nothing active changed', { error: run.error });
+      run.state = signal.aborted ? 'cancelled' : 'failed';
+      run.error = signal.aborted ? 'the calibration was cancelled' : (error as Error).message;
+      logger.warn(signal.aborted ? 'calibration cancelled; nothing active changed' : 'calibration failed; nothing active changed', { error: run.error });
     } finally {
-      await models.close();
       run.finishedAt = new Date().toISOString();
     }
   }
@@ -170,8 +194,10 @@ export class CalibrationRunner {
     this.deps.logger.info('calibration scheduled', { schedule });
   }
 
+  /** Stops the schedule and cancels a running calibration (it stores nothing). */
   async stop(): Promise<void> {
     await this.task?.stop();
+    for (const stop of this.stops.values()) stop.abort(new Error('the service is stopping'));
     await this.idle();
   }
 }

@@ -11,7 +11,9 @@ import type { ProcessStudyOptions } from '../pipeline/process-study.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import type { StudyInstance } from '../core/study-instance.js';
 import type { StudyOutputs } from '../core/result.js';
-import { BadInputError, UnsupportedEncodingError, UpstreamUnavailableError } from '../core/errors.js';
+import { rebuildError, serializeError, type SerializedError } from './thread-errors.js';
+
+export { rebuildError } from './thread-errors.js';
 
 interface Request {
   readonly id: number;
@@ -28,34 +30,6 @@ interface Abort {
 type Reply =
   | { readonly id: number; readonly ok: true; readonly outputs: StudyOutputs }
   | { readonly id: number; readonly ok: false; readonly error: SerializedError };
-
-interface SerializedError {
-  readonly name: string;
-  readonly message: string;
-  readonly stack?: string;
-  readonly transferSyntaxUID?: string;
-}
-
-function serialize(error: unknown): SerializedError {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const transferSyntaxUID = error instanceof UnsupportedEncodingError ? error.transferSyntaxUID : undefined;
-  return { name: error.name, message: error.message, stack: error.stack, ...(transferSyntaxUID !== undefined ? { transferSyntaxUID } : {}) };
-}
-
-/** The same error class on this side (messages already name the study). */
-export function rebuildError(e: SerializedError): Error {
-  let error: Error;
-  if (e.transferSyntaxUID !== undefined) error = new UnsupportedEncodingError(e.message, e.transferSyntaxUID);
-  else if (e.name === 'BadInputError') error = new BadInputError(e.message);
-  else if (e.name === 'UpstreamUnavailableError') error = new UpstreamUnavailableError(e.message);
-  else {
-    error = new Error(e.message);
-    // Keep the original class name in the job's reason ("internal error: TypeError: ...").
-    if (e.name !== 'Error') Object.defineProperty(error, 'name', { value: e.name });
-  }
-  if (e.stack !== undefined) error.stack = e.stack;
-  return error;
-}
 
 /** A pool of pipeline threads: `size` studies at a time; more wait for a free thread. */
 export class PipelineThreads {
@@ -175,7 +149,7 @@ if (!isMainThread && parentPort !== null) {
     processStudy(request.instances, { ...options, calibration: request.calibration ?? null, models, signal: stop.signal })
       .then(
         (outputs) => port.postMessage({ id: request.id, ok: true, outputs } satisfies Reply),
-        (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serialize(error) } satisfies Reply),
+        (error: unknown) => port.postMessage({ id: request.id, ok: false, error: serializeError(error) } satisfies Reply),
       )
       .finally(() => running.delete(request.id));
   });

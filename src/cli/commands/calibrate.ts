@@ -43,6 +43,12 @@ export function calibrationTable(profile: CalibrationProfile): string {
       lines.push(`${name.padEnd(14)} ${f(m.before.dice[key]).padStart(6)}   ${f(m.after.dice[key]).padStart(6)}`);
     }
     lines.push(`${'LVEF MAE (pt)'.padEnd(14)} ${f(m.before.lvefMae, 2).padStart(6)}   ${f(m.after.lvefMae, 2).padStart(6)}`);
+    const e = m.endToEnd;
+    if (e) {
+      lines.push(`end to end (the pipeline's own ED/ES, ${e.after.studies} held-out ${e.after.studies === 1 ? 'study' : 'studies'}):`);
+      lines.push(`${'LVEF MAE (pt)'.padEnd(14)} ${f(e.before.lvefMae, 2).padStart(6)}   ${f(e.after.lvefMae, 2).padStart(6)}`);
+      lines.push(`${'LV volume err'.padEnd(14)} ${f(e.before.volumeError, 3).padStart(6)}   ${f(e.after.volumeError, 3).padStart(6)}`);
+    }
   }
   lines.push(`${profile.promoted ? 'PROMOTED' : 'NOT PROMOTED'}: ${profile.reason}`);
   return lines.join('\n');
