@@ -1,7 +1,8 @@
 /**
  * `npm run bench:calibrate`: the time of a 5-study site calibration as `pulse calibrate` runs it
  * (read the studies and their reference SEGs, the frozen model's features on the annotated phases,
- * leave-one-study-out evaluation of both adapter candidates, the final fit, the stored profile), on
+ * leave-one-study-out evaluation of both adapter candidates, the end-to-end check of the chosen one,
+ * the final fit, the stored profile), on
  * vendor-shifted-mri studies of the generator's default size (8-12 slices x 20-30 phases).
  * Writes bench/calibrate-results.json.
  *
@@ -30,6 +31,8 @@ async function main(): Promise<void> {
   const model = await loadModel(new ModelRegistry(), undefined, threads);
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-bench-calibrate-'));
   try {
+    const loadAtStart = loadavg()[0]!;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const annotated: AnnotatedStudy[] = [];
     for (const study of studies) {
@@ -39,17 +42,23 @@ async function main(): Promise<void> {
     const readMs = performance.now() - t0;
     const profile = await calibrate(model, annotated, { store: new CalibrationStore(dataDir) });
     const totalMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
     const result = {
       studies: count,
       grids: studies.map((s) => `${s.truth.grid.slices}x${s.truth.grid.phases}`),
       readMs: Math.round(readMs),
       fitEvaluateMs: Math.round(totalMs - readMs),
       totalMs: Math.round(totalMs),
+      // CPU time of this process over reading + fit (what the machine's load does not change much).
+      cpuUserMs: Math.round(cpu.user / 1000),
+      cpuSystemMs: Math.round(cpu.system / 1000),
       promoted: profile.promoted,
       candidate: profile.parameters.fit['candidate'],
       before: profile.metrics?.before,
       after: profile.metrics?.after,
-      machine: { cpus: cpus().length, loadAverage1m: Math.round(loadavg()[0]! * 10) / 10, threads },
+      endToEnd: profile.metrics?.endToEnd ? { before: profile.metrics.endToEnd.before, after: profile.metrics.endToEnd.after } : null,
+      reason: profile.reason,
+      machine: { cpus: cpus().length, loadAverage1mAtStart: Math.round(loadAtStart * 10) / 10, loadAverage1m: Math.round(loadavg()[0]! * 10) / 10, threads },
       measuredAt: new Date().toISOString(),
     };
     writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

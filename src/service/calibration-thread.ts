@@ -48,7 +48,10 @@ export interface CalibrationThreadOptions {
 export function calibrateInThread(request: Omit<CalibrationThreadRequest, 'kind'>, options: CalibrationThreadOptions = {}): Promise<CalibrationProfile> {
   const { signal, onProgress } = options;
   if (signal?.aborted) return Promise.reject(new Error('the calibration was cancelled'));
-  const thread = new Thread(fileURLToPath(import.meta.url), { workerData: { ...request, kind: 'pulse-calibration-thread' } satisfies CalibrationThreadRequest });
+  // The studies' bytes move to the thread rather than being copied (K studies can be hundreds of MB);
+  // the caller must not read them afterwards. Small pooled buffers are copied as usual.
+  const transferList = [...new Set(request.studies.flatMap((s) => s.instances.map((i) => i.bytes.buffer)))].filter((b): b is ArrayBuffer => b instanceof ArrayBuffer && b.byteLength > Buffer.poolSize);
+  const thread = new Thread(fileURLToPath(import.meta.url), { workerData: { ...request, kind: 'pulse-calibration-thread' } satisfies CalibrationThreadRequest, transferList });
   return new Promise<CalibrationProfile>((resolve, reject) => {
     let settled = false;
     const finish = (outcome: () => void) => {
