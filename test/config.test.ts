@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/load.js';
 import { configFromEnvironment, ENVIRONMENT } from '../src/config/environment.js';
-import { ConfigSchema } from '../src/config/schema.js';
+import { ConfigSchema, viewerPhaseSeriesOn } from '../src/config/schema.js';
 import { configFromFlags } from '../src/cli/commands/serve.js';
 
 test('with nothing configured the service polls the changes feed of a local Orthanc', () => {
@@ -68,7 +68,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_RETRY_BUDGET_MS: '3600000', PULSE_MAX_STUDY_INSTANCES: '100', PULSE_MAX_STUDY_BYTES: '1000000', PULSE_MAX_STUDY_PIXELS: '5000000',
     PULSE_QUEUE_BACKEND: 'sqlite', PULSE_QUEUE_POSTGRES_URL: 'postgres://pulse:pw@db:5432/pulse', PULSE_QUEUE_POSTGRES_SCHEMA: 'pulse_b', PULSE_QUEUE_POSTGRES_POOL_SIZE: '8',
     PULSE_VIEWER_OHIF: 'true', PULSE_VIEWER_OHIF_DIST: '/opt/ohif',
-    PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
+    PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_VIEWER_PHASE_SERIES: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';
@@ -77,4 +77,12 @@ test('every environment variable sets the setting it names', () => {
     const expected = variable.kind === 'list' ? text.split(',') : variable.kind === 'boolean' ? text === 'true' : variable.kind === 'string' ? text : Number(text);
     assert.deepEqual(value, expected, `${variable.name} -> ${variable.path}`);
   }
+});
+
+test('the viewer phase series follow viewer.ohif unless reports.viewerPhaseSeries says otherwise', () => {
+  const on = (input: Record<string, unknown>) => viewerPhaseSeriesOn(ConfigSchema.parse({ orthanc: { url: 'http://localhost:8042' }, ...input }));
+  assert.equal(on({}), false, 'no OHIF served: no duplicate series for the other readers');
+  assert.equal(on({ viewer: { ohif: true } }), true, 'OHIF served (pulse demo): the copies it needs');
+  assert.equal(on({ viewer: { ohif: true }, reports: { viewerPhaseSeries: false } }), false);
+  assert.equal(on({ reports: { viewerPhaseSeries: true } }), true, 'for an OHIF served elsewhere (docker-compose)');
 });

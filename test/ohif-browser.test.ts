@@ -4,10 +4,12 @@
  * viewer signs in on the dashboard, follows the study page's link into OHIF, the cine opens through
  * the service's DICOMweb proxy, and the PULSE SEG loads with its three segments listed.
  *
- * Not checked here (docs/ohif-cine-seg.md says why): that OHIF draws each phase's mask on that phase.
- * OHIF 3.13 builds one labelmap volume over all phases of a cine series, so its overlay of a cine SEG
- * is not trustworthy per phase. Screenshots are kept under test-artifacts/ohif/ (git-ignored);
- * PULSE_UPDATE_DOCS=1 also refreshes docs/ohif-seg.png.
+ * OHIF 3.13 builds one labelmap volume over all phases of a cine series, so its overlay of the combined
+ * SEG is not trustworthy per phase (docs/ohif-cine-seg.md). The viewer phase series (on, since the
+ * service serves OHIF) are: their SEGs, one per labelled phase, each referencing a single-phase copy,
+ * are drawn where our masks are, checked pixel by pixel at ED and at ES (agreement >= 0.99); the
+ * copies are stored as our outputs and never processed. Screenshots are kept under
+ * test-artifacts/ohif/ (git-ignored); PULSE_UPDATE_DOCS=1 also refreshes docs/ohif-seg.png.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,10 +17,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { ConfigSchema } from '../src/config/schema.js';
+import { ConfigSchema, viewerPhaseSeriesOn } from '../src/config/schema.js';
+import { readSegmentation } from '../src/dicom/seg/read.js';
 import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { defaultOhifDist, ohifDistProblem } from '../src/server/ohif.js';
+import { findStudyIds, gatherStudyFacts } from '../src/orthanc/metadata.js';
 import { createLogger } from '../src/service/logger.js';
+import { isOwnOutput, routeStudy } from '../src/service/router.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import { createPipelineProcessor } from '../src/service/pipeline-processor.js';
 import { startService } from '../src/service/service.js';
@@ -27,6 +32,7 @@ import { CHROMIUM, launchChromium } from './support/browser.js';
 import { startTestOrthanc } from './support/orthanc.js';
 import { bundledManifest, projectRoot } from './support/paths.js';
 import { waitFor } from './service-support.js';
+import { measure } from './support/ohif-overlay.js';
 
 const VIEWER = 'viewer-token-for-the-ohif-test';
 const artifacts = join(projectRoot, 'test-artifacts', 'ohif');
@@ -37,7 +43,15 @@ const skip = !existsSync(CHROMIUM)
     ? 'the bundled model is missing'
     : (ohifDistProblem(defaultOhifDist()) ?? false);
 
-test('OHIF from the dashboard link: the cine opens through the proxy and the PULSE SEG loads with three segments', { skip, timeout: 420_000 }, async () => {
+/** The one instance of the series with this description in the study, as Orthanc stores it. */
+async function phaseSegBytes(client: OrthancRestClient, studyUID: string, description: string): Promise<Uint8Array> {
+  const found = (await client.request('POST', '/tools/find', JSON.stringify({ Level: 'Series', Query: { StudyInstanceUID: studyUID, SeriesDescription: description } }), 'application/json')) as string[];
+  assert.equal(found.length, 1, `one series '${description}'`);
+  const [instance] = await client.listInstances(found[0]!);
+  return client.instanceFile(instance!);
+}
+
+test('OHIF from the dashboard link: the cine opens through the proxy, the PULSE SEG loads with three segments, and the per-phase SEGs are drawn on their phase', { skip, timeout: 420_000 }, async () => {
   mkdirSync(artifacts, { recursive: true });
   const orthanc = await startTestOrthanc({ stableAgeSeconds: 1, userMetadata: USER_METADATA_DECLARATION, users: { pulse: 'orthanc-secret-for-ohif' } });
   const dataDir = mkdtempSync(join(tmpdir(), 'pulse-ohif-'));
@@ -49,7 +63,7 @@ test('OHIF from the dashboard link: the cine opens through the proxy and the PUL
     changesFeed: { pollIntervalMs: 200 },
     queue: { pollIntervalMs: 200 },
   });
-  const service = await startService({ config, processor: createPipelineProcessor(), logger: createLogger('error', { silent: true }) });
+  const service = await startService({ config, processor: createPipelineProcessor({ viewerPhaseSeries: viewerPhaseSeriesOn(config) }), logger: createLogger('error', { silent: true }) });
   let browser: Browser | undefined;
   try {
     const client = new OrthancRestClient({ url: orthanc.url, username: 'pulse', password: 'orthanc-secret-for-ohif' });
@@ -101,6 +115,30 @@ test('OHIF from the dashboard link: the cine opens through the proxy and the PUL
     await page.waitForTimeout(3000);
     await page.screenshot({ path: join(artifacts, 'ohif-seg.png') });
     if (process.env.PULSE_UPDATE_DOCS === '1') copyFileSync(join(artifacts, 'ohif-seg.png'), join(projectRoot, 'docs', 'ohif-seg.png'));
+
+    // The viewer phase series: stored beside the combined SEG, one copy and one SEG per labelled phase.
+    for (const phase of ['ED', 'ES']) {
+      const description = `PULSE segmentation, ${phase} phase copy (not reviewed)`;
+      const bytes = await phaseSegBytes(client, uid, description);
+      const seg = readSegmentation(bytes, description);
+      const tallies = Object.values(await measure(page, service.url, uid, seg, description, artifacts));
+      assert.equal(tallies.length, 1, `${phase}: one phase (the copy) in the viewport`);
+      const tally = tallies[0]!;
+      const agreement = tally.agree / tally.total;
+      process.stdout.write(`# ${phase} phase copy SEG: ${tally.slices} slices, agreement ${agreement.toFixed(3)} (${tally.agree}/${tally.total}; missing ${tally.missing}, extra ${tally.extra}, wrong colour ${tally.wrongColour})\n`);
+      // Every slice the SEG has frames for was measured.
+      assert.equal(tally.slices, new Set(seg.frames.map((f) => f.referencedSOPInstanceUID)).size, `${phase}: every labelled slice measured`);
+      assert.ok(agreement >= 0.99, `${phase}: OHIF draws the per-phase SEG where the SEG's masks are (agreement ${agreement.toFixed(3)})`);
+    }
+    // The router, on what Orthanc now holds: the copies are our outputs, the cine alone is the source.
+    const facts = await gatherStudyFacts(client, (await findStudyIds(client, uid))[0]!);
+    const copies = facts.series.filter((s) => /phase copy/.test(s.seriesDescription));
+    assert.equal(copies.length, 4, 'two copies and two per-phase SEGs stored');
+    assert.ok(copies.every((s) => isOwnOutput(s, config.ownOutputs)));
+    const decision = routeStudy(facts, { rules: config.routing, ownOutputs: config.ownOutputs, modelKey: 'any', forced: true });
+    assert.equal(decision.action, 'process');
+    assert.deepEqual(decision.action === 'process' ? decision.series.map((s) => s.seriesInstanceUID) : [], [study.truth.seriesInstanceUID]);
+    assert.equal((await service.store.findByStudy(uid)).length, 1);
     assert.deepEqual(failures, [], 'no script error, CSP refusal or refused DICOMweb request');
     process.stdout.write(`# OHIF showed the study ${openSeconds.toFixed(1)} s after the link was followed\n`);
   } finally {

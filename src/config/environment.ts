@@ -59,6 +59,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_FORWARD_MODALITY', path: 'forward.modality', kind: 'string' },
   { name: 'PULSE_REPORT_PDF', path: 'reports.pdf', kind: 'boolean' },
   { name: 'PULSE_SEG_ON_QC_FAIL', path: 'reports.segOnQcFail', kind: 'boolean' },
+  { name: 'PULSE_VIEWER_PHASE_SERIES', path: 'reports.viewerPhaseSeries', kind: 'boolean' },
   { name: 'PULSE_FHIR_URL', path: 'fhir.url', kind: 'string' },
   { name: 'PULSE_FHIR_SECRET', path: 'fhir.secret', kind: 'string', secret: true },
   { name: 'PULSE_FHIR_ATTEMPTS', path: 'fhir.attempts', kind: 'int' },

@@ -241,6 +241,15 @@ export const ConfigSchema = z.object({
        * the SR that says the analysis failed (it then references no SEG). @defaultValue true
        */
       segOnQcFail: z.boolean().default(true),
+      /**
+       * Per labelled phase (ED, ES), also store a derived single-phase copy of the cine's images
+       * (series 9011/9012, ImageType DERIVED\\SECONDARY) and a SEG of that phase referencing the copy
+       * (series 9021/9022): OHIF 3.x draws a SEG of a cine on the wrong phase, a SEG of a single-phase
+       * series exactly (docs/ohif-cine-seg.md). Every other reader shows the copies too, so by default
+       * they follow `viewer.ohif`: on where the service serves OHIF, off otherwise.
+       * @defaultValue viewer.ohif
+       */
+      viewerPhaseSeries: z.boolean().optional(),
     })
     .prefault({}),
   fhir: z
@@ -294,6 +303,11 @@ export const CheckedConfigSchema = ConfigSchema.superRefine((config, ctx) => {
   const problem = exposureProblem(config);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['server', 'auth', 'adminTokens'], message: problem });
 });
+
+/** Whether the viewer phase series are written: reports.viewerPhaseSeries, or else whether OHIF is served. */
+export function viewerPhaseSeriesOn(config: { reports: { viewerPhaseSeries?: boolean | undefined }; viewer: { ohif: boolean } }): boolean {
+  return config.reports.viewerPhaseSeries ?? config.viewer.ohif;
+}
 
 /** The settings as the service uses them, every default filled in. */
 export type ServiceConfig = z.infer<typeof ConfigSchema>;

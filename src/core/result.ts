@@ -93,6 +93,13 @@ export interface StudyOutputs {
   seg?: Uint8Array;
   sr: Uint8Array;
   overlay?: Uint8Array;
+  /**
+   * Viewer phase series, when asked for (dicom/phase-series.ts): per labelled phase, the copies of its
+   * images and the SEG that references them, in storing order.
+   */
+  viewerPhaseSeries?: Uint8Array[];
+  /** Why the viewer phase series were asked for but not written (a compressed source, ...). */
+  viewerPhaseSeriesSkipped?: string;
   /** The PDF report (report.pdf), when asked for. */
   pdf?: Uint8Array;
   /** The same PDF as a DICOM Encapsulated PDF (pdf.dcm, series 9004), when asked for. */

@@ -8,6 +8,7 @@ import { buildSegmentation, segmentationReference, segmentationUids } from '../d
 import { buildMeasurementReport, measurementReportUids } from '../dicom/sr/sop.js';
 import { describeSanitised } from '../dicom/modules/copied-values.js';
 import { preflightDerivedObjects } from '../dicom/preflight.js';
+import { buildViewerPhaseSeries, sourcesBySopInstanceUid } from '../dicom/phase-series.js';
 import { narrativeWithQuality, qcSummary } from '../analysis/quality-control.js';
 import type { StudyOutputs, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
@@ -36,6 +37,11 @@ export interface ProcessStudyOptions {
    * at it only as evidence); false: no SEG for such a result, and the SR references none. @defaultValue true
    */
   segOnQcFail?: boolean;
+  /**
+   * Also build the viewer phase series: per labelled phase, a derived single-phase copy of the cine
+   * and a SEG referencing it, for OHIF (dicom/phase-series.ts); @defaultValue false
+   */
+  viewerPhaseSeries?: boolean;
   /** Also build the PDF report and its DICOM Encapsulated PDF (series 9004); @defaultValue false */
   pdf?: boolean;
   /** Also build the FHIR R4 DiagnosticReport Bundle (diagnostic-report.json); @defaultValue false */
@@ -91,7 +97,7 @@ async function processWith(models: ModelRegistry, instances: ReadonlyArray<Study
   const calibration = profile?.id ?? null;
   const result = buildResult(run.study, run.analysis, run.qc, model, run.timer, calibration);
   const contentDateTime = new Date();
-  const dicom = dicomStep({ run, result, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, segOnQcFail: options.segOnQcFail ?? true, contentDateTime }, run.timer);
+  const dicom = dicomStep({ run, result, calibration, segPhases: options.segPhases ?? 'ed-es', overlay: options.overlay ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ? instances : undefined, contentDateTime }, run.timer);
   let report: { pdf: Uint8Array; pdfDicom: Uint8Array } | undefined;
   if (options.pdf) {
     const { context } = run.study;
@@ -118,6 +124,8 @@ interface DicomStepInput {
   readonly segPhases: 'ed-es' | 'all';
   readonly overlay: boolean;
   readonly segOnQcFail: boolean;
+  /** The source instances, when the viewer phase series are asked for. */
+  readonly viewerPhaseSeries: ReadonlyArray<StudyInstance> | undefined;
   readonly contentDateTime: Date;
 }
 
@@ -168,7 +176,28 @@ function writeDicom(input: DicomStepInput): Omit<StudyOutputs, 'result'> {
   const overlay = input.overlay && run.qc.status !== 'fail'
     ? overlayOfRun(run, result, calibration, contentDateTime).bytes
     : undefined;
+  // Per labelled phase, a single-phase copy and its SEG (OHIF draws a SEG of a cine on the wrong phase);
+  // written only beside a SEG, from the same label maps.
+  const viewer = seg && input.viewerPhaseSeries
+    ? buildViewerPhaseSeries({
+        context: study.context,
+        labelMaps: segmentation.labelMaps,
+        phases: [{ name: 'ED', index: ed }, { name: 'ES', index: es }],
+        sources: sourcesBySopInstanceUid(input.viewerPhaseSeries),
+        segments: manifest.segments,
+        algorithm,
+        otherSeries: [seg.seriesInstanceUID, sr.seriesInstanceUID],
+        contentDateTime,
+      })
+    : undefined;
   // Every writer copies the same patient/study values: one record of what was sanitised.
   const sanitised = describeSanitised((seg ?? sr).sanitised);
-  return { ...(seg ? { seg: seg.bytes } : {}), sr: sr.bytes, ...(overlay ? { overlay } : {}), sanitised };
+  return {
+    ...(seg ? { seg: seg.bytes } : {}),
+    sr: sr.bytes,
+    ...(overlay ? { overlay } : {}),
+    ...(viewer?.written ? { viewerPhaseSeries: [...viewer.objects] } : {}),
+    ...(viewer && !viewer.written ? { viewerPhaseSeriesSkipped: viewer.reason } : {}),
+    sanitised,
+  };
 }

@@ -38,6 +38,8 @@ export interface PipelineProcessorOptions {
   readonly fhir?: boolean;
   /** Write the SEG of a result that failed quality control (configuration reports.segOnQcFail). @defaultValue true */
   readonly segOnQcFail?: boolean;
+  /** Also write the viewer phase series (configuration reports.viewerPhaseSeries, dicom/phase-series.ts). @defaultValue false */
+  readonly viewerPhaseSeries?: boolean;
   /** Series selection: the configuration's `routing.series`, the rules the router pre-checked. @defaultValue the schema's defaults */
   readonly seriesRules?: SeriesSelectionRulesInput;
   /**
@@ -63,7 +65,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     if (pinned) return [{ ...store.get(pinned), scope: {} }];
     return store.active(model);
   };
-  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}) };
+  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}) };
 
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.

@@ -73,12 +73,18 @@ function rulesFor(series: SeriesFacts, facts: StudyFacts, rules: RoutingRules, c
   };
 }
 
-/** True when a series is one the service wrote (our Manufacturer, or our SeriesDescription on a derived object). */
+/**
+ * True when a series is one the service wrote: our Manufacturer or our SeriesDescription on a derived
+ * object, or both on an image series (the viewer phase copies).
+ */
 export function isOwnOutput(series: SeriesFacts, own: OwnOutputRules): boolean {
   const manufacturer = new RegExp(own.manufacturer, 'i');
   const description = new RegExp(own.seriesDescription, 'i');
   const derived = DERIVED_MODALITIES.has(series.modality.toUpperCase()) || (series.sopClassUID !== undefined && DERIVED_SOP_CLASSES.has(series.sopClassUID));
-  if (series.manufacturer !== '' && manufacturer.test(series.manufacturer) && derived) return true;
+  const ours = series.manufacturer !== '' && manufacturer.test(series.manufacturer);
+  if (ours && derived) return true;
+  // An image series with both our Manufacturer and our description: a viewer phase copy (dicom/phase-series.ts).
+  if (ours && series.seriesDescription !== '' && description.test(series.seriesDescription)) return true;
   return derived && series.seriesDescription !== '' && description.test(series.seriesDescription);
 }
 

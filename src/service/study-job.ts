@@ -126,7 +126,9 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
 
     // The Encapsulated PDF (series 9004) is stored with the SEG and SR when the processor built it (reports.pdf).
     // No SEG when quality control failed and reports.segOnQcFail is false.
-    const objects = [...(outputs.seg ? [outputs.seg] : []), outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : [])];
+    // The viewer phase series (reports.viewerPhaseSeries) are stored with them, the copies before their SEGs.
+    const objects = [...(outputs.seg ? [outputs.seg] : []), outputs.sr, ...(outputs.overlay ? [outputs.overlay] : []), ...(outputs.pdfDicom ? [outputs.pdfDicom] : []), ...(outputs.viewerPhaseSeries ?? [])];
+    if (outputs.viewerPhaseSeriesSkipped !== undefined) logger.info('viewer phase series not written', { ...log, reason: outputs.viewerPhaseSeriesSkipped });
     const identities = objects.map(outputIdentity);
     for (const identity of identities) {
       if (identity.studyInstanceUID !== job.studyInstanceUID) {
