@@ -239,7 +239,8 @@ export async function segmentStack(
  * model at a pixel spacing coarse enough for its window to hold the whole image, then the median
  * centroid of everything it calls heart, in mm from the image centre. When the window at the
  * manifest spacing already holds the whole image, or the heart lies well inside the centred window,
- * the image centre is kept (the model's training crop). A site calibration's intensity map, when
+ * the image centre is kept (the model's training crop). A moved window is kept inside the image
+ * where the image is larger than it. A site calibration's intensity map, when
  * given, is applied to the coarse input as to the model window.
  */
 export async function locateHeart(
@@ -315,7 +316,24 @@ export async function locateHeart(
   const inside = box.top - margin >= -halfRows && box.bottom + margin <= halfRows && box.left - margin >= -halfColumns && box.right + margin <= halfColumns;
   if (inside) return { centreMm: [0, 0], coarseSpacingMm: coarse, slicesFound: rows.length };
   const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
-  return { centreMm: [median(rows), median(columns)], coarseSpacingMm: coarse, slicesFound: rows.length };
+  // The window stays inside the image where the image is larger than it. Centred on a heart near
+  // the image edge it would be partly zero padding, which the model rarely saw in training (ACDC
+  // images are larger than its window) and which moves the window's percentiles and z-score. The
+  // clamped window still holds the heart: the heart lies inside the image and is smaller than the
+  // window, and the window only moves back from the edge the heart is near. Measured on
+  // bench/locate-eval.ts (EVAL.md): it helps most where the image edge cuts the heart and costs
+  // some Dice where a whole heart then lies at the window's very edge.
+  const place = (centroid: number, imageHalf: number, windowHalf: number): number => {
+    const room = Math.max(imageHalf - windowHalf, 0);
+    return Math.min(Math.max(centroid, -room), room);
+  };
+  const imageHalfRows = (first.rows * sr) / 2;
+  const imageHalfColumns = (first.columns * sc) / 2;
+  return {
+    centreMm: [place(median(rows), imageHalfRows, halfRows), place(median(columns), imageHalfColumns, halfColumns)],
+    coarseSpacingMm: coarse,
+    slicesFound: rows.length,
+  };
 }
 
 /** Clean-up per phase: in 3D over the stack when its images share a matrix, else slice by slice. */
