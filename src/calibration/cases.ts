@@ -11,6 +11,7 @@ import type { GridMapping } from '../model/resample.js';
 import type { LogitAdapter } from '../model/segment-stack.js';
 import type { ImagePlane } from '../study/types.js';
 import { featuresAt, withContext, type HeadSamples } from './head.js';
+import { seededRandom } from '../util/seeded-random.js';
 
 export interface CalibrationImage {
   readonly slice: number;
@@ -77,18 +78,6 @@ export function coverageOf(cases: readonly CalibrationCase[]): AnnotationCoverag
 /** Context radius of the head by default (feature pixels: 3 -> a 7x7 box, about 21 mm). */
 export const DEFAULT_CONTEXT = 3;
 
-/** A small deterministic generator (mulberry32): the same cases give the same samples. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The source pixel nearest to a model-grid sample, or -1 outside the image. */
 function nearestSource(mapping: GridMapping, r: number, c: number): number {
   const ri = mapping.toModelRows.index[r]!;
@@ -136,7 +125,7 @@ export function trainingSamples(cases: readonly CalibrationCase[], options: Samp
   };
   const picked: Array<{ image: CalibrationImage; c: CalibrationCase; pixel: number; label: number }> = [];
   cases.forEach((c, ci) => {
-    const random = mulberry32((options.seed ?? 1) * 1009 + ci);
+    const random = seededRandom((options.seed ?? 1) * 1009 + ci);
     const channelOf = new Int16Array(256).fill(-1);
     c.labelValues.forEach((v, k) => (channelOf[v] = k));
     const foreground: Array<{ image: CalibrationImage; pixel: number; label: number }> = [];

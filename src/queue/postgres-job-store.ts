@@ -14,7 +14,8 @@
  */
 import pg from 'pg';
 import type { Logger } from '../core/logger.js';
-import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobSource, type JobState, type JobStore, type ListOptions } from './job-store.js';
+import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobState, type JobStore, type ListOptions } from './job-store.js';
+import { jobFromRow, type JobRow } from './job-row.js';
 
 export interface PostgresJobStoreOptions {
   /** postgres://user:password@host:port/database (the password best from PULSE_QUEUE_POSTGRES_URL_FILE). */
@@ -67,59 +68,9 @@ CREATE TABLE IF NOT EXISTS ${s}.kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ${s}.singletons (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until BIGINT NOT NULL);
 `;
 
-interface Row {
-  id: number;
-  study_uid: string;
-  model_key: string;
-  orthanc_id: string | null;
-  state: JobState;
-  attempts: number;
-  not_before: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  reason: string | null;
-  forced: boolean;
-  source: JobSource;
-  priority: number;
-  trigger_version: string | null;
-  created_at: number;
-  queued_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  timings: Record<string, number>;
-  outcome: JobOutcome | null;
-  retries: number;
-  retry_since: number | null;
-}
-
-function toJob(row: Row): Job {
-  return {
-    id: row.id,
-    studyInstanceUID: row.study_uid,
-    modelKey: row.model_key,
-    orthancStudyId: row.orthanc_id,
-    state: row.state,
-    attempts: row.attempts,
-    notBefore: row.not_before,
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until,
-    reason: row.reason,
-    forced: row.forced,
-    source: row.source,
-    priority: row.priority,
-    triggerVersion: row.trigger_version,
-    createdAt: row.created_at,
-    queuedAt: row.queued_at,
-    updatedAt: row.updated_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    timings: row.timings,
-    outcome: row.outcome,
-    retries: row.retries,
-    retrySince: row.retry_since,
-  };
-}
+/** node-postgres hands back the boolean and the JSONB columns decoded. */
+type Row = JobRow;
+const toJob = jobFromRow;
 
 /** BIGINT (ids, times in ms, counts) as numbers: every value here stays far below 2^53. */
 const INT8_OID = 20;

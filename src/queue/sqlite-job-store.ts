@@ -5,7 +5,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobSource, type JobState, type JobStore, type ListOptions } from './job-store.js';
+import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobState, type JobStore, type ListOptions } from './job-store.js';
+import { jobFromRow, type JobRow } from './job-row.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS jobs (
@@ -47,58 +48,16 @@ const ADDED_COLUMNS: ReadonlyArray<readonly [string, string]> = [
 ];
 const INDEXES = 'DROP INDEX IF EXISTS jobs_due; CREATE INDEX IF NOT EXISTS jobs_claim ON jobs (state, priority DESC, not_before, id)';
 
-interface Row {
-  id: number;
-  study_uid: string;
-  model_key: string;
-  orthanc_id: string | null;
-  state: JobState;
-  attempts: number;
-  not_before: number;
-  lease_owner: string | null;
-  lease_until: number | null;
-  reason: string | null;
-  forced: number;
-  source: JobSource;
-  priority: number;
-  trigger_version: string | null;
-  created_at: number;
-  queued_at: number;
-  updated_at: number;
-  started_at: number | null;
-  finished_at: number | null;
-  timings: string;
-  outcome: string | null;
-  retries: number;
-  retry_since: number | null;
-}
+/** SQLite hands back forced as 0/1 and timings and outcome as JSON text. */
+type Row = JobRow<number, string, string | null>;
 
 function toJob(row: Row): Job {
-  return {
-    id: row.id,
-    studyInstanceUID: row.study_uid,
-    modelKey: row.model_key,
-    orthancStudyId: row.orthanc_id,
-    state: row.state,
-    attempts: row.attempts,
-    notBefore: row.not_before,
-    leaseOwner: row.lease_owner,
-    leaseUntil: row.lease_until,
-    reason: row.reason,
+  return jobFromRow({
+    ...row,
     forced: row.forced === 1,
-    source: row.source,
-    priority: row.priority,
-    triggerVersion: row.trigger_version,
-    createdAt: row.created_at,
-    queuedAt: row.queued_at,
-    updatedAt: row.updated_at,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
     timings: JSON.parse(row.timings) as Record<string, number>,
     outcome: row.outcome === null ? null : (JSON.parse(row.outcome) as JobOutcome),
-    retries: row.retries,
-    retrySince: row.retry_since,
-  };
+  });
 }
 
 /**

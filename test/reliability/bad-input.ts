@@ -13,7 +13,7 @@ import { generateStudy } from '../../src/synth/index.js';
 import { breakStudy } from '../../src/synth/broken.js';
 import { readPart10, writePart10 } from '../../src/dicom/modules/part10.js';
 import { deterministicUid } from '../../src/dicom/uid.js';
-import { seededRandom } from '../support/fault-proxy.js';
+import { seededRandom } from '../../src/util/seeded-random.js';
 import { sharedData } from '../support/paths.js';
 import { makeCtImage } from '../service-support.js';
 

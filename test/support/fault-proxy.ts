@@ -13,6 +13,7 @@
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../../src/util/seeded-random.js';
 
 export type RequestMatch = (method: string, path: string) => boolean;
 
@@ -52,18 +53,6 @@ export interface FaultProxy {
   /** Cuts up to `times` matching answers after `keepBytes` bytes of body. */
   cut(match: RequestMatch, options: { keepBytes: number; times: number }): void;
   close(): Promise<void>;
-}
-
-/** mulberry32: a small seeded generator, enough for fault draws. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Status line and headers without framing, `keepBytes` of the body, then the connection closes. */

@@ -8,7 +8,7 @@
 import { readInstance } from '../../src/dicom/read/read-instance.js';
 import { readStudy } from '../../src/study/read-study.js';
 import { BadInputError } from '../../src/core/errors.js';
-import { seededRandom } from './fault-proxy.js';
+import { seededRandom } from '../../src/util/seeded-random.js';
 
 /** `original` with `changes` ([offset, byte]; offsets wrap within the first `span` bytes) then cut at `cut` (wrapped), when given. */
 export function mutateFile(original: Uint8Array, changes: ReadonlyArray<readonly [number, number]>, cut: number | null, span = 1600): Uint8Array {
