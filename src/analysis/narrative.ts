@@ -51,7 +51,7 @@ const FLAG_WORDS: Record<RangeFlag, string> = {
   HIGH: 'above the reference range',
 };
 
-interface Item {
+export interface Item {
   readonly key: string;
   readonly label: string;
   readonly unit: string;
@@ -70,7 +70,8 @@ const RV_ITEMS: readonly Item[] = [
   { key: 'rvesv_ml', label: 'end-systolic volume', unit: 'ml' },
   { key: 'rvef_pct', label: 'ejection fraction', unit: '%' },
 ];
-const INDEXED_ITEMS: readonly Item[] = [
+/** Indexed values with their full names: the narrative's list and the PDF's table both print these. */
+export const INDEXED_ITEMS: readonly Item[] = [
   { key: 'lvedvi_ml_m2', label: 'LV end-diastolic volume index', unit: 'ml/m²' },
   { key: 'lvesvi_ml_m2', label: 'LV end-systolic volume index', unit: 'ml/m²' },
   { key: 'lvsvi_ml_m2', label: 'LV stroke volume index', unit: 'ml/m²' },

@@ -15,6 +15,7 @@ import { PDFDocument, rgb, type PDFFont, type PDFPage } from 'pdf-lib';
 import type { StudyResult } from '../../core/result.js';
 import { formatMeasurement, PROBABILITY_DECIMALS } from '../../analysis/conventions.js';
 import { modelLabel } from '../../core/model-identity.js';
+import { INDEXED_ITEMS } from '../../analysis/narrative.js';
 import type { RgbImage } from '../overlay/raster.js';
 import { encodePng } from '../overlay/png.js';
 
@@ -32,12 +33,7 @@ export const REPORT_ROWS: ReadonlyArray<{ readonly key: string; readonly label: 
   { key: 'rvedv_ml', label: 'RV end-diastolic volume', unit: 'ml' },
   { key: 'rvesv_ml', label: 'RV end-systolic volume', unit: 'ml' },
   { key: 'rvef_pct', label: 'RV ejection fraction', unit: '%' },
-  { key: 'lvedvi_ml_m2', label: 'LV end-diastolic volume index', unit: 'ml/m²' },
-  { key: 'lvesvi_ml_m2', label: 'LV end-systolic volume index', unit: 'ml/m²' },
-  { key: 'lvsvi_ml_m2', label: 'LV stroke volume index', unit: 'ml/m²' },
-  { key: 'lv_mass_i_g_m2', label: 'LV mass index', unit: 'g/m²' },
-  { key: 'rvedvi_ml_m2', label: 'RV end-diastolic volume index', unit: 'ml/m²' },
-  { key: 'rvesvi_ml_m2', label: 'RV end-systolic volume index', unit: 'ml/m²' },
+  ...INDEXED_ITEMS,
   { key: 'bsa_m2', label: 'Body-surface area (Mosteller)', unit: 'm²' },
 ];
 
