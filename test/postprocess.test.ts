@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gridMapping, resamplePlane } from '../src/model/resample.js';
-import { labelsFromLogits } from '../src/model/postprocess.js';
+import { argmaxPlane, labelsFromLogits } from '../src/model/postprocess.js';
+import { foregroundEntropy } from '../src/model/confidence.js';
+import { seededRandom } from '../src/util/seeded-random.js';
 import { cleanUpPhase, fillHoles, keepLargestComponents } from '../src/model/components.js';
 
 /** Label map of nested ellipses drawn in physical coordinates (mm from the image centre). */
@@ -171,4 +173,59 @@ test('largest-component clean-up agrees with a plain flood fill on random volume
     }),
     { numRuns: 300 },
   );
+});
+
+/** The entropy as first written (each exponential computed twice): the reference the shared pass must match bit for bit. */
+function referenceEntropy(logits: Float32Array, offset: number, classes: number, planeSize: number): { foregroundPixels: number; meanEntropy: number } {
+  let sum = 0;
+  let count = 0;
+  for (let i = 0; i < planeSize; i++) {
+    let max = logits[offset + i]!;
+    let best = 0;
+    for (let k = 1; k < classes; k++) {
+      const v = logits[offset + k * planeSize + i]!;
+      if (v > max) ((max = v), (best = k));
+    }
+    if (best === 0) continue;
+    let z = 0;
+    for (let k = 0; k < classes; k++) z += Math.exp(logits[offset + k * planeSize + i]! - max);
+    let h = 0;
+    for (let k = 0; k < classes; k++) {
+      const p = Math.exp(logits[offset + k * planeSize + i]! - max) / z;
+      if (p > 0) h -= p * Math.log(p);
+    }
+    sum += h / Math.log(classes);
+    count++;
+  }
+  return { foregroundPixels: count, meanEntropy: count > 0 ? sum / count : 0 };
+}
+
+test('one shared arg-max pass gives the label maps and the confidence exactly as computing each alone', () => {
+  const random = seededRandom(7);
+  const model = 48;
+  const plane = model * model;
+  const classes = 4;
+  const images = 3;
+  const logits = new Float32Array(images * classes * plane);
+  for (let i = 0; i < logits.length; i++) logits[i] = Math.round((random() * 12 - 6) * 4) / 4; // quarter steps: many ties
+  const mapping = gridMapping(70, 64, [1.3, 1.1], model, model, [1.5, 1.5]);
+  const labelValues = Uint8Array.from([0, 1, 2, 3]);
+  const argmax = new Uint8Array(plane);
+  for (let b = 0; b < images; b++) {
+    const offset = b * classes * plane;
+    argmaxPlane(logits, offset, classes, plane, argmax);
+    // Ties go to the lower channel.
+    for (let i = 0; i < plane; i++) {
+      for (let k = 0; k < argmax[i]!; k++) assert.ok(logits[offset + k * plane + i]! < logits[offset + argmax[i]! * plane + i]!);
+    }
+    const shared = new Uint8Array(70 * 64);
+    const alone = new Uint8Array(70 * 64);
+    labelsFromLogits(logits, offset, classes, mapping, labelValues, shared, argmax);
+    labelsFromLogits(logits, offset, classes, mapping, labelValues, alone);
+    assert.deepEqual(shared, alone);
+    const reference = referenceEntropy(logits, offset, classes, plane);
+    assert.ok(reference.foregroundPixels > 0);
+    assert.deepEqual(foregroundEntropy(logits, offset, classes, plane, argmax), reference);
+    assert.deepEqual(foregroundEntropy(logits, offset, classes, plane), reference);
+  }
 });

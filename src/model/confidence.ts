@@ -11,27 +11,43 @@ export interface SliceConfidence {
   readonly meanEntropy: number;
 }
 
-/** Entropy of one image's logits ([classes, planeSize] from `offset`), over its foreground pixels. */
-export function foregroundEntropy(logits: Float32Array, offset: number, classes: number, planeSize: number): SliceConfidence {
+let exps = new Float64Array(0);
+
+/**
+ * Entropy of one image's logits ([classes, planeSize] from `offset`), over its foreground pixels.
+ * `argmax`, when given, is the image's arg-max channel per pixel (postprocess.ts argmaxPlane), so
+ * that the logits are read once for it and only the foreground pixels' are read again here.
+ */
+export function foregroundEntropy(logits: Float32Array, offset: number, classes: number, planeSize: number, argmax?: Uint8Array): SliceConfidence {
   let sum = 0;
   let count = 0;
   const norm = Math.log(classes);
+  if (exps.length < classes) exps = new Float64Array(classes);
   for (let i = 0; i < planeSize; i++) {
-    let max = logits[offset + i]!;
     let best = 0;
-    for (let k = 1; k < classes; k++) {
-      const v = logits[offset + k * planeSize + i]!;
-      if (v > max) {
-        max = v;
-        best = k;
+    if (argmax) best = argmax[i]!;
+    else {
+      let bestValue = logits[offset + i]!;
+      for (let k = 1; k < classes; k++) {
+        const v = logits[offset + k * planeSize + i]!;
+        if (v > bestValue) {
+          bestValue = v;
+          best = k;
+        }
       }
     }
     if (best === 0) continue;
+    const max = logits[offset + best * planeSize + i]!;
+    // Each exponential once (it was computed twice: for the sum, then for each p): same values.
     let z = 0;
-    for (let k = 0; k < classes; k++) z += Math.exp(logits[offset + k * planeSize + i]! - max);
+    for (let k = 0; k < classes; k++) {
+      const e = Math.exp(logits[offset + k * planeSize + i]! - max);
+      exps[k] = e;
+      z += e;
+    }
     let h = 0;
     for (let k = 0; k < classes; k++) {
-      const p = Math.exp(logits[offset + k * planeSize + i]! - max) / z;
+      const p = exps[k]! / z;
       if (p > 0) h -= p * Math.log(p);
     }
     sum += h / norm;

@@ -12,8 +12,30 @@ import type { GridMapping } from './resample.js';
 let argmaxScratch = new Uint8Array(0);
 
 /**
+ * The arg-max channel of every model-grid pixel of one image's logits ([K, planeSize] at `offset`),
+ * into `out`; ties go to the lower channel. Computed once per image and shared by the label maps and
+ * the confidence (confidence.ts), which would otherwise each read all K planes again.
+ */
+export function argmaxPlane(logits: Float32Array, offset: number, classes: number, planeSize: number, out: Uint8Array): Uint8Array {
+  for (let i = 0; i < planeSize; i++) {
+    let best = 0;
+    let bestValue = logits[offset + i]!;
+    for (let k = 1, p = offset + planeSize + i; k < classes; k++, p += planeSize) {
+      const v = logits[p]!;
+      if (v > bestValue) {
+        bestValue = v;
+        best = k;
+      }
+    }
+    out[i] = best;
+  }
+  return out;
+}
+
+/**
  * Fills `out` (source rows x columns) from one image's logits ([K, H, W] at `offset` in `logits`).
- * `labelValues[k]` is the label written for channel k (labelValues[0] = 0).
+ * `labelValues[k]` is the label written for channel k (labelValues[0] = 0). `argmax`, when given, is
+ * the image's argmaxPlane (computed here otherwise).
  *
  * Shortcut, exact: a bilinear sample is a convex combination of its four model-grid neighbours, so
  * when all four have the same argmax k, k is also the argmax of the sample (up to ties). Only pixels
@@ -26,22 +48,14 @@ export function labelsFromLogits(
   mapping: GridMapping,
   labelValues: Uint8Array,
   out: Uint8Array,
+  argmaxOfImage?: Uint8Array,
 ): void {
   const { toSourceRows: rowsT, toSourceColumns: colsT, modelRows, modelColumns, sourceColumns } = mapping;
   const planeSize = modelRows * modelColumns;
-  if (argmaxScratch.length < planeSize) argmaxScratch = new Uint8Array(planeSize);
-  const argmax = argmaxScratch;
-  for (let i = 0; i < planeSize; i++) {
-    let best = 0;
-    let bestValue = logits[offset + i]!;
-    for (let k = 1, p = offset + planeSize + i; k < classes; k++, p += planeSize) {
-      const v = logits[p]!;
-      if (v > bestValue) {
-        bestValue = v;
-        best = k;
-      }
-    }
-    argmax[i] = best;
+  let argmax = argmaxOfImage;
+  if (argmax === undefined) {
+    if (argmaxScratch.length < planeSize) argmaxScratch = new Uint8Array(planeSize);
+    argmax = argmaxPlane(logits, offset, classes, planeSize, argmaxScratch);
   }
   out.fill(0);
   const ci = colsT.index;

@@ -7,7 +7,7 @@ import type { CineGrid, LabelMap, SourceImage } from '../study/types.js';
 import type { LoadedManifest } from './manifest.js';
 import type { ModelInputShape, SliceBatchOutputs } from './session.js';
 import { channelSlices, mappingFor, preprocessImage, type ModelWindow } from './preprocess.js';
-import { labelsFromLogits } from './postprocess.js';
+import { argmaxPlane, labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
 import { foregroundEntropy, type SliceConfidence } from './confidence.js';
 
@@ -161,6 +161,7 @@ export async function segmentStack(
   let featureDims: readonly [number, number, number] = [0, 0, 0];
 
   const total = slices * phases;
+  const argmax = new Uint8Array(plane);
   const batch = new Float32Array(shape.channels > 1 ? Math.min(batchSize, total) * shape.channels * plane : 0);
   for (let start = 0; start < total; start += batchSize) {
     options.signal?.throwIfAborted();
@@ -210,11 +211,13 @@ export async function segmentStack(
         const imageLogits = out.logits.subarray(b * outPlane, (b + 1) * outPlane);
         adapter.apply(imageLogits, out.features!.subarray(b * f, (b + 1) * f), out.featureDims!, shape.rows, shape.columns);
       }
-      labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest, modelWindow), labelValues, map);
+      // One arg-max pass per image serves the label maps and the confidence.
+      argmaxPlane(out.logits, b * outPlane, classes, plane, argmax);
+      labelsFromLogits(out.logits, b * outPlane, classes, mappingFor(image, shape, manifest, modelWindow), labelValues, map, argmax);
       labels[s]![p] = map;
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
       // On the logits as predicted (after a calibration's adapter): what the label maps come from.
-      confidence[s]![p] = foregroundEntropy(out.logits, b * outPlane, classes, plane);
+      confidence[s]![p] = foregroundEntropy(out.logits, b * outPlane, classes, plane, argmax);
     }
     timingsMs.postprocess += performance.now() - t;
   }
