@@ -69,6 +69,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_QUEUE_BACKEND: 'sqlite', PULSE_QUEUE_POSTGRES_URL: 'postgres://pulse:pw@db:5432/pulse', PULSE_QUEUE_POSTGRES_SCHEMA: 'pulse_b', PULSE_QUEUE_POSTGRES_POOL_SIZE: '8',
     PULSE_VIEWER_OHIF: 'true', PULSE_VIEWER_OHIF_DIST: '/opt/ohif',
     PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_VIEWER_PHASE_SERIES: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
+    PULSE_MODEL_TTA: 'flips',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';
@@ -77,6 +78,12 @@ test('every environment variable sets the setting it names', () => {
     const expected = variable.kind === 'list' ? text.split(',') : variable.kind === 'boolean' ? text === 'true' : variable.kind === 'string' ? text : Number(text);
     assert.deepEqual(value, expected, `${variable.name} -> ${variable.path}`);
   }
+});
+
+test('test-time augmentation is off unless model.tta (PULSE_MODEL_TTA) asks for flips; other values are refused', () => {
+  assert.equal(loadConfig().model.tta, 'none');
+  assert.equal(loadConfig({ env: { PULSE_MODEL_TTA: 'flips' } }).model.tta, 'flips');
+  assert.throws(() => loadConfig({ env: { PULSE_MODEL_TTA: 'rotations' } }), /model\.tta/);
 });
 
 test('the viewer phase series follow viewer.ohif unless reports.viewerPhaseSeries says otherwise', () => {

@@ -132,3 +132,23 @@ test('LV areas along the stack with one peak are in anatomical order; scrambled 
   assert.equal(countPeaks([968, 943, 872, 751, 578, 334, 0]), 1, 'the basal slice may be the largest');
   assert.equal(countPeaks([943, 968, 334, 751, 578, 872, 350, 0]), 2);
 });
+
+test('with test-time flips the QC block reports the disagreement per structure; a rule threshold only reviews', () => {
+  const image = (rvU: number, rvI: number) => ({ transforms: 4, union: [1000, rvU, 50, 80], intersection: [950, rvI, 45, 76], disagreeingPixels: 0 });
+  const channels = [{ key: 'rv', channel: 1 }, { key: 'myo', channel: 2 }, { key: 'lv', channel: 3 }];
+  const images = [[image(100, 90), image(100, 80)]];
+  const reported = assessQuality(qcInput({}, { uncertainty: { images, channels } }));
+  assert.equal(reported.status, 'pass');
+  assert.deepEqual(reported.uncertainty, { method: 'test-time-flips', transforms: 4, disagreement: { rv: 0.15, myo: 0.1, lv: 0.05 } });
+  assert.ok(Math.abs(reported.metrics.disagreement_rv! - 0.15) < 1e-12);
+  const flagged = assessQuality(qcInput({}, { uncertainty: { images, channels, reviewAbove: { rv: 0.12, myo: 0.2 } } }));
+  assert.equal(flagged.status, 'review');
+  assert.equal(flagged.details.length, 1);
+  assert.equal(flagged.details[0]!.code, 'uncertain_segmentation');
+  assert.match(flagged.reasons[0]!, /the segmentation changes under test-time flips \(disagreement RV 0\.150 above 0\.120\)/);
+  // Limits per structure: the same disagreement under the RV's own higher limit passes.
+  assert.equal(assessQuality(qcInput({}, { uncertainty: { images, channels, reviewAbove: { rv: 0.2 } } })).status, 'pass');
+  assert.doesNotMatch(flagged.details[0]!.summary, /\d/, 'the SR summary states no number');
+  // Without TTA there is no uncertainty block at all.
+  assert.equal(assessQuality(qcInput({})).uncertainty, undefined);
+});

@@ -9,7 +9,7 @@
  * pass   = none of the above.
  */
 import type { ResultMeasurements } from '../core/result.js';
-import type { SliceConfidence } from '../model/confidence.js';
+import { studyDisagreement, type ImageUncertainty, type SliceConfidence } from '../model/confidence.js';
 import type { CineGrid, LabelMap } from '../study/types.js';
 import { bsaMosteller } from './conventions.js';
 import { studyOod, type QcReference } from './ood.js';
@@ -34,6 +34,20 @@ export interface QualityControl {
   readonly reasons: readonly string[];
   /** Study OOD score: median Mahalanobis distance of its image embeddings (null without a reference). */
   readonly ood: number | null;
+  /** Agreement across test-time flips, only when they ran (model.tta 'flips'). */
+  readonly uncertainty?: StudyUncertainty;
+}
+
+/** result.json's qc.uncertainty: how much the test-time transforms disagree, per structure. */
+export interface StudyUncertainty {
+  readonly method: 'test-time-flips';
+  /** Transforms run per image, identity included. */
+  readonly transforms: number;
+  /**
+   * Per segment key: 1 - (pixels all transforms label with the structure) / (pixels any transform
+   * labels with it), over every image of the stack on the model grid; null when no transform found it.
+   */
+  readonly disagreement: Readonly<Record<string, number | null>>;
 }
 
 export interface QualityControlDetail extends QualityControl {
@@ -58,6 +72,13 @@ export interface QualityControlInput {
   readonly confidence?: ReadonlyArray<ReadonlyArray<SliceConfidence | undefined>>;
   readonly embeddings?: ReadonlyArray<ReadonlyArray<ArrayLike<number> | undefined>>;
   readonly reference?: QcReference;
+  /** Agreement across test-time transforms per image (only when they ran), with each segment key's logit channel. */
+  readonly uncertainty?: {
+    readonly images: ReadonlyArray<ReadonlyArray<ImageUncertainty | undefined>>;
+    readonly channels: ReadonlyArray<{ readonly key: string; readonly channel: number }>;
+    /** Per segment key: a disagreement above it asks for review (the manifest's uncertainty procedure); none: reported only. */
+    readonly reviewAbove?: Readonly<Record<string, number>>;
+  };
 }
 
 /**
@@ -93,6 +114,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   myo_not_around_lv: 'the myocardium does not surround the left-ventricular cavity on mid-ventricular slices',
   volume_curve_not_one_systole: 'the ventricular volume curve does not show one systole',
   low_confidence: 'the model is unsure of the segmentation',
+  uncertain_segmentation: 'the segmentation changes when the images are flipped (the model is unsure of a boundary)',
   out_of_distribution: 'the images differ from the data the model was trained on; site calibration is suggested',
   outlier_images: 'part of the images look unlike any training image (corrupt or foreign images)',
 };
@@ -301,9 +323,27 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
     else if (o.outlierFraction > t.outlierFractionReview) add('outlier_images', 'review', `${fmt(o.outlierFraction * 100, 0)} % of the images are unlike the training images`);
   }
 
+  // 8. Agreement across test-time flips (only when they ran; never present otherwise).
+  let uncertainty: StudyUncertainty | undefined;
+  if (input.uncertainty) {
+    const { images, channels, reviewAbove } = input.uncertainty;
+    const transforms = images.flat().find((u) => u !== undefined)?.transforms;
+    if (transforms !== undefined) {
+      const disagreement = studyDisagreement(images, channels);
+      uncertainty = { method: 'test-time-flips', transforms, disagreement: Object.fromEntries(Object.entries(disagreement).map(([k, v]) => [k, v === null ? null : Math.round(v * 1000) / 1000])) };
+      for (const [key, v] of Object.entries(disagreement)) if (v !== null) metrics[`disagreement_${key}`] = v;
+      // One reason naming every structure above its limit; review only (docs/quality-control.md gives its false alarms).
+      const above = Object.entries(disagreement).filter((e): e is [string, number] => e[1] !== null && reviewAbove?.[e[0]] !== undefined && e[1] > reviewAbove[e[0]]!);
+      if (above.length > 0) {
+        const which = above.map(([key, v]) => `${key.toUpperCase()} ${fmt(v, 3)} above ${fmt(reviewAbove![key]!, 3)}`).join(', ');
+        add('uncertain_segmentation', 'review', `the segmentation changes under test-time flips (disagreement ${which})`);
+      }
+    }
+  }
+
   const ordered = [...reasons.filter((r) => r.severity === 'fail'), ...reasons.filter((r) => r.severity === 'review')];
   const status: QcStatus = ordered.some((r) => r.severity === 'fail') ? 'fail' : ordered.length > 0 ? 'review' : 'pass';
-  return { status, reasons: ordered.map((r) => r.text), ood, details: ordered, metrics };
+  return { status, reasons: ordered.map((r) => r.text), ood, ...(uncertainty ? { uncertainty } : {}), details: ordered, metrics };
 }
 
 /** The reasons as one number-free sentence part: 'a; b; c' (distinct summaries, most severe first). */

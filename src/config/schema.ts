@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { RegexSource, SeriesSelectionRulesSchema } from '../study/series-rules.js';
 import { splitUrlCredentials } from '../util/redact.js';
+import { TTA_MODES } from '../model/tta-names.js';
 
 /** A JavaScript regular expression source, checked when the configuration is read. */
 const Pattern = RegexSource;
@@ -206,6 +207,12 @@ export const ConfigSchema = z.object({
       manifest: z.string().optional(),
       /** Site calibration id applied on top of the model (null: none). @defaultValue null */
       calibration: z.string().nullable().default(null),
+      /**
+       * Test-time augmentation (src/model/tta.ts): 'flips' runs every window four times (identity,
+       * two flips, transpose), averages the probabilities and reports their disagreement in
+       * result.json's qc.uncertainty; about 4x the inference time. @defaultValue 'none'
+       */
+      tta: z.enum(TTA_MODES).default('none'),
     })
     .prefault({}),
   calibration: z

@@ -44,6 +44,11 @@ export interface ResultQualityControl {
   reasons: string[];
   /** Out-of-distribution score (median Mahalanobis distance of the image embeddings); null without a reference. */
   ood: number | null;
+  /**
+   * Only when test-time flips ran (model.tta 'flips'): per segment key, the share of the pixels any
+   * transform labels with the structure on which the transforms disagree (docs/quality-control.md).
+   */
+  uncertainty?: { method: 'test-time-flips'; transforms: number; disagreement: Record<string, number | null> };
 }
 
 export interface StudyResult {

@@ -55,3 +55,33 @@ export function foregroundEntropy(logits: Float32Array, offset: number, classes:
   }
   return { foregroundPixels: count, meanEntropy: count > 0 ? sum / count : 0 };
 }
+
+/**
+ * One image's agreement across test-time transforms (tta.ts), on the model grid. Per class k
+ * (channel order, background first): `union[k]` pixels that any transform labels k,
+ * `intersection[k]` pixels that every transform labels k. 1 - intersection / union is the share of
+ * the structure's pixels on which the transforms disagree: it lies on the structure's boundary band
+ * and grows where the model is unsure where the boundary is.
+ */
+export interface ImageUncertainty {
+  /** Transforms run (identity included). */
+  readonly transforms: number;
+  readonly union: readonly number[];
+  readonly intersection: readonly number[];
+  /** Pixels where at least one transform's arg-max differs from the averaged prediction. */
+  readonly disagreeingPixels: number;
+  /** Per pixel: share of transforms whose arg-max differs from the averaged prediction (when asked for). */
+  readonly disagreement?: Float32Array;
+}
+
+/** A study's disagreement per structure: 1 - Σ intersection / Σ union over its images (null: structure never seen). */
+export function studyDisagreement(images: ReadonlyArray<ReadonlyArray<ImageUncertainty | undefined>>, channels: ReadonlyArray<{ readonly key: string; readonly channel: number }>): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  for (const { key, channel } of channels) {
+    let union = 0;
+    let intersection = 0;
+    for (const row of images) for (const u of row) if (u) ((union += u.union[channel] ?? 0), (intersection += u.intersection[channel] ?? 0));
+    out[key] = union > 0 ? 1 - intersection / union : null;
+  }
+  return out;
+}

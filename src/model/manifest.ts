@@ -3,10 +3,12 @@
  * model export. Nothing about shapes, labels or groups is hard-coded elsewhere in TypeScript, so a
  * real PULSE export that writes this manifest drops in with no code change.
  */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { TTA_TRANSFORMS } from './tta-names.js';
 
 const CodeSchema = z.object({
   value: z.string().min(1),
@@ -45,6 +47,37 @@ const FeatureSchema = z.object({
   name: z.string().min(1),
   /** Number of values it contributes (vectors such as pooled embeddings have more than one). */
   size: z.number().int().min(1).default(1),
+});
+
+/**
+ * What quality control needs from the model: the embedding statistics of its training images (the
+ * OOD reference file, pinned by its hash) and the uncertainty procedure the pipeline may run.
+ */
+const QualityControlSchema = z.object({
+  reference: z.object({
+    /** The QC reference written by `pulse qc-reference` (embedding mean/precision, thresholds), beside the manifest. */
+    file: z.string().min(1),
+    /** sha256 of that file, lower-case hex: a reference that changed without the manifest is refused. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256 must be 64 lower-case hex digits'),
+    /** What the statistics are computed from, in words. */
+    description: z.string().optional(),
+  }),
+  uncertainty: z.object({
+    /** Test-time augmentation with flips/transposes of the model window (src/model/tta.ts). */
+    procedure: z.literal('test-time-flips'),
+    /** Transforms run per window, identity first (its embedding and features are kept). */
+    transforms: z.array(z.enum(TTA_TRANSFORMS)).min(1),
+    /** How the transforms' outputs are combined. */
+    combine: z.literal('mean-softmax'),
+    /** What the procedure gives, by name (documented in MODEL_CARD.md). */
+    outputs: z.array(z.string().min(1)).min(1),
+    /**
+     * Per segment key: the disagreement above which quality control asks for review (never fail);
+     * a key without a value, or no record at all: reported only.
+     */
+    reviewAbove: z.record(z.string(), z.number().min(0).max(1)).optional(),
+    description: z.string().optional(),
+  }),
 });
 
 export const ManifestSchema = z.object({
@@ -95,6 +128,7 @@ export const ManifestSchema = z.object({
       defaultBsaM2: z.number().positive(),
     }),
   }),
+  qualityControl: QualityControlSchema.optional(),
   training: z.record(z.string(), z.unknown()).optional(),
   validation: z.record(z.string(), z.unknown()).optional(),
 });
@@ -127,7 +161,28 @@ export function loadManifest(path: string): LoadedManifest {
   if (head.mean.length !== width || head.std.length !== width) {
     throw new Error(`model manifest ${path}: diagnosis.studyHead mean/std have ${head.mean.length}/${head.std.length} values, features add up to ${width}`);
   }
-  return { ...manifest, directory: dirname(resolve(path)) };
+  const directory = dirname(resolve(path));
+  const transforms = manifest.qualityControl?.uncertainty.transforms;
+  if (transforms && (transforms[0] !== 'identity' || new Set(transforms).size !== transforms.length)) {
+    throw new Error(`model manifest ${path}: qualityControl.uncertainty.transforms must start with 'identity' and name each transform once`);
+  }
+  if (manifest.qualityControl) checkFileHash(path, directory, manifest.qualityControl.reference.file, manifest.qualityControl.reference.sha256);
+  return { ...manifest, directory };
+}
+
+/** sha256 of a file, lower-case hex. */
+export function sha256File(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex');
+}
+
+/** A file the manifest pins by hash must exist beside it and hash to the named value. */
+function checkFileHash(manifestPath: string, directory: string, file: string, expected: string): void {
+  const full = join(directory, file);
+  if (!existsSync(full)) throw new Error(`model manifest ${manifestPath}: qualityControl.reference names ${file}, which does not exist in ${directory}`);
+  const actual = sha256File(full);
+  if (actual !== expected) {
+    throw new Error(`model manifest ${manifestPath}: ${file} has sha256 ${actual}, the manifest's qualityControl.reference.sha256 is ${expected} (the file changed without the manifest: rerun \`pulse qc-reference\` and update the manifest)`);
+  }
 }
 
 /** Default bundled model. */

@@ -9,7 +9,7 @@ import type { ModelInputShape, SliceBatchOutputs } from './session.js';
 import { channelSlices, mappingFor, preprocessImage, type ModelWindow } from './preprocess.js';
 import { argmaxPlane, labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
-import { foregroundEntropy, type SliceConfidence } from './confidence.js';
+import { foregroundEntropy, type ImageUncertainty, type SliceConfidence } from './confidence.js';
 
 /** What runs the network: a ModelSession's `run`, bound (features fetched only when `withFeatures`). */
 export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
@@ -67,6 +67,8 @@ export interface StackSegmentation {
   readonly embeddings: Float32Array[][];
   /** [slice][phase]: predictive entropy over the image's foreground (model grid), for quality control. */
   readonly confidence: SliceConfidence[][];
+  /** [slice][phase]: agreement across test-time transforms, when the inference ran them (tta.ts). */
+  readonly uncertainty?: ImageUncertainty[][];
   /** Where the model window was centred (the located heart). */
   readonly location: HeartLocation;
   /**
@@ -154,6 +156,7 @@ export async function segmentStack(
   const labels: Uint8Array[][] = Array.from({ length: slices }, () => new Array<Uint8Array>(phases));
   const embeddings: Float32Array[][] = Array.from({ length: slices }, () => new Array<Float32Array>(phases));
   const confidence: SliceConfidence[][] = Array.from({ length: slices }, () => new Array<SliceConfidence>(phases));
+  let uncertainty: ImageUncertainty[][] | undefined;
   const keep = typeof options.keepFeatures === 'function' ? options.keepFeatures : options.keepFeatures ? () => true : undefined;
   const featureData: Array<Array<Float32Array | undefined>> | undefined = keep ? Array.from({ length: slices }, () => new Array<Float32Array | undefined>(phases)) : undefined;
   const keptLogits: Array<Array<Float32Array | undefined>> | undefined = keep ? Array.from({ length: slices }, () => new Array<Float32Array | undefined>(phases)) : undefined;
@@ -218,6 +221,8 @@ export async function segmentStack(
       embeddings[s]![p] = out.embedding.slice(b * d, (b + 1) * d);
       // On the logits as predicted (after a calibration's adapter): what the label maps come from.
       confidence[s]![p] = foregroundEntropy(out.logits, b * outPlane, classes, plane, argmax);
+      const u = out.uncertainty?.[b];
+      if (u) (uncertainty ??= Array.from({ length: slices }, () => new Array<ImageUncertainty>(phases)))[s]![p] = u;
     }
     timingsMs.postprocess += performance.now() - t;
   }
@@ -231,6 +236,7 @@ export async function segmentStack(
     labelMaps,
     embeddings,
     confidence,
+    ...(uncertainty ? { uncertainty } : {}),
     location,
     ...(featureData && keptLogits ? { features: { dims: featureDims, data: featureData, logits: keptLogits } } : {}),
     timingsMs,

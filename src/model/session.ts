@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import ort from 'onnxruntime-node';
 import type { LoadedManifest } from './manifest.js';
+import type { ImageUncertainty } from './confidence.js';
 
 export interface ModelSessionOptions {
   /** onnxruntime intra-op threads. @defaultValue 2 */
@@ -22,6 +23,8 @@ export interface SliceBatchOutputs {
   /** [N, F, h, w] decoder features, when asked for (fetching them copies megabytes per batch). */
   readonly features?: Float32Array;
   readonly featureDims?: readonly [number, number, number];
+  /** Per image: agreement across test-time transforms, when the inference runs them (tta.ts). */
+  readonly uncertainty?: readonly ImageUncertainty[];
 }
 
 /** Shape of the model input after the manifest: channels, rows, columns. */

@@ -16,6 +16,8 @@ import type { StudyInstance } from '../core/study-instance.js';
 import { runStudy, type LoadedModel } from './steps.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
+import type { StudyUncertainty } from '../analysis/quality-control.js';
+import type { TtaMode } from '../model/tta.js';
 
 /** One labelled study. */
 export interface EvalCase {
@@ -53,7 +55,7 @@ export interface CaseResult {
   readonly phases: { readonly predicted: { ed: number; es: number }; readonly truth: { ed: number; es: number } };
   readonly timingsMs: Readonly<Record<string, number>>;
   /** Quality control of the pipeline's result for this case. */
-  readonly qc: { readonly status: 'pass' | 'review' | 'fail'; readonly reasons: readonly string[]; readonly ood: number | null };
+  readonly qc: { readonly status: 'pass' | 'review' | 'fail'; readonly reasons: readonly string[]; readonly ood: number | null; readonly uncertainty?: StudyUncertainty };
 }
 
 /** Phase index of the grid holding any of `instances`. */
@@ -79,11 +81,11 @@ function phaseVolume(maps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number
 }
 
 /** Runs one case through the pipeline and scores it. */
-export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean; canonical?: boolean } = {}): Promise<CaseResult> {
+export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean; canonical?: boolean; tta?: TtaMode } = {}): Promise<CaseResult> {
   const knownPhases = (study: CineStudy) => (c.phasesGiven ? { ed: phaseOf(study, c.edInstances, 'ED', c.id), es: phaseOf(study, c.esInstances, 'ES', c.id) } : undefined);
   if (calibration) checkCalibrationModel(calibration, model.manifest);
   const seriesRules = calibration ? seriesRulesWith(calibration, c.seriesRules) : c.seriesRules;
-  const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}), ...(options.locate === false ? { locate: false } : {}), ...(options.canonical === false ? { canonical: false } : {}) });
+  const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}), ...(options.locate === false ? { locate: false } : {}), ...(options.canonical === false ? { canonical: false } : {}), ...(options.tta ? { tta: options.tta } : {}) });
   const { study, segmentation, analysis } = run;
   const truth = truthMaps(study, c);
   const ed = phaseOf(study, c.edInstances, 'ED', c.id);
@@ -125,7 +127,7 @@ export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration:
     truth: pick(truthValues),
     phases: { predicted: { ...analysis.phases }, truth: { ed, es } },
     timingsMs,
-    qc: { status: run.qc.status, reasons: run.qc.reasons, ood: run.qc.ood },
+    qc: { status: run.qc.status, reasons: run.qc.reasons, ood: run.qc.ood, ...(run.qc.uncertainty ? { uncertainty: run.qc.uncertainty } : {}) },
   };
 }
 

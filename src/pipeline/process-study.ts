@@ -21,6 +21,7 @@ import { buildResult, loadModel, runStudy, type StudyRun } from './steps.js';
 import { buildStudyViews } from './views.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
+import type { TtaMode } from '../model/tta.js';
 
 
 export interface ProcessStudyOptions {
@@ -57,6 +58,8 @@ export interface ProcessStudyOptions {
   models?: ModelRegistry;
   /** Cancels the run between steps and inference batches (the worker stopping). */
   signal?: AbortSignal;
+  /** Test-time augmentation (model/tta.ts; configuration model.tta). @defaultValue 'none' */
+  tta?: TtaMode;
 }
 
 /**
@@ -92,6 +95,7 @@ async function processWith(models: ModelRegistry, instances: ReadonlyArray<Study
     ...(seriesRules ? { seriesRules } : {}),
     ...(profile ? { adapter: adapterOf(profile) } : {}),
     ...(inputTransform ? { inputTransform } : {}),
+    ...(options.tta ? { tta: options.tta } : {}),
   });
   const { model } = run;
   const calibration = profile?.id ?? null;

@@ -20,6 +20,7 @@ import type { StudyInstance } from '../core/study-instance.js';
 import { StageTimer } from '../core/stage-timer.js';
 import { canonicalGrid } from '../study/canonical.js';
 import { isIdentity } from '../core/in-plane.js';
+import { TTA_TRANSFORMS, withTestTimeAugmentation, type TtaMode } from '../model/tta.js';
 
 /** The model a study runs through: its manifest and shared session (from a ModelRegistry), plus its QC reference. */
 export interface LoadedModel extends RegistryModel {
@@ -32,9 +33,10 @@ export const QC_REFERENCE_FILE = 'qc-reference.json';
 
 const qcReferences = new Map<string, QcReference | undefined>();
 
-/** Reads qc-reference.json beside the manifest (once); undefined when the model ships none. */
+/** Reads the QC reference beside the manifest (once); undefined when the model ships none. */
 export function loadQcReference(manifest: LoadedManifest): QcReference | undefined {
-  const path = join(manifest.directory, QC_REFERENCE_FILE);
+  // The manifest names (and pins by hash, checked at load) its reference; older manifests rely on the file name.
+  const path = join(manifest.directory, manifest.qualityControl?.reference.file ?? QC_REFERENCE_FILE);
   if (qcReferences.has(path)) return qcReferences.get(path);
   let reference: QcReference | undefined;
   if (existsSync(path)) {
@@ -72,12 +74,15 @@ export async function segmentStep(
   study: CineStudy,
   model: LoadedModel,
   timer: StageTimer,
-  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate' | 'signal'> & { canonical?: boolean } = {},
+  options: Pick<SegmentStackOptions, 'keepFeatures' | 'adapter' | 'inputTransform' | 'locate' | 'signal'> & { canonical?: boolean; tta?: TtaMode } = {},
 ): Promise<StackSegmentation> {
   const session = model.session;
-  const { canonical: reorient = true, ...stackOptions } = options;
+  const { canonical: reorient = true, tta = 'none', ...stackOptions } = options;
   const canonical = reorient ? canonicalGrid(study.grid) : undefined;
-  const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, (input, count, withFeatures) => session.run(input, count, withFeatures), stackOptions);
+  const bare = (input: Float32Array, count: number, withFeatures: boolean) => session.run(input, count, withFeatures);
+  // Test-time flips (model/tta.ts): the same steps on averaged probabilities, plus their agreement.
+  const infer = tta === 'none' ? bare : withTestTimeAugmentation(bare, session.shape, { transforms: model.manifest.qualityControl?.uncertainty.transforms ?? TTA_TRANSFORMS, classes: model.manifest.segments.length + 1 });
+  const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, infer, stackOptions);
   const segmentation = canonical && !isIdentity(canonical.transform) ? { ...seen, labelMaps: canonical.toSource(seen.labelMaps) } : seen;
   // segmentStack interleaves its three stages per batch and reports their sums.
   timer.record('preprocess', segmentation.timingsMs.preprocess);
@@ -122,7 +127,7 @@ export function buildResult(study: CineStudy, analysis: StudyAnalysis, qc: Quali
     diagnosis: { label: analysis.diagnosis.label, probabilities: { ...analysis.diagnosis.probabilities } },
     narrative: narrativeWithQuality(analysis.narrative, qc).text,
     ...resultReferences(analysis),
-    qc: { status: qc.status, reasons: [...qc.reasons], ood: qc.ood },
+    qc: { status: qc.status, reasons: [...qc.reasons], ood: qc.ood, ...(qc.uncertainty ? { uncertainty: { ...qc.uncertainty, disagreement: { ...qc.uncertainty.disagreement } } } : {}) },
     series_decisions: [...study.decisions].sort((a, b) => Number(b.chosen) - Number(a.chosen)).map((d) => ({ seriesInstanceUID: d.seriesInstanceUID, chosen: d.chosen, reason: d.reason })),
     model: { name: model.manifest.name, version: model.manifest.version, calibration },
     timings_ms: timer.snapshot({ total: true }),
@@ -190,6 +195,15 @@ export function qualityStep(study: CineStudy, segmentation: StackSegmentation, a
     confidence: segmentation.confidence,
     embeddings: segmentation.embeddings,
     ...(model.qcReference ? { reference: model.qcReference } : {}),
+    ...(segmentation.uncertainty
+      ? {
+          uncertainty: {
+            images: segmentation.uncertainty,
+            channels: model.manifest.segments.map((s, i) => ({ key: s.key, channel: i + 1 })),
+            ...(model.manifest.qualityControl?.uncertainty.reviewAbove !== undefined ? { reviewAbove: model.manifest.qualityControl.uncertainty.reviewAbove } : {}),
+          },
+        }
+      : {}),
   });
 }
 
@@ -208,6 +222,8 @@ export interface RunStudyOptions {
   locate?: boolean;
   /** Turn the images into the canonical short-axis display before the model (study/canonical.ts). @defaultValue true */
   canonical?: boolean;
+  /** Test-time augmentation (model/tta.ts): 'flips' runs four transforms per window. @defaultValue 'none' */
+  tta?: TtaMode;
   /** Checks on the study as read, before the model runs (what the writers will demand): throw BadInputError. */
   preflight?: (study: CineStudy) => void;
   /** Stops the run between steps and between inference batches (the worker stopping): rejects with the abort reason. */
@@ -234,6 +250,7 @@ export async function runStudy(
     ...(options.inputTransform ? { inputTransform: options.inputTransform } : {}),
     ...(options.locate === false ? { locate: false } : {}),
     ...(options.canonical === false ? { canonical: false } : {}),
+    ...(options.tta ? { tta: options.tta } : {}),
     ...(signal ? { signal } : {}),
   });
   signal?.throwIfAborted();

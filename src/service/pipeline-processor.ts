@@ -15,6 +15,7 @@ import { processStudy } from '../pipeline/process-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import { PipelineThreads } from './pipeline-thread.js';
 import type { StudyProcessor } from './study-job.js';
+import type { TtaMode } from '../model/tta.js';
 
 export interface PipelineProcessorOptions {
   /** Model manifest. @defaultValue the bundled PULSE-lite */
@@ -42,6 +43,8 @@ export interface PipelineProcessorOptions {
   readonly viewerPhaseSeries?: boolean;
   /** Series selection: the configuration's `routing.series`, the rules the router pre-checked. @defaultValue the schema's defaults */
   readonly seriesRules?: SeriesSelectionRulesInput;
+  /** Test-time augmentation (configuration model.tta, model/tta.ts). @defaultValue 'none' */
+  readonly tta?: TtaMode;
   /**
    * The models of the calling thread (with `inThread: false`); each pipeline thread keeps a registry
    * of its own, since sessions cannot cross threads. @defaultValue a registry of this processor's own
@@ -65,7 +68,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     if (pinned) return [{ ...store.get(pinned), scope: {} }];
     return store.active(model);
   };
-  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}) };
+  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}), ...(options.tta ? { tta: options.tta } : {}) };
 
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.

@@ -13,6 +13,7 @@ import { acdcCases, evaluateCase, metricsMarkdown, summarise, synthCases, type C
 import { ModelRegistry } from '../../model/registry.js';
 import { loadModel } from '../../pipeline/steps.js';
 import { resolveCalibration } from './calibration-option.js';
+import { parseTta, TTA_OPTION_HELP } from '../tta-option.js';
 
 export interface EvalOptions {
   source: string;
@@ -25,6 +26,8 @@ export interface EvalOptions {
   threads?: number;
   data?: string;
   calibration?: string;
+  /** Test-time augmentation: 'none' (default) or 'flips' (src/model/tta.ts). */
+  tta?: string;
   /** Suppress the progress bar (tests, logs). */
   quiet?: boolean;
 }
@@ -57,6 +60,7 @@ export async function runEval(options: EvalOptions, command = 'pulse eval'): Pro
   const only = options.patients ? options.patients.split(',').map((p) => p.trim()).filter(Boolean) : options.split ? readSplit(options.split) : undefined;
   const sources: CaseSource[] = kind === 'acdc' ? await acdcCases(options.source, only) : await synthCases(options.source, only);
   if (sources.length === 0) throw new Error(`no ${kind} cases under ${options.source}`);
+  const tta = parseTta(options.tta ?? 'none', '--tta');
   const models = new ModelRegistry();
   const model = await loadModel(models, options.model, options.threads);
   const calibration = resolveCalibration(options);
@@ -66,7 +70,7 @@ export async function runEval(options: EvalOptions, command = 'pulse eval'): Pro
   try {
     for (const source of sources) {
       bar?.update(results.length, { case: source.id });
-      results.push(await evaluateCase(await source.load(), model, calibration));
+      results.push(await evaluateCase(await source.load(), model, calibration, { tta }));
     }
     bar?.update(results.length, { case: 'done' });
   } finally {
@@ -112,6 +116,7 @@ export function registerEval(program: Command): void {
     .option('--data <dir>', 'data folder holding stored calibrations (as pulse serve --data)')
     .option('--calibration <id|path>', 'evaluate with a site calibration: a stored id (with --data) or a calibration file')
     .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
+    .option('--tta <mode>', TTA_OPTION_HELP, 'none')
     .action(async (options: EvalOptions) => {
       const command = `pulse eval ${process.argv.slice(3).join(' ')}`;
       const metrics = await runEval(options, command);

@@ -10,6 +10,7 @@ import { integerOption } from '../integer-option.js';
 import { processStudy } from '../../pipeline/process-study.js';
 import { readInstancesFromFolder } from '../../pipeline/read-folder.js';
 import { resolveCalibration } from './calibration-option.js';
+import { parseTta, TTA_OPTION_HELP } from '../tta-option.js';
 
 export interface InferOptions {
   out: string;
@@ -20,6 +21,8 @@ export interface InferOptions {
   pdf?: boolean;
   fhir?: boolean;
   anyOrientation?: boolean;
+  /** Test-time augmentation: none | flips (src/model/tta.ts). */
+  tta?: string;
   data?: string;
   calibration?: string;
 }
@@ -37,6 +40,7 @@ export async function runInfer(folder: string, options: InferOptions): Promise<s
     fhir: options.fhir ?? false,
     ...(options.anyOrientation ? { seriesRules: { orientation: 'any' as const } } : {}),
     calibration,
+    ...(options.tta ? { tta: parseTta(options.tta) } : {}),
   });
   // Which copied values were changed to fit their VR (keyword and kind, never the value).
   if (outputs.sanitised?.length) process.stderr.write(`copied values sanitised: ${outputs.sanitised.join('; ')}\n`);
@@ -72,6 +76,7 @@ export function registerInfer(program: Command): void {
     .option('--data <dir>', 'data folder holding stored calibrations (as pulse serve --data)')
     .option('--calibration <id|path>', 'apply a site calibration: a stored id (with --data) or a calibration file')
     .option('--any-orientation', 'take the largest stack in any orientation, even when an oblique (short-axis) one exists')
+    .option('--tta <mode>', TTA_OPTION_HELP)
     .action(async (folder: string, options: InferOptions) => {
       const written = await runInfer(folder, options);
       process.stdout.write(`${written.join('\n')}\n`);

@@ -1,0 +1,79 @@
+/**
+ * The manifest carries what quality control needs (issue 14 item 4): its QC reference pinned by
+ * sha256 and the uncertainty procedure, both checked when the manifest is loaded.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadManifest, sha256File } from '../src/model/manifest.js';
+import { loadQcReference } from '../src/pipeline/steps.js';
+import { bundledManifest } from './support/paths.js';
+
+const bundled = JSON.parse(readFileSync(bundledManifest, 'utf8')) as Record<string, unknown> & { qualityControl: { reference: { file: string; sha256: string }; uncertainty: { transforms: string[] } } };
+const bundledDir = join(bundledManifest, '..');
+
+/** A model folder holding the bundled QC reference under `referenceName` and a manifest edited by `edit`. */
+function modelFolder(edit: (m: typeof bundled) => void, referenceName = 'qc-reference.json'): { dir: string; manifest: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-manifest-qc-'));
+  copyFileSync(join(bundledDir, bundled.qualityControl.reference.file), join(dir, referenceName));
+  const m = structuredClone(bundled);
+  edit(m);
+  const manifest = join(dir, 'manifest.json');
+  writeFileSync(manifest, JSON.stringify(m));
+  return { dir, manifest };
+}
+
+test('the bundled manifest pins its QC reference by the hash of the shipped file and names the uncertainty procedure', () => {
+  const manifest = loadManifest(bundledManifest);
+  const qc = manifest.qualityControl!;
+  assert.equal(qc.reference.sha256, sha256File(join(manifest.directory, qc.reference.file)));
+  assert.equal(qc.uncertainty.procedure, 'test-time-flips');
+  assert.deepEqual(qc.uncertainty.transforms, ['identity', 'flip-columns', 'flip-rows', 'transpose']);
+  assert.ok(loadQcReference(manifest), 'the reference the manifest names is loaded');
+});
+
+test('a QC reference that changed without the manifest is refused at load, naming the file and both hashes', () => {
+  const { dir, manifest } = modelFolder(() => {});
+  try {
+    assert.equal(loadManifest(manifest).qualityControl!.reference.file, 'qc-reference.json');
+    writeFileSync(join(dir, 'qc-reference.json'), `${readFileSync(join(dir, 'qc-reference.json'), 'utf8')} `);
+    assert.throws(() => loadManifest(manifest), (error: Error) => {
+      assert.match(error.message, /qc-reference\.json has sha256 [0-9a-f]{64}, the manifest's qualityControl\.reference\.sha256 is [0-9a-f]{64}/);
+      assert.ok(error.message.includes(manifest), 'names the manifest');
+      return true;
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing reference file, a malformed hash or a transform list without the identity first is a clear error', () => {
+  const missing = modelFolder((m) => void (m.qualityControl.reference.file = 'other-reference.json'));
+  const malformed = modelFolder((m) => void (m.qualityControl.reference.sha256 = 'ABC'));
+  const order = modelFolder((m) => void (m.qualityControl.uncertainty.transforms = ['flip-rows', 'identity']));
+  const unknown = modelFolder((m) => void (m.qualityControl.uncertainty.transforms = ['identity', 'rotate-45']));
+  try {
+    assert.throws(() => loadManifest(missing.manifest), /qualityControl\.reference names other-reference\.json, which does not exist/);
+    assert.throws(() => loadManifest(malformed.manifest), /qualityControl\.reference\.sha256: sha256 must be 64 lower-case hex digits/);
+    assert.throws(() => loadManifest(order.manifest), /transforms must start with 'identity'/);
+    assert.throws(() => loadManifest(unknown.manifest), /qualityControl\.uncertainty\.transforms\.1/);
+  } finally {
+    for (const f of [missing, malformed, order, unknown]) rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('the reference is read from the file the manifest names; a manifest without the section still loads', () => {
+  const renamed = modelFolder((m) => void (m.qualityControl.reference.file = 'embedding-statistics.json'), 'embedding-statistics.json');
+  const older = modelFolder((m) => void delete (m as Partial<typeof bundled>).qualityControl);
+  try {
+    const reference = loadQcReference(loadManifest(renamed.manifest));
+    assert.equal(reference?.embedding.dim, 128);
+    const plain = loadManifest(older.manifest);
+    assert.equal(plain.qualityControl, undefined);
+    assert.ok(loadQcReference(plain), 'qc-reference.json beside a manifest without the section is still found by name');
+  } finally {
+    for (const f of [renamed, older]) rmSync(f.dir, { recursive: true, force: true });
+  }
+});
