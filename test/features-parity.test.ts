@@ -22,7 +22,8 @@ const SCALARS = [
   'lvedv_ml', 'lvesv_ml', 'rvedv_ml', 'rvesv_ml', 'lvef_pct', 'rvef_pct', 'lv_mass_g', 'myo_es_ml',
   'lvedvi', 'lvesvi', 'rvedvi', 'rvesvi', 'lv_mass_i', 'rv_lv_edv_ratio', 'mass_edv_ratio',
   'myo_thickness_ed_mean_mm', 'myo_thickness_es_mean_mm', 'myo_thickness_ed_max_mm', 'myo_thickness_es_max_mm',
-  'myo_thickening_pct', 'sector_thickness_ed_cv', 'sector_thickening_min_pct', 'sector_thickening_cv',
+  'myo_thickening_pct', 'sector_thickness_ed_cv', 'sector_thickness_es_cv', 'sector_thickening_min_pct', 'sector_thickening_cv',
+  'sector_thickening_std_pct',
 ];
 
 /** PULSE_FEATURES_PY=<root>:<module.path>:<function> points the test at another implementation (e.g. a reference reading). */

@@ -36,7 +36,8 @@ const ALL_SCALARS = [
   'lvedv_ml', 'lvesv_ml', 'rvedv_ml', 'rvesv_ml', 'lvef_pct', 'rvef_pct', 'lv_mass_g', 'myo_es_ml',
   'lvedvi', 'lvesvi', 'rvedvi', 'rvesvi', 'lv_mass_i', 'rv_lv_edv_ratio', 'mass_edv_ratio',
   'myo_thickness_ed_mean_mm', 'myo_thickness_es_mean_mm', 'myo_thickness_ed_max_mm', 'myo_thickness_es_max_mm',
-  'myo_thickening_pct', 'sector_thickness_ed_cv', 'sector_thickening_min_pct', 'sector_thickening_cv',
+  'myo_thickening_pct', 'sector_thickness_ed_cv', 'sector_thickness_es_cv', 'sector_thickening_min_pct', 'sector_thickening_cv',
+  'sector_thickening_std_pct',
 ];
 
 function features(names: ReadonlyArray<{ name: string; size?: number }>, context = makeContext({ patientSizeM: 1.8, patientWeightKg: 80 }), embeddings?: Float32Array[][]) {
@@ -79,6 +80,7 @@ describe('study features (docs/study-features.md)', () => {
     const a = sqrt(18 / pi) - sqrt(6 / pi);
     const b = sqrt(24 / pi) - sqrt(6 / pi);
     const edSectors = [a, a, a, a, b, a, a, a]; // slice 0: sectors 0,2,3,5; slice 1: sector 0 = b
+    const esSectors = [b, a, a, a, b, a, a, a]; // at ES both slices carry the extra pixel in sector 0
     const thickening = [((b - a) / a) * 100, 0, 0, 0, 0, 0, 0, 0]; // only slice 0 sector 0 changes
     const expected: Record<string, number> = {
       lvedv_ml: lvedv, lvesv_ml: lvesv, rvedv_ml: rvedv, rvesv_ml: rvesv,
@@ -89,15 +91,17 @@ describe('study features (docs/study-features.md)', () => {
       myo_thickness_ed_max_mm: th13, myo_thickness_es_max_mm: th13,
       myo_thickening_pct: ((esMean - edMean) / edMean) * 100,
       sector_thickness_ed_cv: std(edSectors) / meanOf(edSectors),
+      sector_thickness_es_cv: std(esSectors) / meanOf(esSectors),
       sector_thickening_min_pct: 0,
       sector_thickening_cv: std(thickening) / meanOf(thickening),
+      sector_thickening_std_pct: std(thickening),
     };
     assert.deepEqual(f.names, ALL_SCALARS);
     ALL_SCALARS.forEach((name, i) => {
       const want = Math.fround(expected[name]!);
       assert.ok(Math.abs(f.raw[i]! - want) <= 1e-6 * Math.max(1, Math.abs(want)), `${name}: ${f.raw[i]} != ${want}`);
     });
-    assert.ok(expected.sector_thickness_ed_cv! > 0 && expected.sector_thickening_cv! > 0, 'the case exercises non-trivial CVs');
+    assert.ok(expected.sector_thickness_ed_cv! > 0 && expected.sector_thickness_es_cv! > expected.sector_thickness_ed_cv! && expected.sector_thickening_cv! > 0, 'the case exercises non-trivial CVs');
   });
 
   it("uses the head's defaultBsaM2 when height or weight is missing", () => {

@@ -88,12 +88,18 @@ function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
 }
 
+/** Population standard deviation; 0 for no values. */
+function populationStd(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const m = mean(values);
+  return Math.sqrt(values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length);
+}
+
 /** Coefficient of variation with the population std; 0 for no values or a zero mean. */
 function coefficientOfVariation(values: readonly number[]): number {
   const m = mean(values);
   if (values.length === 0 || m === 0) return 0;
-  const variance = values.reduce((a, v) => a + (v - m) ** 2, 0) / values.length;
-  return Math.sqrt(variance) / m;
+  return populationStd(values) / m;
 }
 
 /** Computes the named scalar/vector features on demand, caching what several features share. */
@@ -217,11 +223,14 @@ class FeatureCalculator {
         return scalar(ed === 0 ? 0 : ((mean(this.thicknesses('es')) - ed) / ed) * 100);
       }
       case 'sector_thickness_ed_cv': return scalar(coefficientOfVariation(this.sectorThicknesses('ed').filter((v) => !Number.isNaN(v))));
+      // Regional heterogeneity at end-systole: healthy segments thicken, infarcted ones do not (MINF vs DCM).
+      case 'sector_thickness_es_cv': return scalar(coefficientOfVariation(this.sectorThicknesses('es').filter((v) => !Number.isNaN(v))));
       case 'sector_thickening_min_pct': {
         const values = this.sectorThickening();
         return scalar(values.length === 0 ? 0 : Math.min(...values));
       }
       case 'sector_thickening_cv': return scalar(coefficientOfVariation(this.sectorThickening()));
+      case 'sector_thickening_std_pct': return scalar(populationStd(this.sectorThickening()));
       case 'embedding_ed_mean': return this.embeddingMean('ed', size);
       case 'embedding_es_mean': return this.embeddingMean('es', size);
       default:

@@ -8,7 +8,7 @@ RUNS = ROOT / 'training' / 'runs'
 MODEL_DIR = ROOT / 'models' / 'pulse-lite'
 SPLITS = ROOT / 'training' / 'splits.json'
 
-VERSION = '1.0.0'
+VERSION = '1.0.1'
 GROUPS = ['NOR', 'DCM', 'HCM', 'MINF', 'RV']
 
 # Model grid: the network sees a SIZE x SIZE window at SPACING mm, centred on the image centre.

@@ -86,13 +86,22 @@ def study_features(ed, es, spacing, height_cm=None, weight_kg=None, default_bsa=
     f['myo_thickening_pct'] = (f['myo_thickness_es_mean_mm'] - m) / m * 100 if m > 0 else 0.0
     s_ed, s_es = sector_thickness(ed, spacing), sector_thickness(es, spacing)
     f['sector_thickness_ed_cv'] = _cv(list(s_ed.values()))
+    # Regional heterogeneity at end-systole: healthy segments thicken, infarcted ones do not (MINF vs DCM).
+    f['sector_thickness_es_cv'] = _cv(list(s_es.values()))
     thick = [(s_es[k] - s_ed[k]) / s_ed[k] * 100 for k in s_ed if k in s_es]
     f['sector_thickening_min_pct'] = float(min(thick)) if thick else 0.0
     f['sector_thickening_cv'] = _cv(thick)
+    f['sector_thickening_std_pct'] = float(np.std(thick)) if thick else 0.0
     return f
 
 
 # The features the shipped study head uses, in order (indexed volumes so body size does not decide).
+# 1.0.1: the end-systolic sector-thickness heterogeneity and the spread of sector thickening replace the
+# minimum and the CV of sector thickening (unstable: a mean near 0 in DCM); measured in head_cv.py.
 HEAD_FEATURES = ['lvedvi', 'lvesvi', 'lvef_pct', 'rvedvi', 'rvesvi', 'rvef_pct', 'lv_mass_i', 'rv_lv_edv_ratio',
                  'mass_edv_ratio', 'myo_thickness_ed_mean_mm', 'myo_thickness_ed_max_mm', 'myo_thickening_pct',
-                 'sector_thickness_ed_cv', 'sector_thickening_min_pct', 'sector_thickening_cv']
+                 'sector_thickness_ed_cv', 'sector_thickness_es_cv', 'sector_thickening_std_pct']
+# The 1.0.0 head's features, kept for the comparison in head_cv.py.
+HEAD_FEATURES_1_0_0 = ['lvedvi', 'lvesvi', 'lvef_pct', 'rvedvi', 'rvesvi', 'rvef_pct', 'lv_mass_i', 'rv_lv_edv_ratio',
+                       'mass_edv_ratio', 'myo_thickness_ed_mean_mm', 'myo_thickness_ed_max_mm', 'myo_thickening_pct',
+                       'sector_thickness_ed_cv', 'sector_thickening_min_pct', 'sector_thickening_cv']

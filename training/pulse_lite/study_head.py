@@ -38,9 +38,10 @@ def logits_of(head, x):
 
 
 def fit_temperature(logits, y):
-    """Temperature minimising the validation negative log-likelihood (grid search, 0.2..5)."""
+    """Temperature minimising the negative log-likelihood of held-out logits (grid search, 0.05..5: the
+    L2-regularised head is under-confident, and its fitted temperature reached the old lower end, 0.2)."""
     best, best_t = np.inf, 1.0
-    for t in np.exp(np.linspace(np.log(0.2), np.log(5), 200)):
+    for t in np.exp(np.linspace(np.log(0.05), np.log(5), 300)):
         z = logits / t
         z = z - z.max(1, keepdims=True)
         nll = -(z[np.arange(len(y)), y] - np.log(np.exp(z).sum(1))).mean()
