@@ -9,7 +9,7 @@ import type { SOPInstanceUID } from '../dicom/uid.js';
 import { BadInputError } from '../core/errors.js';
 import { float32Digits, sliceGeometry } from './geometry.js';
 import { buildMrSeries, type ImportedFile, type ImportedInstance, type MrSeries, type PhaseVolume } from './mr-series.js';
-import { readNifti, type AffineSource, type NiftiVolume } from './read-nifti.js';
+import { readNifti, type Affine, type AffineSource, type NiftiVolume } from './read-nifti.js';
 
 export type { ImportedFile, ImportedInstance } from './mr-series.js';
 
@@ -110,6 +110,21 @@ export interface AcdcImportOptions {
   readonly labels?: boolean;
   /** R-R interval for TriggerTime. @defaultValue NOMINAL_RR_MS */
   readonly rrMs?: number;
+  /**
+   * Changes the voxels, labels and grid before they are written as DICOM (the robustness evaluation's
+   * perturbations, pipeline/perturb.ts): whatever it returns is what the files and label maps hold.
+   */
+  readonly transform?: (stack: LabelledStack) => LabelledStack;
+}
+
+/** A short-axis stack before it is written as DICOM: every phase's voxels (and labels) on one grid. */
+export interface LabelledStack {
+  /** [nx, ny, nz]: voxel (i, j, k) of a phase is at index i + nx * (j + ny * k). */
+  readonly dims: readonly [number, number, number];
+  /** Voxel-to-world (RAS+, mm). */
+  readonly affine: Affine;
+  readonly sliceThicknessMm: number;
+  readonly phases: readonly PhaseVolume[];
 }
 
 /**
@@ -151,12 +166,14 @@ export async function importAcdcPatient(folder: string, options: AcdcImportOptio
   };
   if (cfg.heightCm !== undefined) attributes.PatientSize = (cfg.heightCm / 100).toFixed(3);
   if (cfg.weightKg !== undefined) attributes.PatientWeight = String(cfg.weightKg);
-  const series = buildSeries(first, phases, `acdc/${name}`, attributes, 'Cine SAX ED+ES (ACDC NIfTI import)');
+  const read: LabelledStack = { dims: [first.dims[0], first.dims[1], first.dims[2]], affine: first.affine, sliceThicknessMm: first.pixdim[2], phases };
+  const stack = options.transform ? options.transform(read) : read;
+  const series = buildSeries(stack, `acdc/${name}`, attributes, 'Cine SAX ED+ES (ACDC NIfTI import)');
   return {
     files: series.files,
     labels: series.labels,
     info: {
-      ...seriesInfo(series, first, patientId, phases.length),
+      ...seriesInfo(series, stack, first.affineSource, patientId, phases.length),
       group: cfg.group,
       ...(cfg.heightCm !== undefined ? { heightCm: cfg.heightCm } : {}),
       ...(cfg.weightKg !== undefined ? { weightKg: cfg.weightKg } : {}),
@@ -220,26 +237,27 @@ export async function importNiftiVolume(path: string, options: NiftiVolumeImport
   };
   if (options.patientSizeM !== undefined) attributes.PatientSize = options.patientSizeM.toFixed(3);
   if (options.patientWeightKg !== undefined) attributes.PatientWeight = String(options.patientWeightKg);
-  const series = buildSeries(volume, phases, options.uidSeed ?? absolute, attributes, options.seriesDescription ?? `Cine SAX (NIfTI import of ${stem})`.slice(0, 64));
-  return { files: series.files, labels: series.labels, info: seriesInfo(series, volume, patientId, nt) };
+  const stack: LabelledStack = { dims: [nx, ny, nz], affine: volume.affine, sliceThicknessMm: volume.pixdim[2], phases };
+  const series = buildSeries(stack, options.uidSeed ?? absolute, attributes, options.seriesDescription ?? `Cine SAX (NIfTI import of ${stem})`.slice(0, 64));
+  return { files: series.files, labels: series.labels, info: seriesInfo(series, stack, volume.affineSource, patientId, nt) };
 }
 
-function buildSeries(volume: NiftiVolume, phases: PhaseVolume[], uidSeed: string, attributes: Record<string, string | number>, seriesDescription: string): MrSeries {
-  const geometry = sliceGeometry(volume.affine, volume.dims);
-  return buildMrSeries({ uidSeed, geometry, phases, sliceThicknessMm: float32Digits(volume.pixdim[2]), attributes, seriesDescription });
+function buildSeries(stack: LabelledStack, uidSeed: string, attributes: Record<string, string | number>, seriesDescription: string): MrSeries {
+  const geometry = sliceGeometry(stack.affine, stack.dims);
+  return buildMrSeries({ uidSeed, geometry, phases: stack.phases, sliceThicknessMm: float32Digits(stack.sliceThicknessMm), attributes, seriesDescription });
 }
 
-function seriesInfo(series: MrSeries, volume: NiftiVolume, patientId: string, phases: number): NiftiImportInfo {
+function seriesInfo(series: MrSeries, stack: LabelledStack, affineSource: AffineSource, patientId: string, phases: number): NiftiImportInfo {
   return {
     studyInstanceUID: series.studyInstanceUID,
     seriesInstanceUID: series.seriesInstanceUID,
     frameOfReferenceUID: series.frameOfReferenceUID,
     patientId,
-    rows: volume.dims[1],
-    columns: volume.dims[0],
-    slices: volume.dims[2],
+    rows: stack.dims[1],
+    columns: stack.dims[0],
+    slices: stack.dims[2],
     phases,
-    affineSource: volume.affineSource,
+    affineSource,
     instances: series.instances,
   };
 }

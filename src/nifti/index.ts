@@ -8,6 +8,7 @@
  *   const vol = await importNiftiVolume('volume.nii.gz', { labelsPath: 'labels.nii.gz' });
  */
 export { importAcdcPatient, importNiftiVolume, parseAcdcInfo, ACDC_LABELS, NOMINAL_RR_MS } from './import.js';
-export type { AcdcImport, AcdcImportOptions, AcdcInfo, AcdcConfig, NiftiImport, NiftiImportInfo, NiftiVolumeImportOptions, ImportedFile, ImportedInstance } from './import.js';
+export type { AcdcImport, AcdcImportOptions, LabelledStack, AcdcInfo, AcdcConfig, NiftiImport, NiftiImportInfo, NiftiVolumeImportOptions, ImportedFile, ImportedInstance } from './import.js';
+export type { PhaseVolume } from './mr-series.js';
 export { readNifti, parseNifti, type NiftiVolume, type Affine, type AffineSource } from './read-nifti.js';
 export { sliceGeometry, toLps, voxelToLps, type SliceGeometry } from './geometry.js';

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { measureStudy } from '../analysis/index.js';
-import { importAcdcPatient, type AcdcImport } from '../nifti/index.js';
+import { importAcdcPatient, type AcdcImport, type LabelledStack } from '../nifti/index.js';
 import { readSynthStudy } from '../synth/index.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy, LabelMap } from '../study/types.js';
@@ -287,8 +287,12 @@ export async function synthCases(dir: string, only?: readonly string[]): Promise
   }));
 }
 
-/** ACDC patient folders (patientNNN with Info.cfg) under `dir`, through the NIfTI import. */
-export async function acdcCases(dir: string, only?: readonly string[]): Promise<CaseSource[]> {
+/**
+ * ACDC patient folders (patientNNN with Info.cfg) under `dir`, through the NIfTI import. `transform`
+ * changes each patient's stack (images, labels, grid) before it is written as DICOM: the robustness
+ * evaluation's perturbations (pipeline/perturb.ts).
+ */
+export async function acdcCases(dir: string, only?: readonly string[], transform?: (stack: LabelledStack, caseId: string) => LabelledStack): Promise<CaseSource[]> {
   const folders = existsSync(join(dir, 'Info.cfg'))
     ? [dir]
     : (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory() && existsSync(join(dir, e.name, 'Info.cfg'))).map((e) => join(dir, e.name)).sort();
@@ -300,8 +304,9 @@ export async function acdcCases(dir: string, only?: readonly string[]): Promise<
   return chosen.map((folder) => ({
     id: basename(folder),
     load: async (): Promise<EvalCase> => {
-      const acdc = await importAcdcPatient(folder);
-      return acdcEvalCase(basename(folder), acdc);
+      const id = basename(folder);
+      const acdc = await importAcdcPatient(folder, transform ? { transform: (stack) => transform(stack, id) } : {});
+      return acdcEvalCase(id, acdc);
     },
   }));
 }
