@@ -5,12 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-numpy/nibabel/scipy: the tests that compare against the training code and nibabel's NIfTI geometry.
-# python3-torch is left out on purpose: the training smoke test skips, saying so, where torch is missing.
+# python3-torch/onnx/sklearn: the training smoke tests (test/training-smoke.test.ts: one training step per stage,
+# the cross-validation on synthetic phantoms, training/tests) run in CI: about 40 s to install, under a minute to run.
 # chromium: the browser tests of the dashboard (driven by playwright-core, never a downloaded browser).
 # postgresql-15: the PostgreSQL job store's tests start their own temporary server (test/support/postgres.ts);
 # orthanc-postgresql: Orthanc's index and storage on PostgreSQL (the compose `scale` profile, test/orthanc-postgresql.test.ts).
 # g++ and make: npm ci compiles better-sqlite3 from source (its prebuilt-binary download is not allowed here).
-DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy chromium poppler-utils postgresql-15 orthanc-postgresql)
+DEBIAN_PACKAGES=(g++ make orthanc orthanc-dicomweb orthanc-gdcm dicom3tools dcmtk default-jre-headless libpixelmed-java pixelmed-apps python3-numpy python3-nibabel python3-scipy python3-torch python3-onnx python3-sklearn chromium poppler-utils postgresql-15 orthanc-postgresql)
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -10,6 +10,8 @@ class Phase:
     image: np.ndarray        # [rows, columns, slices] float32, as the DICOM import shows the image
     label: np.ndarray        # [rows, columns, slices] uint8
     spacing: tuple           # (row spacing, column spacing, slice spacing) mm: PixelSpacing order
+    clip: list = None        # per slice (lo, hi) percentiles of the full slice, where the image is a crop (native.py)
+    full_shape: tuple = None  # the uncropped shape, where the image is a crop (native.py)
 
 
 @dataclass

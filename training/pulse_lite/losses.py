@@ -38,10 +38,28 @@ def lovasz_softmax(logits, target):
     return torch.stack(losses).mean() if losses else logits.sum() * 0
 
 
-def composite(logits, diag_logits, target, group):
+def rv_dice(logits, target, eps=1.0):
+    """1 - soft Dice of the RV cavity (label 1) alone, pooled over the given items."""
+    p = logits.softmax(1)[:, 1]
+    t = (target == 1).float()
+    return 1 - (2 * (p * t).sum() + eps) / (p.sum() + t.sum() + eps)
+
+
+def composite(logits, diag_logits, target, group, rc=C.RECIPES['v1.0'], es=None):
+    """es: [B] bool, the items that are end-systolic slices (needed when rc['w_rv_es_dice'] > 0)."""
     dice = soft_dice(logits, target)
-    ce = F.cross_entropy(logits, target)
+    if rc['rv_ce_weight'] != 1.0:
+        weight = torch.ones(logits.shape[1], device=logits.device)
+        weight[1] = rc['rv_ce_weight']
+        ce = F.cross_entropy(logits, target, weight=weight)
+    else:
+        ce = F.cross_entropy(logits, target)
     lov = lovasz_softmax(logits, target)
     diag = F.cross_entropy(diag_logits, group)
-    total = C.W_DICE * dice + C.W_CE * ce + C.W_LOVASZ * lov + C.W_DIAG * diag
-    return total, {k: float(v.detach()) for k, v in (('dice', dice), ('ce', ce), ('lovasz', lov), ('diag', diag))}
+    total = rc['w_dice'] * dice + rc['w_ce'] * ce + rc['w_lovasz'] * lov + rc['w_diag'] * diag
+    parts = [('dice', dice), ('ce', ce), ('lovasz', lov), ('diag', diag)]
+    if rc['w_rv_es_dice'] > 0:
+        rv_es = rv_dice(logits[es], target[es]) if es is not None and bool(es.any()) else logits.sum() * 0
+        total = total + rc['w_rv_es_dice'] * rv_es
+        parts.append(('rv_es_dice', rv_es))
+    return total, {k: float(v.detach()) for k, v in parts}

@@ -11,16 +11,18 @@ from .geometry import neighbours, normalise, to_model_grid, to_source_grid
 
 
 @torch.no_grad()
-def predict_volume(model, volume, spacing, intensity_aug=None, tta=False, batch=32):
-    """volume [X,Y,Z] float -> (labels [X,Y,Z] uint8, embeddings [Z,D])."""
+def predict_volume(model, volume, spacing, intensity_aug=None, tta=False, batch=32, size=C.SIZE):
+    """volume [X,Y,Z] float -> (labels [X,Y,Z] uint8, embeddings [Z,D]). Resampling, normalisation and
+    the network run on the model's device (the clean-up on the CPU)."""
+    dev = next(model.parameters()).device
     nz = volume.shape[2]
     channels = model.e0[0].in_channels
-    planes = torch.from_numpy(np.ascontiguousarray(volume.transpose(2, 0, 1))).float()
+    planes = torch.from_numpy(np.ascontiguousarray(volume.transpose(2, 0, 1))).float().to(dev)
     if channels == 1:
         x = planes[:, None]
     else:
         x = torch.stack([planes[list(neighbours(z, nz))] for z in range(nz)])
-    w = to_model_grid(x, spacing[:2], C.SIZE, C.SPACING_MM)
+    w = to_model_grid(x, spacing[:2], size, C.SPACING_MM)
     w = normalise(w, C.CLIP_PERCENTILES)
     if intensity_aug is not None:
         w = intensity_aug(w)
@@ -33,9 +35,9 @@ def predict_volume(model, volume, spacing, intensity_aug=None, tta=False, batch=
         embs.append(emb)
     lo = torch.cat(logits)
     src = to_source_grid(lo, volume.shape[:2], spacing[:2], C.SPACING_MM)
-    labels = np.ascontiguousarray(np.argmax(src.numpy(), axis=1).astype(np.uint8).transpose(1, 2, 0))
+    labels = np.ascontiguousarray(src.argmax(1).to(torch.uint8).cpu().numpy().transpose(1, 2, 0))
     clean_up(labels)
-    return labels, torch.cat(embs).numpy()
+    return labels, torch.cat(embs).cpu().numpy()
 
 
 def clean_up(labels):

@@ -1,10 +1,13 @@
 """Self-supervised pre-training then supervised training, with resumable checkpoints.
 
     /usr/bin/python3 -m training.pulse_lite.train [--out training/runs/main] [--device cpu|cuda]
+        [--recipe v1.1|v1.0] [--set key=value ...] [--holdout splits|none|id,id,...]
     /usr/bin/python3 -m training.pulse_lite.train --smoke      # one tiny step each stage, synthetic data
 
-Writes <out>/ckpt.pt every CHECKPOINT_EVERY steps (an interrupted run resumes from it), <out>/best.pt
-(highest validation Dice) and <out>/log.jsonl.
+Writes <out>/ckpt.pt every CHECKPOINT_EVERY steps (an interrupted run resumes from it; it records the
+recipe, and a run with another recipe refuses to resume it), <out>/best.pt (recipe select 'best': the
+highest validation Dice; 'last': the final step) and <out>/log.jsonl. The shipped 1.0 weights:
+`--recipe v1.0` (config.RECIPES).
 """
 import argparse
 import copy
@@ -64,10 +67,10 @@ def stack_channels(img, nbr, idx, channels):
     return torch.stack([img[nbr[idx, c]] for c in range(3)], 1)
 
 
-def lr_at(step, total, base):
-    if step < C.WARMUP:
-        return base * (step + 1) / C.WARMUP
-    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * (step - C.WARMUP) / max(total - C.WARMUP, 1)))
+def lr_at(step, total, base, warmup=C.WARMUP):
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return 1e-5 + (base - 1e-5) * 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(total - warmup, 1)))
 
 
 @torch.no_grad()
@@ -104,49 +107,86 @@ def save_atomic(obj, path):
     os.replace(tmp, path)
 
 
+def holdout_mask(cache_path, meta, spec):
+    """Which cache slices are held out: spec 'splits' (the cache's fixed validation patients), 'none', or a
+    comma-separated list of patient IDs."""
+    z = np.load(cache_path)
+    patients = [p['id'] for p in json.loads(str(z['patients']))]
+    if spec == 'splits':
+        held = set(json.loads(str(z['validation'])))
+    elif spec == 'none':
+        held = set()
+    else:
+        held = set(x for x in spec.split(',') if x)
+        unknown = held - set(patients)
+        if unknown:
+            raise ValueError(f'--holdout names patients not in the cache: {sorted(unknown)}')
+    return np.array([patients[p] in held for p in meta[:, 0]])
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=str(C.RUNS / 'main'))
     ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     ap.add_argument('--cache', default=str(C.CACHE))
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--recipe', default=C.DEFAULT_RECIPE, help=f'named recipe ({", ".join(C.RECIPES)}); v1.0 = the shipped weights')
+    ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE', help='override one switch of the recipe')
+    ap.add_argument('--holdout', default='splits', help="'splits' (fixed validation patients), 'none', or comma-separated IDs")
     ap.add_argument('--smoke', action='store_true', help='one tiny step per stage on synthetic phantoms')
     ap.add_argument('--max-seconds', type=float, default=0, help='stop (with a checkpoint) after this long')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    dev = torch.device(a.device)
+    rc = C.recipe(a.recipe, a.set)
     if a.smoke:
         img, lab, meta, is_val = synthetic_cache()
-        size, canvas, batch, pre_steps, steps = 64, 72, 4, 1, 1
-    else:
-        img, lab, meta, is_val = load_cache(a.cache)
-        size, canvas, batch, pre_steps, steps = C.SIZE, C.CANVAS, C.BATCH, C.PRETRAIN_STEPS, C.TRAIN_STEPS
+        rc = dict(rc, pretrain_steps=1, train_steps=1, batch=4)
+        return train(a.out, img, lab, meta, is_val, rc, a.device, size=64, canvas=72, smoke=True, max_seconds=a.max_seconds)
+    img, lab, meta, is_val = load_cache(a.cache)
+    if a.holdout != 'splits':
+        is_val = holdout_mask(a.cache, meta, a.holdout)
+    return train(a.out, img, lab, meta, is_val, rc, a.device, max_seconds=a.max_seconds)
+
+
+def train(out, img, lab, meta, is_val, rc, device, size=C.SIZE, canvas=C.CANVAS, smoke=False, max_seconds=0, quiet=False):
+    """Trains on the slices where is_val is False. rc['select'] 'best' keeps the checkpoint with the best
+    validation Dice on the is_val slices (evaluated every EVAL_EVERY steps); 'last' never looks at them
+    and keeps the final step. Returns 0 when done, 2 when stopped by max_seconds (run again to resume)."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device)
+    batch, pre_steps, steps = rc['batch'], rc['pretrain_steps'], rc['train_steps']
     tr = np.where(~is_val)[0]
     va = np.where(is_val)[0]
+    if rc['select'] == 'best' and len(va) == 0:
+        raise ValueError("recipe select 'best' needs held-out validation patients (use select=last)")
     nbr = neighbour_index(meta)
     channels = C.IN_CHANNELS
     aimg = torch.from_numpy(img).to(dev)
     alab = torch.from_numpy(lab).to(dev)
     agroup = torch.from_numpy(meta[:, 4]).long().to(dev)
+    aes = torch.from_numpy(meta[:, 1] == 1).to(dev)
     tnbr = torch.from_numpy(nbr).to(dev)
     ttr = torch.from_numpy(tr).to(dev)
     vimg, vlab = torch.from_numpy(img), torch.from_numpy(lab).long()
 
     torch.manual_seed(C.SEED)
     model = PulseLite(in_ch=channels).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+    opt = torch.optim.AdamW(model.parameters(), lr=rc['lr'], weight_decay=rc['weight_decay'])
     ema = copy.deepcopy(model)      # exponential moving average of the weights: what is validated and shipped
     state = {'stage': 'pretrain', 'step': 0, 'best': -1.0, 'elapsed': 0.0}
     ck = out / 'ckpt.pt'
     if ck.exists():
         saved = load_checkpoint(ck, dev)
+        if saved.get('recipe', rc) != rc:
+            raise ValueError(f'{ck} was written by recipe {saved["recipe"].get("name")}, not {rc["name"]}: use another --out')
         model.load_state_dict(saved['model'])
         ema.load_state_dict(saved['ema'])
         opt.load_state_dict(saved['opt'])
         state = saved['state']
         torch.set_rng_state(saved['rng'].cpu())
+        if 'cuda_rng' in saved and dev.type == 'cuda':
+            torch.cuda.set_rng_state(saved['cuda_rng'].cpu(), dev)
         print(f"resumed {state['stage']} at step {state['step']}", flush=True)
     log = open(out / 'log.jsonl', 'a')
     t_start = time.time()
@@ -154,8 +194,9 @@ def main(argv=None):
 
     def checkpoint():
         state['elapsed'] = elapsed0 + time.time() - t_start
+        extra = {'cuda_rng': torch.cuda.get_rng_state(dev)} if dev.type == 'cuda' else {}
         save_atomic({'model': model.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(), 'state': state,
-                     'rng': torch.get_rng_state()}, ck)
+                     'rng': torch.get_rng_state(), 'recipe': rc, **extra}, ck)
 
     def batch_of(n):
         idx = ttr[torch.randint(0, len(ttr), (n,), device=dev)]
@@ -163,8 +204,14 @@ def main(argv=None):
         if channels > 1:   # stacks come base-first or apex-first: either neighbour order
             rev = torch.rand(n, device=dev) < 0.5
             x = torch.where(rev[:, None, None, None], x.flip(1), x)
-        x, y = spatial(x, alab[idx].long(), size, canvas, C.SPACING_MM)
-        return intensity(x), y, agroup[idx]
+        x, y = spatial(x, alab[idx].long(), size, canvas, C.SPACING_MM, rc=rc)
+        return intensity(x, rc=rc), y, agroup[idx], aes[idx]
+
+    def emit(rec):
+        if not quiet:
+            print(json.dumps(rec), flush=True)
+        log.write(json.dumps(rec) + '\n')
+        log.flush()
 
     model.train()
     t_last = time.time()
@@ -175,14 +222,14 @@ def main(argv=None):
             state['stage'] = 'train' if stage == 'pretrain' else 'done'
             state['step'] = 0
             if state['stage'] == 'train':   # fresh optimiser for the supervised stage
-                opt = torch.optim.AdamW(model.parameters(), lr=C.LR, weight_decay=C.WEIGHT_DECAY)
+                opt = torch.optim.AdamW(model.parameters(), lr=rc['lr'], weight_decay=rc['weight_decay'])
                 ema.load_state_dict(model.state_dict())
             checkpoint()
             continue
         step = state['step']
         for gp in opt.param_groups:
-            gp['lr'] = lr_at(step, total, C.LR)
-        x, y, g = batch_of(batch)
+            gp['lr'] = lr_at(step, total, rc['lr'], rc['warmup'])
+        x, y, g, es = batch_of(batch)
         if stage == 'pretrain':
             # masked-token reconstruction: hide half of the 16x16 token cells, reconstruct them
             cells = size // 16
@@ -194,7 +241,7 @@ def main(argv=None):
             parts = {'recon': float(loss)}
         else:
             logits, _, _, diag = model(x)
-            loss, parts = composite(logits, diag, y, g)
+            loss, parts = composite(logits, diag, y, g, rc, es)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -203,35 +250,32 @@ def main(argv=None):
             with torch.no_grad():
                 for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
                     if e.dtype.is_floating_point:
-                        e.mul_(C.EMA_DECAY).add_(m.detach(), alpha=1 - C.EMA_DECAY)
+                        e.mul_(rc['ema_decay']).add_(m.detach(), alpha=1 - rc['ema_decay'])
                     else:
                         e.copy_(m)
         state['step'] += 1
-        if state['step'] % 50 == 0 or a.smoke:
+        if state['step'] % 50 == 0 or smoke:
             now = time.time()
-            rec = {'stage': stage, 'step': state['step'], 'loss': float(loss), **parts,
-                   'sec_per_step': (now - t_last) / (1 if a.smoke else 50), 'elapsed': elapsed0 + now - t_start}
+            emit({'stage': stage, 'step': state['step'], 'loss': float(loss), **parts,
+                  'sec_per_step': (now - t_last) / (1 if smoke else 50), 'elapsed': elapsed0 + now - t_start})
             t_last = now
-            print(json.dumps(rec), flush=True)
-            log.write(json.dumps(rec) + '\n')
-            log.flush()
-        if stage == 'train' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
+        if stage == 'train' and rc['select'] == 'best' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
             d = validate(ema, vimg, vlab, meta, nbr, va, size, dev, channels)
             score = float(d.mean())
             rec = {'stage': 'val', 'step': state['step'], 'dice_rv': float(d[0]), 'dice_myo': float(d[1]), 'dice_lv': float(d[2]), 'mean': score}
-            print(json.dumps(rec), flush=True)
-            log.write(json.dumps(rec) + '\n')
+            emit(rec)
             if score > state['best']:
                 state['best'] = score
-                save_atomic({'model': ema.state_dict(), 'step': state['step'], 'val': rec}, out / 'best.pt')
+                save_atomic({'model': ema.state_dict(), 'step': state['step'], 'val': rec, 'recipe': rc}, out / 'best.pt')
         if state['step'] % C.CHECKPOINT_EVERY == 0:
             checkpoint()
-        if a.max_seconds and time.time() - t_start > a.max_seconds:
+        if max_seconds and time.time() - t_start > max_seconds:
             checkpoint()
             print('stopping on --max-seconds; rerun to resume', flush=True)
             return 2
-    if a.smoke and not (out / 'best.pt').exists():
-        save_atomic({'model': ema.state_dict(), 'step': 0, 'val': {}}, out / 'best.pt')
+    if rc['select'] == 'last' or (smoke and not (out / 'best.pt').exists()):
+        if not (out / 'best.pt').exists():
+            save_atomic({'model': ema.state_dict(), 'step': steps, 'val': {}, 'recipe': rc}, out / 'best.pt')
     checkpoint()
     print(json.dumps({'done': True, 'best': state['best'], 'elapsed': state['elapsed']}), flush=True)
     return 0

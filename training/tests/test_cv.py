@@ -1,0 +1,171 @@
+"""Unit tests of the cross-validation's pieces (run by test/training-smoke.test.ts):
+    /usr/bin/python3 -m unittest discover -s training/tests -t .
+"""
+import json
+import math
+import unittest
+
+import numpy as np
+import torch
+
+from training.pulse_lite import config as C
+from training.pulse_lite import metrics as M
+
+
+class FoldAssignment(unittest.TestCase):
+    def test_stratified_disjoint_and_deterministic(self):
+        groups = {f'patient{i:03d}': C.GROUPS[(i - 1) // 20] for i in range(1, 101)}
+        folds = M.assign_folds(groups, 5)
+        self.assertEqual(folds, M.assign_folds(dict(reversed(list(groups.items()))), 5), 'independent of input order')
+        self.assertEqual(sorted(p for f in folds for p in f), sorted(groups), 'every patient exactly once')
+        for f in folds:
+            self.assertEqual(len(f), 20)
+            for g in C.GROUPS:
+                self.assertEqual(sum(groups[p] == g for p in f), 4, f'4 {g} patients per fold')
+
+    def test_fold_4_is_the_fixed_validation_split_of_1_0(self):
+        split = json.loads(C.SPLITS.read_text())['validation']
+        folds = json.loads((C.ROOT / 'training' / 'cv-folds.json').read_text())['folds']
+        self.assertEqual(folds[4], sorted(split))
+
+    def test_uneven_groups_stay_balanced(self):
+        groups = {'a1': 'A', 'a2': 'A', 'a3': 'A', 'b1': 'B', 'b2': 'B'}
+        sizes = sorted(len(f) for f in M.assign_folds(groups, 2))
+        self.assertEqual(sizes, [2, 3])
+
+
+class Calibration(unittest.TestCase):
+    def test_ece_by_hand(self):
+        # bin (0.5, 0.6]: two cases, conf 0.55 each, one right -> |0.5 - 0.55| = 0.05, weight 2/4
+        # bin (0.9, 1.0]: two cases, conf 0.95 and 1.0, both right -> |1 - 0.975| = 0.025, weight 2/4
+        self.assertAlmostEqual(M.ece([0.55, 0.55, 0.95, 1.0], [True, False, True, True]), 0.5 * 0.05 + 0.5 * 0.025)
+
+    def test_bin_edges_are_right_closed(self):
+        # 0.6 belongs to (0.5, 0.6], with 0.55: mean conf 0.575, accuracy 1 -> 0.425
+        self.assertAlmostEqual(M.ece([0.6, 0.55], [True, True]), 0.425)
+        self.assertAlmostEqual(M.ece([0.0], [False]), 0.0)
+
+    def test_perfectly_calibrated_and_overconfident(self):
+        conf = [0.8] * 10
+        self.assertAlmostEqual(M.ece(conf, [True] * 8 + [False] * 2), 0.0)
+        self.assertAlmostEqual(M.ece([1.0] * 4, [True, False, False, False]), 0.75)
+
+    def test_macro_f1_matches_pulse_eval_definition(self):
+        truth = ['A', 'A', 'B', 'B']
+        pred = ['A', 'B', 'B', 'C']     # C predicted but never true: F1 0, still counted
+        f1_a, f1_b = 2 * 1 * 0.5 / 1.5, 2 * 0.5 * 0.5 / 1.0
+        self.assertAlmostEqual(M.macro_f1(truth, pred), (f1_a + f1_b + 0) / 3)
+
+
+class Segmentation(unittest.TestCase):
+    def test_hd95_against_brute_force(self):
+        rng = np.random.default_rng(1)
+        a = np.zeros((20, 18, 5), np.uint8)
+        b = np.zeros_like(a)
+        a[4:14, 3:12, 1:4] = 1
+        b[6:15, 5:13, 1:5] = 1
+        b[rng.random(b.shape) < 0.02] = 1
+        spacing = (1.5, 1.25, 8.0)
+
+        def surface(m):
+            pts = []
+            for idx in zip(*np.nonzero(m)):
+                for ax in range(3):
+                    for d in (-1, 1):
+                        j = list(idx)
+                        j[ax] += d
+                        if not 0 <= j[ax] < m.shape[ax] or not m[tuple(j)]:
+                            pts.append(idx)
+                            break
+                    else:
+                        continue
+                    break
+            return np.array(sorted(set(pts)), dtype=np.float64) * spacing
+
+        pa, pb = surface(a == 1), surface(b == 1)
+        dist = np.sqrt(((pa[:, None, :] - pb[None, :, :]) ** 2).sum(-1))
+        expected = np.percentile(np.concatenate([dist.min(1), dist.min(0)]), 95)
+        self.assertAlmostEqual(M.hd95(a, b, 1, spacing), expected, places=6)
+        self.assertIsNone(M.hd95(a, b, 2, spacing))
+        self.assertAlmostEqual(M.dice(a, a, 1), 1.0)
+        self.assertIsNone(M.dice(a, b, 3))
+
+    def test_mean_sd_is_the_sample_sd_without_missing_values(self):
+        r = M.mean_sd([1.0, None, 3.0])
+        self.assertEqual((r['mean'], r['n']), (2.0, 2))
+        self.assertAlmostEqual(r['sd'], math.sqrt(2))
+
+
+class Recipes(unittest.TestCase):
+    def test_v1_0_draws_exactly_what_the_shipped_weights_were_trained_with(self):
+        """The fixture was computed with the 1.0 augmentation and loss code before recipes existed."""
+        from training.pulse_lite.augment import intensity, spatial
+        from training.pulse_lite.losses import composite
+        from training.pulse_lite.train import synthetic_cache
+        want = json.loads((C.ROOT / 'training' / 'fixtures' / 'augment-v1.0.json').read_text())
+        rc = C.recipe('v1.0')
+        img, lab, meta, _ = synthetic_cache()
+        torch.manual_seed(7)
+        x = torch.from_numpy(img[:8]).float()[:, None]
+        y = torch.from_numpy(lab[:8]).long()
+        xs, ys = spatial(x, y, 64, 72, 1.5, rc=rc)
+        xi = intensity(xs, rc=rc)
+        logits, diag = torch.randn(8, 4, 64, 64), torch.randn(8, 5)
+        loss, _ = composite(logits, diag, ys, torch.from_numpy(meta[:8, 4]).long(), rc, torch.from_numpy(meta[:8, 1] == 1))
+        self.assertEqual(np.bincount(ys.numpy().ravel(), minlength=4).tolist(), want['label_hist'])
+        self.assertAlmostEqual(float(xs.double().sum()) / want['spatial_sum'], 1, places=9)
+        self.assertAlmostEqual(float((xs.double() ** 2).sum()) / want['spatial_sq'], 1, places=9)
+        self.assertAlmostEqual(float((xi.double() ** 2).sum()) / want['intensity_sq'], 1, places=6)
+        self.assertAlmostEqual(float(loss), want['loss'], places=5)
+
+    def test_v1_1_ranges_cover_the_issue_list(self):
+        r = C.recipe('v1.1')
+        self.assertEqual(r['shift_mm'], C.SIZE * C.SPACING_MM / 3, 'translations up to a third of the 240 mm window')
+        self.assertEqual(r['scale'], (0.6, 1.6))
+        for p in ('rotate_p', 'flip_p', 'transpose_p', 'partial_p', 'bias_p', 'gamma_p', 'contrast_p', 'noise_p', 'blur_p', 'lowres_p'):
+            self.assertGreater(r[p], 0, p)
+        self.assertGreater(r['w_rv_es_dice'], 0)
+        self.assertEqual(r['select'], 'last')
+
+    def test_overrides_are_named_and_checked(self):
+        r = C.recipe('v1.1', ['w_rv_es_dice=0', 'scale=[0.75,1.35]'])
+        self.assertEqual((r['w_rv_es_dice'], r['scale']), (0, (0.75, 1.35)))
+        self.assertEqual(r['name'], 'v1.1+w_rv_es_dice=0,scale=[0.75,1.35]')
+        with self.assertRaises(ValueError):
+            C.recipe('v1.1', ['no_such_switch=1'])
+        with self.assertRaises(ValueError):
+            C.recipe('v9')
+
+    def test_v1_1_augmentation_moves_transposes_and_cuts(self):
+        from training.pulse_lite.augment import spatial
+        rc = dict(C.recipe('v1.1'), rotate_p=0.0, scale_p=0.0, flip_p=0.0, shift_mm=0.0, elastic_p=0.0, partial_p=0.0, transpose_p=1.0)
+        img = torch.arange(72 * 72, dtype=torch.float32).reshape(1, 1, 72, 72)
+        lab = torch.zeros(1, 72, 72, dtype=torch.long)
+        out, _ = spatial(img, lab, 64, 72, 1.5, rc=rc)
+        plain, _ = spatial(img, lab, 64, 72, 1.5, rc=dict(rc, transpose_p=0.0))
+        self.assertTrue(torch.allclose(out[0, 0], plain[0, 0].T), 'a transpose swaps rows and columns')
+        cut = dict(rc, transpose_p=0.0, partial_p=1.0, partial_max=0.3)
+        lab1 = torch.ones(4, 72, 72, dtype=torch.long)
+        im2, lb2 = spatial(img.expand(4, -1, -1, -1) + 1, lab1, 64, 72, 1.5, rc=cut)
+        self.assertTrue(((im2[:, 0] == 0) == (lb2 == 0)).all(), 'cut-off field of view: no image and no label')
+        self.assertGreater(int((lb2 == 0).sum()), 0)
+
+
+class NativeCrop(unittest.TestCase):
+    def test_crop_keeps_the_window_and_labels(self):
+        from training.pulse_lite.acdc import Phase
+        from training.pulse_lite.native import crop_margin, crop_phase
+        self.assertEqual(crop_margin(100, 1.5), 0, 'a field of view smaller than the canvas is not cropped')
+        n, sp = 512, 0.7
+        m = crop_margin(n, sp)
+        reach_px = ((C.CANVAS - 1) / 2 * C.SPACING_MM + C.SPACING_MM) / sp
+        self.assertLessEqual(m, (n - 1) / 2 - reach_px - 1)
+        lab = np.zeros((n, n, 2), np.uint8)
+        lab[3, 300, 0] = 1          # a labelled voxel near the edge stops the crop there
+        cropped, (r, c) = crop_phase(Phase(np.zeros((n, n, 2), np.float32), lab, (sp, sp, 10.0)))
+        self.assertEqual((r, c), (3, m))
+        self.assertEqual(int(cropped.label.sum()), 1)
+
+
+if __name__ == '__main__':
+    unittest.main()
