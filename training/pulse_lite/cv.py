@@ -268,7 +268,7 @@ def run_fold(k, a, rc, source, train_arrays, folds, log=print):
         t1 = time.time()
         model = load_model(out / 'best.pt').to(a.device)
         train_ids = [p for p in source.ids() if p not in held]
-        rows = predict_rows(model, source, held, train_ids, size, 1 if a.smoke else AUG_DRAWS, C.SEED + k, log)
+        rows = predict_rows(model, source, held, train_ids, size, 1 if a.smoke else a.draws, C.SEED + k, log)
         predict_s = time.time() - t1
         tmp = rows_path.with_suffix('.tmp')
         tmp.write_text(json.dumps(rows))
@@ -278,7 +278,7 @@ def run_fold(k, a, rc, source, train_arrays, folds, log=print):
     result.update({'fold': k, 'recipe': rc, 'held_out': sorted(held),
                    'trained_on': sorted({ids[p] for p in meta[~is_held, 0]}), 'device': device_name(a.device),
                    'training_seconds_total': ck['state']['elapsed'], 'training_seconds_this_run': train_s,
-                   'prediction_seconds': predict_s, 'torch': torch.__version__})
+                   'prediction_seconds': predict_s, 'perturbed_draws': 1 if a.smoke else a.draws, 'torch': torch.__version__})
     result_path.write_text(json.dumps(result, indent=1) + '\n')
     log(f'fold {k}: done (temperature {result["temperature"]:.3f}, '
         f'{sum(p["predicted"] == p["group"] for p in result["patients"])}/{len(result["patients"])} correct)')
@@ -425,6 +425,7 @@ def main(argv=None):
     ap.add_argument('--max-seconds', type=float, default=0)
     ap.add_argument('--markdown', default=None, help='also write the markdown table here')
     ap.add_argument('--smoke', action='store_true', help='2 folds of synthetic phantoms, a few steps')
+    ap.add_argument('--draws', type=int, default=AUG_DRAWS, help='perturbed predictions per training patient for the head (2 as shipped; fewer only for quick checks)')
     ap.add_argument('--command', default=None, help='the command to quote in the report (gpu-cv.sh passes its own)')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)

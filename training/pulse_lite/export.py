@@ -56,6 +56,16 @@ def parity_fixture(model):
     return fx
 
 
+def augmentation_summary(rc):
+    text = (f"rotation 360, flips, scale {rc['scale'][0]}-{rc['scale'][1]}, shifts +-{rc['shift_mm']:g} mm, elastic, bias field, "
+            f"gamma {rc['gamma'][0]}-{rc['gamma'][1]}, contrast/brightness, low resolution (down to 1/{rc['lowres'][1]:g}), blur, Gaussian noise")
+    if rc['transpose_p'] > 0:
+        text = text.replace('flips,', 'flips, transposes,')
+    if rc['partial_p'] > 0:
+        text += f", field of view cut by up to {rc['partial_max']:.0%} per side"
+    return text
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument('--weights', default=str(C.ROOT / 'training' / 'weights' / 'pulse-lite.pt'))
@@ -63,6 +73,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     model = load_model(a.weights)
     saved = torch.load(a.weights, map_location='cpu')
+    rc = saved.get('recipe') or C.recipe('v1.0')    # weights from before named recipes are the 1.0 ones
     C.MODEL_DIR.mkdir(parents=True, exist_ok=True)
     export_model(model, C.MODEL_DIR / 'model.onnx')
     (C.ROOT / 'training' / 'fixtures').mkdir(exist_ok=True)
@@ -101,12 +112,13 @@ def main(argv=None):
         'training': {
             'data': 'ACDC training set (Bernard et al., IEEE TMI 2018, doi:10.1109/TMI.2018.2837502), 100 patients, ED+ES; '
                     '80 for training, 20 held out (training/splits.json); CC BY-NC-SA 4.0 terms carry over',
-            'recipe': {'pretrainSteps': C.PRETRAIN_STEPS, 'pretrain': 'masked-token reconstruction (50% of 16x16 cells hidden)',
-                       'trainSteps': C.TRAIN_STEPS, 'batch': C.BATCH, 'optimizer': 'AdamW', 'lr': C.LR,
-                       'weightDecay': C.WEIGHT_DECAY, 'schedule': f'linear warm-up {C.WARMUP} steps, cosine decay', 'seed': C.SEED,
-                       'loss': {'dice': C.W_DICE, 'crossEntropy': C.W_CE, 'lovaszSoftmax': C.W_LOVASZ, 'sliceDiagnosisCE': C.W_DIAG},
-                       'augmentation': 'rotation 360, flips, scale 0.75-1.35, shifts +-48 mm, elastic, bias field, gamma, '
-                                       'contrast/brightness, low resolution, blur, Gaussian noise',
+            'recipe': {'name': rc['name'], 'pretrainSteps': rc['pretrain_steps'], 'pretrain': 'masked-token reconstruction (50% of 16x16 cells hidden)',
+                       'trainSteps': rc['train_steps'], 'batch': rc['batch'], 'optimizer': 'AdamW', 'lr': rc['lr'],
+                       'weightDecay': rc['weight_decay'], 'schedule': f"linear warm-up {rc['warmup']} steps, cosine decay", 'seed': C.SEED,
+                       'loss': {'dice': rc['w_dice'], 'crossEntropy': rc['w_ce'], 'lovaszSoftmax': rc['w_lovasz'], 'sliceDiagnosisCE': rc['w_diag'],
+                                **({'rvEndSystoleDice': rc['w_rv_es_dice']} if rc['w_rv_es_dice'] else {}),
+                                **({'rvCrossEntropyWeight': rc['rv_ce_weight']} if rc['rv_ce_weight'] != 1 else {})},
+                       'augmentation': augmentation_summary(rc),
                        'selectedStep': saved.get('step')},
             'command': '/usr/bin/python3 -m training.pulse_lite.pipeline all',
         },

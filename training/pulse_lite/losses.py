@@ -24,24 +24,27 @@ def _lovasz_grad(gt_sorted):
 
 
 def lovasz_softmax(logits, target):
-    """Berman et al. 2018, over the batch, classes present in the batch."""
+    """Berman et al. 2018, over the batch, mean over the foreground classes present in the batch. Absent
+    classes are masked out rather than skipped, so no step waits for the GPU to say which are present."""
     p = logits.softmax(1).permute(0, 2, 3, 1).reshape(-1, logits.shape[1])
     t = target.reshape(-1)
-    losses = []
+    losses, present = [], []
     for c in range(1, p.shape[1]):
         fg = (t == c).float()
-        if fg.sum() == 0:
-            continue
         err = (fg - p[:, c]).abs()
         err_sorted, perm = torch.sort(err, descending=True)
         losses.append(torch.dot(err_sorted, _lovasz_grad(fg[perm])))
-    return torch.stack(losses).mean() if losses else logits.sum() * 0
+        present.append(fg.amax())
+    losses, present = torch.stack(losses), torch.stack(present)
+    return (losses * present).sum() / present.sum().clamp_min(1)
 
 
-def rv_dice(logits, target, eps=1.0):
-    """1 - soft Dice of the RV cavity (label 1) alone, pooled over the given items."""
-    p = logits.softmax(1)[:, 1]
-    t = (target == 1).float()
+def rv_dice(logits, target, items, eps=1.0):
+    """1 - soft Dice of the RV cavity (label 1) alone, pooled over the items where `items` [B] is true
+    (0 when there are none); masked rather than indexed, so the GPU never waits for the CPU here."""
+    m = items.to(logits.dtype)[:, None, None]
+    p = logits.softmax(1)[:, 1] * m
+    t = (target == 1).to(logits.dtype) * m
     return 1 - (2 * (p * t).sum() + eps) / (p.sum() + t.sum() + eps)
 
 
@@ -59,7 +62,8 @@ def composite(logits, diag_logits, target, group, rc=C.RECIPES['v1.0'], es=None)
     total = rc['w_dice'] * dice + rc['w_ce'] * ce + rc['w_lovasz'] * lov + rc['w_diag'] * diag
     parts = [('dice', dice), ('ce', ce), ('lovasz', lov), ('diag', diag)]
     if rc['w_rv_es_dice'] > 0:
-        rv_es = rv_dice(logits[es], target[es]) if es is not None and bool(es.any()) else logits.sum() * 0
+        rv_es = rv_dice(logits, target, es) if es is not None else logits.sum() * 0
         total = total + rc['w_rv_es_dice'] * rv_es
         parts.append(('rv_es_dice', rv_es))
-    return total, {k: float(v.detach()) for k, v in parts}
+    # detached tensors, not floats: converting here would make the GPU wait every step (train.py converts when logging)
+    return total, {k: v.detach() for k, v in parts}

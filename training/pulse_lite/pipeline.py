@@ -25,7 +25,7 @@ def main(argv):
             return rc
         best = torch.load(C.RUNS / 'main' / 'best.pt', map_location='cpu')
         (C.ROOT / 'training' / 'weights').mkdir(exist_ok=True)
-        torch.save({'model': best['model'], 'step': best['step'], 'val': best['val']}, C.ROOT / 'training' / 'weights' / 'pulse-lite.pt')
+        torch.save({'model': best['model'], 'step': best['step'], 'val': best['val'], 'recipe': best.get('recipe')}, C.ROOT / 'training' / 'weights' / 'pulse-lite.pt')
         evaluate.main(['--out', str(C.RUNS / 'eval'), '--export-head'])
         export.main(['--eval-dir', str(C.RUNS / 'eval')])
         return 0

@@ -14,6 +14,7 @@ import copy
 import json
 import math
 import os
+import platform
 import time
 from pathlib import Path
 
@@ -238,7 +239,7 @@ def train(out, img, lab, meta, is_val, rc, device, size=C.SIZE, canvas=C.CANVAS,
             rec = model.reconstruct(x * keep)
             hidden = 1 - keep
             loss = ((rec - x) ** 2 * hidden).sum() / hidden.sum().clamp_min(1) + 0.1 * F.mse_loss(rec, x)
-            parts = {'recon': float(loss)}
+            parts = {'recon': loss.detach()}
         else:
             logits, _, _, diag = model(x)
             loss, parts = composite(logits, diag, y, g, rc, es)
@@ -256,7 +257,7 @@ def train(out, img, lab, meta, is_val, rc, device, size=C.SIZE, canvas=C.CANVAS,
         state['step'] += 1
         if state['step'] % 50 == 0 or smoke:
             now = time.time()
-            emit({'stage': stage, 'step': state['step'], 'loss': float(loss), **parts,
+            emit({'stage': stage, 'step': state['step'], 'loss': float(loss), **{k: float(v) for k, v in parts.items()},
                   'sec_per_step': (now - t_last) / (1 if smoke else 50), 'elapsed': elapsed0 + now - t_start})
             t_last = now
         if stage == 'train' and rc['select'] == 'best' and (state['step'] % C.EVAL_EVERY == 0 or state['step'] == total):
@@ -277,7 +278,13 @@ def train(out, img, lab, meta, is_val, rc, device, size=C.SIZE, canvas=C.CANVAS,
         if not (out / 'best.pt').exists():
             save_atomic({'model': ema.state_dict(), 'step': steps, 'val': {}, 'recipe': rc}, out / 'best.pt')
     checkpoint()
-    print(json.dumps({'done': True, 'best': state['best'], 'elapsed': state['elapsed']}), flush=True)
+    # what the model card records about a run: hardware, time, seed, recipe
+    hw = torch.cuda.get_device_name(dev) if dev.type == 'cuda' else f'CPU {platform.machine()}, {torch.get_num_threads()} threads'
+    done = {'done': True, 'best': state['best'], 'elapsed': state['elapsed'], 'device': hw, 'torch': torch.__version__,
+            'seed': C.SEED, 'recipe': rc['name']}
+    print(json.dumps(done), flush=True)
+    log.write(json.dumps(done) + '\n')
+    log.close()
     return 0
 
 
