@@ -169,3 +169,23 @@ class NativeCrop(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class RobustnessConditions(unittest.TestCase):
+    def test_each_perturbation_keeps_shapes_and_the_unperturbed_window_is_unchanged(self):
+        from training.pulse_lite.robustness import moved, perturbed
+        k = C.CANVAS
+        img = torch.rand(2, 1, k, k) * 255
+        lab = torch.randint(0, 4, (2, k, k))
+        wi, wl = moved(img, lab, 0, 0, 0, False)
+        wi2, wl2 = moved(img, lab, 0, 0, 0, False, scale=1.0, transpose=False)
+        self.assertTrue(torch.equal(wi, wi2) and torch.equal(wl, wl2))
+        wt, _ = moved(img, lab, 0, 0, 0, False, transpose=True)
+        self.assertTrue(torch.allclose(wt[0, 0], wi[0, 0].T, atol=1e-4))
+        for kind, value in (('gamma', 0.5), ('contrast', 0.6), ('bias', 0.35), ('noise', 0.15), ('blur', 1.5), ('lowres', 3.0), ('cut', 0.25)):
+            pi, pl = perturbed(wi, wl, kind, value)
+            self.assertEqual(pi.shape, wi.shape, kind)
+            self.assertTrue(torch.isfinite(pi).all(), kind)
+            self.assertFalse(torch.equal(pi, wi), f'{kind} changes the image')
+        _, pl = perturbed(wi, wl, 'cut', 0.25)
+        self.assertEqual(int(pl[:, :C.SIZE // 4].sum()), 0, 'no labels where the field of view was cut')
