@@ -331,7 +331,7 @@ def aggregate(out, command=None, markdown=None, expected=K):
         'diagnosis_macro_f1': M.macro_f1(truth, pred),
         'ece': M.ece([max(p['probabilities']) for p in pts], [t == q for t, q in zip(truth, pred)]),
         'confusion': [[sum(1 for t, q in zip(truth, pred) if t == gt and q == gp) for gp in C.GROUPS] for gt in C.GROUPS],
-        'dice_rv_es_worst': sorted(((p['dice']['es']['rv'], p['id'], p['group']) for p in pts))[:5],
+        'dice_rv_es_worst': sorted((p['dice']['es']['rv'], p['id'], p['group']) for p in pts if p['dice']['es']['rv'] is not None)[:5],
     }
     targets = {}
     for key, (op, bound) in TARGETS.items():
