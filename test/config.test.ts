@@ -56,6 +56,12 @@ test('an invalid setting is refused with its path', () => {
   assert.throws(() => loadConfig({ file: '/nonexistent/pulse.json' }), /configuration file \/nonexistent\/pulse\.json cannot be read/);
 });
 
+test('onnxruntime threads per study default to one and come from model.threads (PULSE_MODEL_THREADS)', () => {
+  assert.equal(loadConfig({ env: {} }).model.threads, 1);
+  assert.equal(loadConfig({ env: { PULSE_MODEL_THREADS: '2' } }).model.threads, 2);
+  assert.throws(() => loadConfig({ env: { PULSE_MODEL_THREADS: '0' } }), /model\.threads/);
+});
+
 test('every environment variable sets the setting it names', () => {
   const samples: Record<string, string> = {
     PULSE_ORTHANC_URL: 'http://orthanc:8042', PULSE_WEBHOOK_SECRET: 'a-long-secret', PULSE_LOG_LEVEL: 'debug',
@@ -70,6 +76,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_VIEWER_OHIF: 'true', PULSE_VIEWER_OHIF_DIST: '/opt/ohif',
     PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_VIEWER_PHASE_SERIES: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
     PULSE_MODEL_TTA: 'flips',
+    PULSE_MODEL_THREADS: '2',
   };
   for (const variable of ENVIRONMENT) {
     const text = samples[variable.name] ?? 'value-x';

@@ -18,6 +18,9 @@ test('a registry reads a manifest once and shares one session per manifest and t
   assert.equal(loaded.session, a);
   assert.equal(loaded.manifest, manifest);
   assert.notEqual(await models.session(manifest, { threads: 2 }), a, 'another thread count is another session');
+  // One intra-op thread unless told otherwise (model/session.ts: a second thread cost CPU, not time).
+  assert.equal(await models.session(manifest), a, 'no thread count is one thread');
+  assert.equal((await models.load(bundledManifest)).session, a);
 });
 
 test('two registries share nothing: state is what is passed in', () => {

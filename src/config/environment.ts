@@ -56,6 +56,7 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_MODEL_MANIFEST', path: 'model.manifest', kind: 'string' },
   { name: 'PULSE_CALIBRATION', path: 'model.calibration', kind: 'string' },
   { name: 'PULSE_MODEL_TTA', path: 'model.tta', kind: 'string' },
+  { name: 'PULSE_MODEL_THREADS', path: 'model.threads', kind: 'int' },
   { name: 'PULSE_URGENT_LVEF_BELOW', path: 'marking.urgentLvefBelowPct', kind: 'number' },
   { name: 'PULSE_FORWARD_MODALITY', path: 'forward.modality', kind: 'string' },
   { name: 'PULSE_REPORT_PDF', path: 'reports.pdf', kind: 'boolean' },

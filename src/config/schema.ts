@@ -213,6 +213,12 @@ export const ConfigSchema = z.object({
        * result.json's qc.uncertainty; about 4x the inference time. @defaultValue 'none'
        */
       tta: z.enum(TTA_MODES).default('none'),
+      /**
+       * onnxruntime intra-op threads per study being processed. Keep threads x queue.concurrency x
+       * replicas on one host at or below its cores; on small machines 1 is fastest per study too
+       * (docs/performance.md). @defaultValue 1
+       */
+      threads: z.number().int().min(1).max(64).default(1),
     })
     .prefault({}),
   calibration: z

@@ -8,7 +8,7 @@
 import { resolve } from 'node:path';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { defaultManifestPath, loadManifest, type LoadedManifest } from './manifest.js';
-import { ModelSession, type ModelSessionOptions } from './session.js';
+import { DEFAULT_INTRA_OP_THREADS, ModelSession, type ModelSessionOptions } from './session.js';
 
 /** The model a study runs through: its manifest and a shared onnxruntime session. */
 export interface LoadedModel {
@@ -34,7 +34,7 @@ export class ModelRegistry<Adapter = unknown> {
 
   /** The session for a manifest, created on first use: creating one costs far more than a study's inference. */
   session(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
-    const key = `${manifest.directory}\u0000${manifest.name}\u0000${manifest.version}\u0000${options.threads ?? 2}`;
+    const key = `${manifest.directory}\u0000${manifest.name}\u0000${manifest.version}\u0000${options.threads ?? DEFAULT_INTRA_OP_THREADS}`;
     let session = this.sessions.get(key);
     if (session === undefined) {
       session = ModelSession.create(manifest, options);

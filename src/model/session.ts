@@ -8,8 +8,17 @@ import ort from 'onnxruntime-node';
 import type { LoadedManifest } from './manifest.js';
 import type { ImageUncertainty } from './confidence.js';
 
+/**
+ * onnxruntime intra-op threads of a session unless told otherwise: 1. Measured on the 2-core
+ * machine (bench/README table, docs/performance.md): PULSE-lite's convolutions are too small for a
+ * second thread to pay; with 2 threads one study's inference cost 1.85x the CPU time of 1 thread
+ * (the second thread mostly spins at the barriers) and was no faster in wall time, and slower as
+ * soon as anything else ran. Run more studies at once (queue.concurrency, replicas) instead.
+ */
+export const DEFAULT_INTRA_OP_THREADS = 1;
+
 export interface ModelSessionOptions {
-  /** onnxruntime intra-op threads. @defaultValue 2 */
+  /** onnxruntime intra-op threads. @defaultValue DEFAULT_INTRA_OP_THREADS (1) */
   threads?: number;
 }
 
@@ -54,7 +63,7 @@ export class ModelSession {
   ) {}
 
   static async create(manifest: LoadedManifest, options: ModelSessionOptions = {}): Promise<ModelSession> {
-    const threads = options.threads ?? 2;
+    const threads = options.threads ?? DEFAULT_INTRA_OP_THREADS;
     if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
     const sessionOptions: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,

@@ -27,7 +27,7 @@ import type { TtaMode } from '../model/tta.js';
 export interface ProcessStudyOptions {
   /** Model manifest; @defaultValue models/pulse-lite/manifest.json */
   manifestPath?: string;
-  /** onnxruntime intra-op threads; @defaultValue 2 */
+  /** onnxruntime intra-op threads; @defaultValue 1 (model/session.ts DEFAULT_INTRA_OP_THREADS) */
   threads?: number;
   /** Which phases the SEG holds; @defaultValue 'ed-es' */
   segPhases?: 'ed-es' | 'all';

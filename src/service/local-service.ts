@@ -23,6 +23,6 @@ export function startLocalService(options: LocalServiceOptions): Promise<Running
     env: options.env ?? process.env,
     overrides: { orthanc: { url: options.orthancUrl }, dataDir: options.dataDir, server: { port: options.port }, ...(options.ohif !== undefined ? { viewer: { ohif: options.ohif } } : {}) },
   });
-  const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), tta: config.model.tta, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
+  const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, threads: config.model.threads, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), tta: config.model.tta, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
   return startService({ config, processor });
 }

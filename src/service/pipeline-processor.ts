@@ -9,6 +9,7 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { defaultManifestPath } from '../model/manifest.js';
 import { ModelRegistry } from '../model/registry.js';
+import { DEFAULT_INTRA_OP_THREADS } from '../model/session.js';
 import { CalibrationStore } from '../pipeline/calibration-store.js';
 import { checkCalibrationModel } from '../pipeline/calibrate.js';
 import { processStudy } from '../pipeline/process-study.js';
@@ -27,7 +28,7 @@ export interface PipelineProcessorOptions {
   readonly calibration?: string | null;
   /** The data folder whose calibrations/ the service uses; none: the bare model only. */
   readonly dataDir?: string;
-  /** onnxruntime intra-op threads. @defaultValue 2 */
+  /** onnxruntime intra-op threads per pipeline thread. @defaultValue 1 (model/session.ts DEFAULT_INTRA_OP_THREADS) */
   readonly threads?: number;
   /** Run the pipeline in worker threads (one per concurrent study) rather than on the calling thread. @defaultValue true */
   readonly inThread?: boolean;
@@ -68,7 +69,7 @@ export function createPipelineProcessor(options: PipelineProcessorOptions = {}):
     if (pinned) return [{ ...store.get(pinned), scope: {} }];
     return store.active(model);
   };
-  const pipelineOptions = { manifestPath, threads: options.threads ?? 2, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}), ...(options.tta ? { tta: options.tta } : {}) };
+  const pipelineOptions = { manifestPath, threads: options.threads ?? DEFAULT_INTRA_OP_THREADS, calibration: null, pdf: options.pdf ?? false, fhir: options.fhir ?? false, segOnQcFail: options.segOnQcFail ?? true, viewerPhaseSeries: options.viewerPhaseSeries ?? false, ...(options.seriesRules ? { seriesRules: options.seriesRules } : {}), ...(options.tta ? { tta: options.tta } : {}) };
 
   const readiness = async (): Promise<{ ok: boolean; reason?: string }> => {
     // The session opens on the first study; what must hold now is that its file can be read.

@@ -129,7 +129,7 @@ export function registerCalibrate(program: Command): void {
     .option('--candidates <list>', 'adapters to try leave-one-study-out, comma-separated: head, intensity+head (default both; the better one is kept)')
     .option('--no-activate', 'store only; do not activate even when promoted')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', (v: string) => Number(v))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 1)', (v: string) => Number(v))
     .action(async (options: CalibrateCliOptions) => {
       const profile = await runCalibrate(options);
       process.stdout.write(options.json ? `${JSON.stringify(calibrationSummary(profile))}\n` : `${calibrationTable(profile)}\n`);

@@ -209,7 +209,7 @@ export function registerEval(program: Command): void {
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
     .option('--data <dir>', 'data folder holding stored calibrations (as pulse serve --data)')
     .option('--calibration <id|path>', 'evaluate with a site calibration: a stored id (with --data) or a calibration file')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 1)', integerOption('--threads', { min: 1 }))
     .option('--tta <mode>', TTA_OPTION_HELP, 'none')
     .option('--perturb <names>', `ACDC only: evaluate clean and under each perturbation (comma-separated, repeatable; 'all' = ${PERTURBATIONS.map((p) => p.name).join(', ')}); --out/--markdown then hold the robustness table`, (value: string, previous: string[] = []) => [...previous, value])
     .option('--seed <n>', `seed of the perturbations' random draws (default ${DEFAULT_PERTURB_SEED})`, integerOption('--seed', { min: 0 }))

@@ -68,7 +68,7 @@ export function registerInfer(program: Command): void {
     .argument('<folder>', 'folder holding the study\'s DICOM files (searched recursively)')
     .requiredOption('--out <dir>', 'output folder')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
-    .option('--threads <n>', 'onnxruntime intra-op threads (default 2)', integerOption('--threads', { min: 1 }))
+    .option('--threads <n>', 'onnxruntime intra-op threads (default 1)', integerOption('--threads', { min: 1 }))
     .option('--all-phases', 'put every phase in the SEG, not only ED and ES')
     .option('--overlay', 'also write a Secondary Capture overlay (overlay.dcm)')
     .option('--pdf', 'also write the PDF report (report.pdf) and its DICOM Encapsulated PDF (pdf.dcm)')

@@ -47,7 +47,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
  * returns one, named with the hidden --processor-module flag.
  */
 async function processorFor(config: ServiceConfig, module: string | undefined): Promise<StudyProcessor> {
-  if (module === undefined) return createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
+  if (module === undefined) return createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, threads: config.model.threads, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
   const loaded = (await import(pathToFileURL(module).href)) as { createProcessor?: (c: ServiceConfig) => StudyProcessor | Promise<StudyProcessor> };
   if (typeof loaded.createProcessor !== 'function') throw new Error(`${module} does not export createProcessor(config)`);
   return loaded.createProcessor(config);
