@@ -29,6 +29,11 @@ export interface BurstOptions {
   readonly env?: Record<string, string>;
   /** A label for the job store in the output. @defaultValue 'sqlite' */
   readonly store?: string;
+  /**
+   * The project folder whose built service runs (its bin/pulse.js and dist/): another checkout, to
+   * measure two builds side by side (bench/memory.ts). @defaultValue this project
+   */
+  readonly serviceRoot?: string;
 }
 
 export interface BurstResult {
@@ -106,7 +111,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     for (let w = 0; w < workers; w++) {
       const port = await freePort();
       ports.push(port);
-      const child = spawn(process.execPath, [join(projectRoot, 'bin', 'pulse.js'), 'serve', '--orthanc', orthanc.url, '--data', dataDir, '--port', String(port)], {
+      const child = spawn(process.execPath, [join(options.serviceRoot ?? projectRoot, 'bin', 'pulse.js'), 'serve', '--orthanc', orthanc.url, '--data', dataDir, '--port', String(port)], {
         env: workerEnv,
         stdio: ['ignore', 'ignore', 'inherit'],
       });

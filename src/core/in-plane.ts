@@ -69,7 +69,7 @@ export function sourceIndex(rows: number, columns: number, t: InPlaneTransform):
 }
 
 /** The stored image's pixels in the transformed orientation. */
-export function transformPixels<A extends Float32Array | Uint8Array | Uint16Array | Int16Array>(pixels: A, rows: number, columns: number, t: InPlaneTransform): A {
+export function transformPixels<A extends Float32Array | Uint8Array | Int8Array | Uint16Array | Int16Array>(pixels: A, rows: number, columns: number, t: InPlaneTransform): A {
   if (isIdentity(t)) return pixels.slice() as A;
   const index = sourceIndex(rows, columns, t);
   const out = new (pixels.constructor as new (n: number) => A)(index.length);

@@ -70,10 +70,13 @@ export class ModelSession {
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
       executionMode: 'sequential',
-      // No arena and no memory pattern: the activations of a batch are given back after each run
-      // instead of being kept at their peak for the life of the session (measured: peak RSS of one
-      // session running batches of 16 slices 565 MB with them, 354 MB without; the same time per slice).
-      enableCpuMemArena: false,
+      // The CPU arena on, the memory pattern off. With batches of 16 the arena kept 565 MB at its peak
+      // (354 MB without); with today's batches of 4 (segment-stack.ts) it holds one batch's
+      // activations and reuses them, while without it every run mallocs and frees them and glibc's
+      // heaps fragment: the pipeline thread through three 12 x 30 studies peaked at 328 MB with the
+      // arena against 530-756 MB without, at the same time per study (npm run bench:memory measures
+      // the service).
+      enableCpuMemArena: true,
       enableMemPattern: false,
     };
     const shape = inputShape(manifest);

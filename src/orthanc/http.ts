@@ -116,7 +116,9 @@ export class OrthancHttp {
             }
             chunks.push(value);
           }
-          return new Uint8Array(Buffer.concat(chunks, total));
+          // The joined Buffer is the answer (a Uint8Array): wrapping it in a new Uint8Array would copy
+          // the whole retrieval once more.
+          return Buffer.concat(chunks, total);
         }),
       text: () => read(() => response.text()),
     };

@@ -3,7 +3,7 @@
  *
  *   const study = readStudy(instances, rules, (decision) => log.info(decision));   // pure: bytes in
  *   const study = await readStudyFolder('/path/to/study');                        // the file-system edge
- *   study.grid.images[slice][phase].pixels                                         // Float32, modality LUT applied
+ *   study.grid.images[slice][phase].pixels                                         // modality values (stored integers or Float32)
  *
  * and, for single files, readInstance(source, bytes) -> data set + decoded frames.
  */
@@ -17,4 +17,4 @@ export {
 } from './series-rules.js';
 export { PATIENT_STUDY_KEYWORDS, plausibleSizeM, plausibleWeightKg } from './context.js';
 export { readInstance, parseInstance, type DecodedInstance, type ParsedInstance } from '../dicom/read/read-instance.js';
-export type { CineGrid, CineStudy, ImagePlane, SeriesDecision, SourceImage, StudyContext, Vec3 } from './types.js';
+export type { CineGrid, CineStudy, ImagePixels, ImagePlane, SeriesDecision, SourceImage, StudyContext, Vec3 } from './types.js';

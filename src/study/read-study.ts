@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { parseInstance, type ParsedInstance } from '../dicom/read/read-instance.js';
+import { parseInstance, type CompactGreyFrame, type ParsedInstance } from '../dicom/read/read-instance.js';
 import { readUid, type FrameOfReferenceUID, type SeriesInstanceUID, type SOPClassUID, type SOPInstanceUID, type StudyInstanceUID } from '../dicom/uid.js';
 import { BadInputError } from '../core/errors.js';
 import type { StudyInstance } from '../core/study-instance.js';
@@ -13,7 +13,7 @@ import { dateTimeS, firstNumber, firstText, frameRecords, timeOfDayS, type Frame
 import { angleDeg, angleToNearestAxisDeg, dot, planeNormal } from '../core/geometry.js';
 import { planGrid, type GridPlan } from './plan-grid.js';
 import { parseSeriesSelectionRules, seriesMetadataRejection, type SeriesSelectionRules, type SeriesSelectionRulesInput } from './series-rules.js';
-import type { CineStudy, SeriesDecision, SourceImage, Vec3 } from './types.js';
+import type { CineStudy, ImagePixels, SeriesDecision, SourceImage, Vec3 } from './types.js';
 
 
 /** Receives each series decision as it is made (for the job log; decisions carry no patient data). */
@@ -347,21 +347,28 @@ function buildStudy(series: SeriesCandidate, plan: GridPlan, decisions: readonly
   const studyInstanceUID = branded<'StudyInstanceUID'>(firstDataset['StudyInstanceUID'], 'StudyInstanceUID', undefined, firstFrame.instance.source) as StudyInstanceUID;
   const seriesInstanceUID = branded<'SeriesInstanceUID'>(series.seriesInstanceUID, 'SeriesInstanceUID', studyInstanceUID, firstFrame.instance.source) as SeriesInstanceUID;
 
-  // Decode each instance once (a multi-frame instance serves many grid cells).
-  const decoded = new Map<ParsedInstance, Float32Array[]>();
-  const pixelsOf = (frame: FrameRecord): Float32Array => {
+  // Decode each instance once (a multi-frame instance serves many grid cells). Stored integers stay
+  // integers (often views on the instance's bytes, no copy): only a rescale turns a frame into Float32.
+  const decoded = new Map<ParsedInstance, CompactGreyFrame[]>();
+  const pixelsOf = (frame: FrameRecord): ImagePixels => {
     let frames = decoded.get(frame.instance);
     if (!frames) {
-      frames = frame.instance.decodeGreyFrames();
+      frames = frame.instance.decodeCompactGreyFrames();
       decoded.set(frame.instance, frames);
     }
     const grey = frames[frame.frameIndex];
     if (!grey) throw new BadInputError(`${frame.instance.source}: PixelData holds ${frames.length} frame(s), frame ${frame.frameIndex + 1} is missing`, studyInstanceUID);
-    if (frame.rescaleSlope !== 1 || frame.rescaleIntercept !== 0) {
+    if (frame.rescaleSlope === 1 && frame.rescaleIntercept === 0) return grey;
+    const { rescaleSlope: slope, rescaleIntercept: intercept } = frame;
+    if (grey instanceof Float32Array) {
       // A fresh array per frame: rescale in place rather than copy.
-      for (let i = 0; i < grey.length; i++) grey[i] = grey[i]! * frame.rescaleSlope + frame.rescaleIntercept;
+      for (let i = 0; i < grey.length; i++) grey[i] = grey[i]! * slope + intercept;
+      return grey;
     }
-    return grey;
+    // Stored samples may view the file's bytes (read-only): the modality values go to a new array.
+    const values = new Float32Array(grey.length);
+    for (let i = 0; i < grey.length; i++) values[i] = grey[i]! * slope + intercept;
+    return values;
   };
 
   const images: SourceImage[][] = plan.frames.map((phases) =>

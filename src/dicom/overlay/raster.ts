@@ -21,7 +21,7 @@ function setPixel(image: RgbImage, x: number, y: number, rgb: readonly [number, 
 }
 
 /** Window to the 1st..99th percentile, then draw each source pixel as a `scale` x `scale` grey block. */
-export function drawGrey(image: RgbImage, pixels: Float32Array, rows: number, columns: number, scale: number, top = 0): void {
+export function drawGrey(image: RgbImage, pixels: ArrayLike<number>, rows: number, columns: number, scale: number, top = 0): void {
   const sorted = Float32Array.from(pixels).sort();
   const lo = sorted[Math.floor(0.01 * (sorted.length - 1))] ?? 0;
   const hi = sorted[Math.floor(0.99 * (sorted.length - 1))] ?? 1;

@@ -14,7 +14,8 @@ export interface ParsedDicom {
   readonly transferSyntaxInferred: boolean;
   readonly dataset: NaturalDataset;
   /**
-   * PixelData as dcmjs reads it: one buffer holding all frames for native encodings; for
+   * PixelData as dcmjs reads it (for native encodings a view on the given bytes where it is their
+   * tail, see inPlace: read-only): one buffer holding all frames for native encodings; for
    * encapsulated ones, one buffer per frame when a Basic Offset Table is present, else one per fragment.
    */
   readonly pixelData?: readonly Uint8Array[];
@@ -122,6 +123,19 @@ function asBytes(value: unknown): Uint8Array | undefined {
   return out;
 }
 
+/**
+ * dcmjs 0.52 copies a native PixelData value out of the file even with noCopy. Where that value is the
+ * file's tail (PixelData is the last element of almost every file), the same bytes are viewed in
+ * the file instead and the copy is left to the collector: a study's pixels are then held once (in the
+ * retrieved files, which the caller holds anyway), not twice. Checked byte for byte.
+ */
+function inPlace(file: Uint8Array, copy: Uint8Array): Uint8Array {
+  const at = file.length - copy.length;
+  if (copy.length === 0 || at < 0) return copy;
+  const tail = file.subarray(at);
+  return Buffer.from(tail.buffer, tail.byteOffset, tail.byteLength).equals(Buffer.from(copy.buffer, copy.byteOffset, copy.byteLength)) ? tail : copy;
+}
+
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) return bytes.buffer;
   return bytes.slice().buffer;
@@ -194,7 +208,7 @@ export function parseDicom(bytes: Uint8Array, options: ParseOptions = {}): Parse
     pixelData = raw.map(asBytes).filter((b): b is Uint8Array => b !== undefined);
   } else {
     const single = asBytes(raw);
-    if (single) pixelData = [single];
+    if (single) pixelData = [inPlace(file, single)];
   }
   delete dataset['PixelData'];
   return {

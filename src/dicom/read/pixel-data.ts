@@ -134,13 +134,17 @@ function typedArrayFor(format: PixelFormat, bytesPerSample: number, length: numb
  */
 function samplesFromBytes(bytes: Uint8Array, format: PixelFormat, bytesPerSample: number, bigEndian: boolean, bitsStored: number): StoredSamples {
   const count = Math.floor(bytes.length / bytesPerSample);
-  if (!bigEndian && bitsStored === bytesPerSample * 8 && bytes.byteOffset % bytesPerSample === 0) {
+  if (!bigEndian && bytes.byteOffset % bytesPerSample === 0) {
     const signed = format.pixelRepresentation === 1;
     const at = bytes.byteOffset;
     const buffer = bytes.buffer as ArrayBuffer;
-    if (bytesPerSample === 1) return signed ? new Int8Array(buffer, at, count) : new Uint8Array(buffer, at, count);
-    if (bytesPerSample === 2) return signed ? new Int16Array(buffer, at, count) : new Uint16Array(buffer, at, count);
-    return signed ? new Int32Array(buffer, at, count) : new Uint32Array(buffer, at, count);
+    const view =
+      bytesPerSample === 1 ? (signed ? new Int8Array(buffer, at, count) : new Uint8Array(buffer, at, count))
+      : bytesPerSample === 2 ? (signed ? new Int16Array(buffer, at, count) : new Uint16Array(buffer, at, count))
+      : signed ? new Int32Array(buffer, at, count) : new Uint32Array(buffer, at, count);
+    // Most files keep the bits above BitsStored clear (or sign-extended): then the bytes themselves are
+    // the samples, with no copy (a study's pixels are its largest holding).
+    if (bitsStored === bytesPerSample * 8 || keepsBitsStored(view, bitsStored, signed)) return view;
   }
   const out = typedArrayFor(format, bytesPerSample, count);
   if (bytesPerSample === 1) {
@@ -162,6 +166,19 @@ function samplesFromBytes(bytes: Uint8Array, format: PixelFormat, bytesPerSample
     }
   }
   return out;
+}
+
+/** True when every sample already reads as its low `bitsStored` bits (masked, or sign-extended when signed). */
+function keepsBitsStored(samples: StoredSamples, bitsStored: number, signed: boolean): boolean {
+  if (signed) {
+    const low = -(2 ** (bitsStored - 1));
+    const high = 2 ** (bitsStored - 1) - 1;
+    for (let i = 0; i < samples.length; i++) if (samples[i]! < low || samples[i]! > high) return false;
+    return true;
+  }
+  const high = 2 ** bitsStored - 1;
+  for (let i = 0; i < samples.length; i++) if (samples[i]! > high) return false;
+  return true;
 }
 
 function planarToInterleaved(samples: StoredSamples, pixels: number): StoredSamples {

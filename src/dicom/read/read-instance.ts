@@ -25,7 +25,17 @@ export interface ParsedInstance {
   decodeStoredFrames(): StoredSamples[];
   /** Grey values of every frame as Float32 (luminance for colour), before any modality LUT. */
   decodeGreyFrames(): Float32Array[];
+  /**
+   * Grey values of every frame, before any modality LUT, held compactly: the stored samples
+   * themselves (8 or 16 bits, often a view on the file's bytes: read-only) for one sample per pixel,
+   * else as {@link decodeGreyFrames}. The same numbers as decodeGreyFrames, in a half or a quarter of
+   * the memory.
+   */
+  decodeCompactGreyFrames(): CompactGreyFrame[];
 }
+
+/** One frame's grey values: the stored 8- or 16-bit samples, or Float32 (colour, 32-bit samples). */
+export type CompactGreyFrame = Float32Array | Uint16Array | Int16Array | Uint8Array | Int8Array;
 
 /** A fully decoded instance, as {@link readInstance} returns it. */
 export interface DecodedInstance {
@@ -104,7 +114,17 @@ export function parseInstance(source: string, bytes: Uint8Array): ParsedInstance
       const decodedAsRgb = encoding !== 'native' && encoding !== 'rle' && encoding !== 'deflate-frame';
       return decodeStoredFrames().map((samples) => greyValues(samples, f, decodedAsRgb));
     },
+    decodeCompactGreyFrames: () => {
+      const f = pixelFormat();
+      const decodedAsRgb = encoding !== 'native' && encoding !== 'rle' && encoding !== 'deflate-frame';
+      return decodeStoredFrames().map((samples) => (f.samplesPerPixel === 1 && samples.length === f.rows * f.columns && isCompact(samples) ? samples : greyValues(samples, f, decodedAsRgb)));
+    },
   };
+}
+
+/** Samples that are their own grey values in at most 16 bits (32-bit ones go to Float32 as before). */
+function isCompact(samples: StoredSamples): samples is Uint16Array | Int16Array | Uint8Array | Int8Array {
+  return samples instanceof Uint16Array || samples instanceof Int16Array || samples instanceof Uint8Array || samples instanceof Int8Array;
 }
 
 /**
