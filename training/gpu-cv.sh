@@ -6,16 +6,16 @@
 # their checkpoints. See training/README.md ("Cross-validation on a GPU").
 #
 #   bash training/gpu-cv.sh [extra cv options, e.g. --set w_rv_es_dice=0]
-#   env: RECIPE (v1.1), TRAIN_MAX_SECONDS (420: each fold's training stops there with a checkpoint, leaving
-#        time in a 600 s call for prediction and the aggregate), THREADS (3 per fold), PYTHON (python3),
+#   env: RECIPE (v1.1), TRAIN_MAX_SECONDS (380: each fold's training stops there with a checkpoint, leaving
+#        time in a 600 s call for the cache, prediction, the aggregate and the robustness table), THREADS (3 per fold), PYTHON (python3),
 #        CV_OUT (training/runs/cv-$RECIPE), MPS=1 to start CUDA MPS (kernels of the 5 processes overlap;
 #        off by default: not checked on the lent machines), OUT (results copied there when set),
 #        DEVICE (cuda; cpu with FOLDS="0 1" and --smoke checks this script without a GPU, as CI does),
-#        ROBUSTNESS=0 skips the robustness table (run when fold 4 finished and under ROBUSTNESS_IF_BEFORE=540 s).
+#        ROBUSTNESS=0 skips the robustness table (run when fold 4 finished and under ROBUSTNESS_IF_BEFORE=500 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RECIPE=${RECIPE:-v1.1}
-TRAIN_MAX_SECONDS=${TRAIN_MAX_SECONDS:-420}
+TRAIN_MAX_SECONDS=${TRAIN_MAX_SECONDS:-380}
 THREADS=${THREADS:-3}
 PY=${PYTHON:-python3}
 CV_OUT=${CV_OUT:-training/runs/cv-$RECIPE}
@@ -67,9 +67,16 @@ done
 say "aggregating"
 $PY -m training.pulse_lite.cv aggregate --recipe "$RECIPE" --out "$CV_OUT" --command "$COMMAND" "$@" || status=5
 
+copy_results() {
+  [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ] || return 0
+  cp "$CV_OUT/cv-report.json" "$CV_OUT/EVAL-cv.md" "$OUT/" 2>/dev/null
+  (cd "$CV_OUT" && tar czf "$OUT/cv-folds.tar.gz" fold-*.log fold-*/result.json fold-*/rows.json fold-*/log.jsonl 2>/dev/null)
+}
+copy_results   # first the report: a call cut short by its limit still brings it back
+
 # The robustness table (issue 14 item 3, model-grid Dice on fold 4 = the 1.0 validation patients): the
 # fold-4 model of this recipe and the shipped 1.0 weights, under the same fixed perturbations.
-if [ "$smoke" = 0 ] && [ "${ROBUSTNESS:-1}" = 1 ] && [ -f "$CV_OUT/fold-4/result.json" ] && [ $(( $(date +%s) - t0 )) -lt "${ROBUSTNESS_IF_BEFORE:-540}" ]; then
+if [ "$smoke" = 0 ] && [ "${ROBUSTNESS:-1}" = 1 ] && [ -f "$CV_OUT/fold-4/result.json" ] && [ $(( $(date +%s) - t0 )) -lt "${ROBUSTNESS_IF_BEFORE:-500}" ]; then
   say "robustness table"
   $PY -m training.pulse_lite.robustness --all --device "$DEVICE" --weights "$CV_OUT/fold-4/best.pt" --out "$CV_OUT/robustness-fold4.json" > "$CV_OUT/robustness.log" 2>&1 &
   rpid=$!
@@ -78,9 +85,9 @@ if [ "$smoke" = 0 ] && [ "${ROBUSTNESS:-1}" = 1 ] && [ -f "$CV_OUT/fold-4/result
 fi
 
 if [ -n "${OUT:-}" ] && [ -d "${OUT:-}" ]; then
-  cp "$CV_OUT/cv-report.json" "$CV_OUT/EVAL-cv.md" "$OUT/" 2>/dev/null
-  (cd "$CV_OUT" && tar czf "$OUT/robustness.tar.gz" robustness*.json robustness.log 2>/dev/null)
-  (cd "$CV_OUT" && tar czf "$OUT/cv-folds.tar.gz" fold-*.log fold-*/result.json fold-*/rows.json fold-*/log.jsonl 2>/dev/null)
+  if ls "$CV_OUT"/robustness-*.json >/dev/null 2>&1; then
+    (cd "$CV_OUT" && tar czf "$OUT/robustness.tar.gz" robustness-*.json robustness.log)
+  fi
   # the fold models (3.3 MB each; what comes back is limited to 16 MiB a file): for an ensemble of the folds
   (cd "$CV_OUT" && tar cf "$OUT/cv-weights-0-2.tar" $(ls fold-[012]/best.pt 2>/dev/null) 2>/dev/null)
   (cd "$CV_OUT" && tar cf "$OUT/cv-weights-3-4.tar" $(ls fold-[34]/best.pt 2>/dev/null) 2>/dev/null)
