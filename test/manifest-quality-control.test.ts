@@ -54,13 +54,15 @@ test('a missing reference file, a malformed hash or a transform list without the
   const malformed = modelFolder((m) => void (m.qualityControl.reference.sha256 = 'ABC'));
   const order = modelFolder((m) => void (m.qualityControl.uncertainty.transforms = ['flip-rows', 'identity']));
   const unknown = modelFolder((m) => void (m.qualityControl.uncertainty.transforms = ['identity', 'rotate-45']));
+  const limits = modelFolder((m) => void ((m.qualityControl.uncertainty as Record<string, unknown>).reviewAbove = { rv: 0.4, la: 0.3 }));
   try {
     assert.throws(() => loadManifest(missing.manifest), /qualityControl\.reference names other-reference\.json, which does not exist/);
     assert.throws(() => loadManifest(malformed.manifest), /qualityControl\.reference\.sha256: sha256 must be 64 lower-case hex digits/);
     assert.throws(() => loadManifest(order.manifest), /transforms must start with 'identity'/);
     assert.throws(() => loadManifest(unknown.manifest), /qualityControl\.uncertainty\.transforms\.1/);
+    assert.throws(() => loadManifest(limits.manifest), /reviewAbove names la, not a segment key \(rv, myo, lv\)/);
   } finally {
-    for (const f of [missing, malformed, order, unknown]) rmSync(f.dir, { recursive: true, force: true });
+    for (const f of [missing, malformed, order, unknown, limits]) rmSync(f.dir, { recursive: true, force: true });
   }
 });
 

@@ -134,7 +134,7 @@ test('LV areas along the stack with one peak are in anatomical order; scrambled 
 });
 
 test('with test-time flips the QC block reports the disagreement per structure; a rule threshold only reviews', () => {
-  const image = (rvU: number, rvI: number) => ({ transforms: 4, union: [1000, rvU, 50, 80], intersection: [950, rvI, 45, 76], disagreeingPixels: 0 });
+  const image = (rvU: number, rvI: number) => ({ transforms: 4, union: [1000, rvU, 50, 80], intersection: [950, rvI, 45, 76], disagreeingPixels: 0, identityConfidence: { foregroundPixels: 100, meanEntropy: 0.05 } });
   const channels = [{ key: 'rv', channel: 1 }, { key: 'myo', channel: 2 }, { key: 'lv', channel: 3 }];
   const images = [[image(100, 90), image(100, 80)]];
   const reported = assessQuality(qcInput({}, { uncertainty: { images, channels } }));

@@ -39,6 +39,8 @@ test('TTA off changes nothing; flips add qc.uncertainty per structure and keep t
   assert.deepEqual(result.qc?.uncertainty, u);
   // The OOD score reads the identity pass's embeddings: the same with and without flips.
   assert.equal(flips.qc.ood, plain.qc.ood);
+  // The entropy rule reads the identity pass: the same study entropy as without TTA.
+  assert.ok(Math.abs(flips.qc.metrics.entropy! - plain.qc.metrics.entropy!) < 1e-9, `${flips.qc.metrics.entropy} vs ${plain.qc.metrics.entropy}`);
   // The averaged segmentation stays close to the bare one on a study the model segments well.
   const ed = flips.analysis.phases.ed;
   let same = 0;

@@ -5,8 +5,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TTA_TRANSFORMS, transformPermutation, withTestTimeAugmentation, type BatchInference } from '../src/model/tta.js';
-import { studyDisagreement, type ImageUncertainty } from '../src/model/confidence.js';
+import { pixelEntropy, TTA_TRANSFORMS, transformPermutation, withTestTimeAugmentation, type BatchInference } from '../src/model/tta.js';
+import { foregroundEntropy, studyDisagreement, type ImageUncertainty } from '../src/model/confidence.js';
 import type { SliceBatchOutputs } from '../src/model/session.js';
 
 const rows = 6;
@@ -77,6 +77,7 @@ test('a network that follows the pixels gives the identity pass exactly, with fu
   assert.deepEqual([...out.embedding], [1, 101]);
   assert.deepEqual([...out.features!], [1, 101]);
   assert.equal(out.uncertainty!.length, 2);
+  out.uncertainty!.forEach((u, b) => assert.deepEqual(u.identityConfidence, foregroundEntropy(bare.logits, b * classes * plane, classes, plane), 'the identity pass entropy, per image'));
   for (const u of out.uncertainty!) {
     assert.equal(u.transforms, 4);
     assert.equal(u.disagreeingPixels, 0);
@@ -106,6 +107,16 @@ test('forgetting to map a transform back would show: a network that ignores its 
   assert.ok(u.disagreement!.every((v) => v === 0.5));
   const p = softmaxAt(out.logits, 0, 0);
   assert.ok(Math.abs(p[1]! - p[2]!) < 1e-6, 'classes 1 and 2 averaged to equal probability');
+  // The entropy of the averaged probabilities: two confident passes that disagree split the mass
+  // between classes 1 and 2 (logits 5, 0, 0: p = e^5 / (e^5 + 2) for the winner).
+  const winner = Math.exp(5) / (Math.exp(5) + 2);
+  const loser = 1 / (Math.exp(5) + 2);
+  const averaged = [loser, (winner + loser) / 2, (winner + loser) / 2];
+  const expected = -averaged.reduce((a, q) => a + q * Math.log(q), 0) / Math.log(classes);
+  const entropy = pixelEntropy(out.logits, 0, classes, plane);
+  const bare = pixelEntropy((await positional(ramp(1), 1, false)).logits, 0, classes, plane);
+  assert.ok(entropy.every((h) => Math.abs(h - expected) < 1e-5), `averaged entropy ${entropy[0]}, expected ${expected}`);
+  assert.ok(bare.every((h) => h < 0.1 && h < expected / 5), `each pass alone is confident (${bare[0]})`);
 
   // flip-rows keeps the left/right pattern: mapped back, it agrees with the identity everywhere.
   const rowsOnly = withTestTimeAugmentation(positional, shape, { classes, transforms: ['identity', 'flip-rows'] });
@@ -120,7 +131,7 @@ test('a transform list must start with the identity and name each transform once
 });
 
 test('a study disagreement pools union and intersection over its images per structure', () => {
-  const image = (union: number[], intersection: number[]): ImageUncertainty => ({ transforms: 4, union, intersection, disagreeingPixels: 0 });
+  const image = (union: number[], intersection: number[]): ImageUncertainty => ({ transforms: 4, union, intersection, disagreeingPixels: 0, identityConfidence: { foregroundPixels: 0, meanEntropy: 0 } });
   const images = [[image([100, 10, 20, 0], [90, 8, 10, 0]), undefined], [image([100, 30, 0, 0], [90, 24, 0, 0])]];
   const d = studyDisagreement(images, [{ key: 'rv', channel: 1 }, { key: 'myo', channel: 2 }, { key: 'lv', channel: 3 }]);
   assert.ok(Math.abs(d.rv! - (1 - 32 / 40)) < 1e-12);

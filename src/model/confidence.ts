@@ -70,6 +70,11 @@ export interface ImageUncertainty {
   readonly intersection: readonly number[];
   /** Pixels where at least one transform's arg-max differs from the averaged prediction. */
   readonly disagreeingPixels: number;
+  /**
+   * Foreground entropy of the identity pass alone (the bare model's logits): what the entropy rule's
+   * threshold was fitted on, so quality control reads it whether or not TTA ran.
+   */
+  readonly identityConfidence: SliceConfidence;
   /** Per pixel: share of transforms whose arg-max differs from the averaged prediction (when asked for). */
   readonly disagreement?: Float32Array;
 }

@@ -166,6 +166,9 @@ export function loadManifest(path: string): LoadedManifest {
   if (transforms && (transforms[0] !== 'identity' || new Set(transforms).size !== transforms.length)) {
     throw new Error(`model manifest ${path}: qualityControl.uncertainty.transforms must start with 'identity' and name each transform once`);
   }
+  const limits = Object.keys(manifest.qualityControl?.uncertainty.reviewAbove ?? {});
+  const unknown = limits.filter((key) => !manifest.segments.some((s) => s.key === key));
+  if (unknown.length > 0) throw new Error(`model manifest ${path}: qualityControl.uncertainty.reviewAbove names ${unknown.join(', ')}, not a segment key (${manifest.segments.map((s) => s.key).join(', ')})`);
   if (manifest.qualityControl) checkFileHash(path, directory, manifest.qualityControl.reference.file, manifest.qualityControl.reference.sha256);
   return { ...manifest, directory };
 }

@@ -9,7 +9,7 @@
  * Pure maths on arrays; the network itself stays behind the `SliceInference` it wraps.
  */
 import type { ModelInputShape, SliceBatchOutputs } from './session.js';
-import type { ImageUncertainty } from './confidence.js';
+import { foregroundEntropy, type ImageUncertainty, type SliceConfidence } from './confidence.js';
 
 import { TTA_TRANSFORMS, type TtaTransformName } from './tta-names.js';
 
@@ -86,7 +86,8 @@ const MIN_PROBABILITY = 1e-12;
  * averages the softmax probabilities and returns:
  * - logits: log of the averaged probabilities ([N, K, H, W], arg-max = the averaged prediction);
  * - embedding and features: those of the identity pass (the OOD reference and site calibrations
- *   were fitted on untransformed windows);
+ *   were fitted on untransformed windows), and the identity pass's foreground entropy per image
+ *   (the entropy rule's threshold was fitted on the bare model's);
  * - uncertainty: per image, per class, the pixels any transform labels with the class (union) and
  *   those all transforms label with it (intersection), and, with `perPixel`, the share of transforms
  *   whose arg-max differs from the averaged prediction at every pixel.
@@ -109,20 +110,24 @@ export function withTestTimeAugmentation(infer: BatchInference, shape: ModelInpu
     const mapped = new Float32Array(n * outPlane);
     const transformed = new Float32Array(n * channels * plane);
     let identity: SliceBatchOutputs | undefined;
+    const identityConfidence: SliceConfidence[] = [];
     for (let t = 0; t < count; t++) {
       const p = permutations[t]!;
       const isIdentity = transforms[t] === 'identity';
       if (!isIdentity) for (let b = 0; b < n; b++) permutePlanes(input, b * channels * plane, channels, p, transformed, b * channels * plane);
       const out = await infer(isIdentity ? input : transformed, n, isIdentity && withFeatures);
       if (out.logits.length !== n * outPlane) throw new Error(`test-time augmentation: the segmentation output holds ${out.logits.length} values, expected ${n} x ${classes} x ${rows} x ${columns}`);
-      if (isIdentity) identity = out;
+      if (isIdentity) {
+        identity = out;
+        for (let b = 0; b < n; b++) identityConfidence.push(foregroundEntropy(out.logits, b * outPlane, classes, plane));
+      }
       const logits = isIdentity ? out.logits : mapped;
       if (!isIdentity) for (let b = 0; b < n; b++) unpermutePlanes(out.logits, b * outPlane, classes, p, mapped, b * outPlane);
       accumulate(logits, n, classes, plane, probabilities, votes);
     }
     const logits = new Float32Array(n * outPlane);
     const uncertainty: ImageUncertainty[] = [];
-    for (let b = 0; b < n; b++) uncertainty.push(summariseImage(probabilities, votes, b, classes, plane, count, logits, options.perPixel ?? false));
+    for (let b = 0; b < n; b++) uncertainty.push({ ...summariseImage(probabilities, votes, b, classes, plane, count, logits, options.perPixel ?? false), identityConfidence: identityConfidence[b]! });
     const base = identity!;
     return { ...base, logits, uncertainty };
   };
@@ -149,7 +154,7 @@ function accumulate(logits: Float32Array, n: number, classes: number, plane: num
 }
 
 /** One image: averaged log-probabilities into `logits`, union/intersection per class, disagreement map. */
-function summariseImage(probabilities: Float32Array, votes: Uint8Array, b: number, classes: number, plane: number, transforms: number, logits: Float32Array, perPixel: boolean): ImageUncertainty {
+function summariseImage(probabilities: Float32Array, votes: Uint8Array, b: number, classes: number, plane: number, transforms: number, logits: Float32Array, perPixel: boolean): Omit<ImageUncertainty, 'identityConfidence'> {
   const offset = b * classes * plane;
   const union = new Array<number>(classes).fill(0);
   const intersection = new Array<number>(classes).fill(0);
@@ -171,4 +176,28 @@ function summariseImage(probabilities: Float32Array, votes: Uint8Array, b: numbe
     if (disagreement) disagreement[i] = against / transforms;
   }
   return { transforms, union, intersection, disagreeingPixels: disagreeing, ...(disagreement ? { disagreement } : {}) };
+}
+
+/**
+ * Per-pixel normalised entropy (0 certain, 1 uniform) of image `b`'s probabilities from logits
+ * ([N, K, H, W]); on the output of `withTestTimeAugmentation`, the entropy of the averaged
+ * probabilities, the per-pixel confidence that complements the disagreement map.
+ */
+export function pixelEntropy(logits: Float32Array, b: number, classes: number, plane: number): Float32Array {
+  const out = new Float32Array(plane);
+  const offset = b * classes * plane;
+  const norm = Math.log(classes);
+  for (let i = 0; i < plane; i++) {
+    let max = -Infinity;
+    for (let k = 0; k < classes; k++) max = Math.max(max, logits[offset + k * plane + i]!);
+    let z = 0;
+    for (let k = 0; k < classes; k++) z += Math.exp(logits[offset + k * plane + i]! - max);
+    let h = 0;
+    for (let k = 0; k < classes; k++) {
+      const p = Math.exp(logits[offset + k * plane + i]! - max) / z;
+      if (p > 0) h -= p * Math.log(p);
+    }
+    out[i] = h / norm;
+  }
+  return out;
 }

@@ -192,7 +192,9 @@ export function qualityStep(study: CineStudy, segmentation: StackSegmentation, a
     phasesGiven,
     ...(study.context.patientSizeM !== undefined ? { patientSizeM: study.context.patientSizeM } : {}),
     ...(study.context.patientWeightKg !== undefined ? { patientWeightKg: study.context.patientWeightKg } : {}),
-    confidence: segmentation.confidence,
+    // With TTA the entropy rule reads the identity pass (its threshold was fitted on the bare model's
+    // entropy; the averaged probabilities are flatter by construction).
+    confidence: segmentation.uncertainty ? segmentation.uncertainty.map((row) => row.map((u) => u.identityConfidence)) : segmentation.confidence,
     embeddings: segmentation.embeddings,
     ...(model.qcReference ? { reference: model.qcReference } : {}),
     ...(segmentation.uncertainty
