@@ -8,7 +8,7 @@
  *
  *   node dist/bench/burst.js [--workers 1] [--studies 20] [--slices 12] [--phases 30]
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +34,11 @@ export interface BurstOptions {
    * measure two builds side by side (bench/memory.ts). @defaultValue this project
    */
   readonly serviceRoot?: string;
+  /**
+   * Where the synthetic studies are written (or, when already there, read back): several bursts of
+   * the same studies generate them once. @defaultValue a temporary folder of this burst
+   */
+  readonly studiesFolder?: string;
 }
 
 export interface BurstResult {
@@ -94,11 +99,14 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     const folders: string[] = [];
     let instances = 0;
     for (let k = 0; k < studies; k++) {
-      const study = generateStudy({ seed: seed + k, slices, phases });
-      const folder = join(work, 'studies', String(k));
-      mkdirSync(folder, { recursive: true });
-      study.files.forEach((f, i) => writeFileSync(join(folder, `${i}.dcm`), f.bytes));
-      instances = study.files.length;
+      const folder = join(options.studiesFolder ?? join(work, 'studies'), `${seed + k}-${slices}x${phases}`);
+      if (!existsSync(join(folder, 'complete'))) {
+        const study = generateStudy({ seed: seed + k, slices, phases });
+        mkdirSync(folder, { recursive: true });
+        study.files.forEach((f, i) => writeFileSync(join(folder, `${i}.dcm`), f.bytes));
+        writeFileSync(join(folder, 'complete'), '');
+      }
+      instances = readdirSync(folder).filter((name) => name.endsWith('.dcm')).length;
       folders.push(folder);
     }
     const dataDir = join(work, 'data');
@@ -140,7 +148,7 @@ export async function runBurst(options: BurstOptions): Promise<BurstResult> {
     })();
     const t0 = performance.now();
     for (const folder of folders) {
-      for (const name of readdirSync(folder)) await client.uploadInstance(new Uint8Array(readFileSync(join(folder, name))));
+      for (const name of readdirSync(folder).filter((n) => n.endsWith('.dcm'))) await client.uploadInstance(new Uint8Array(readFileSync(join(folder, name))));
     }
     let jobs: Job[] = [];
     for (;;) {

@@ -12,9 +12,9 @@
  * The environment is the Dockerfile's (bench/burst.ts: MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_);
  * `--env NAME=` removes a variable, `--env NAME=VALUE` sets one, for both builds.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { dirname, resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { runBurst, type BurstResult } from './burst.js';
 
 function argument(name: string): string | undefined {
@@ -53,10 +53,17 @@ async function main(): Promise<void> {
   const builds: Array<{ name: string; root?: string }> = [...(baseline ? [{ name: `baseline (${resolve(baseline)})`, root: resolve(baseline) }] : []), { name: 'this build' }];
   const loadAtStart = loadavg()[0]!;
   const runs: MemoryRun[] = [];
-  for (const build of builds) {
-    process.stdout.write(`memory burst: ${studies} studies of ${slices} x ${phases}, 1 worker, sqlite, ${build.name}\n`);
-    const r = await runBurst({ workers: 1, studies, slices, phases, env, ...(build.root ? { serviceRoot: build.root } : {}) });
-    runs.push({ build: build.name, peak_rss_mb: r.peakRssMb, wall_ms: r.wallMs, health_p99_ms: r.health.p99Ms, load_average_1m: r.loadAverage1m, pipeline_ms_median: r.stagesMs['pipeline'] });
+  // The studies are generated once for every build.
+  const studiesFolder = mkdtempSync(join(tmpdir(), 'pulse-bench-memory-'));
+  try {
+    for (const build of builds) {
+      process.stdout.write(`memory burst: ${studies} studies of ${slices} x ${phases}, 1 worker, sqlite, ${build.name}\n`);
+      const r = await runBurst({ workers: 1, studies, slices, phases, env, studiesFolder, ...(build.root ? { serviceRoot: build.root } : {}) });
+      runs.push({ build: build.name, peak_rss_mb: r.peakRssMb, wall_ms: r.wallMs, health_p99_ms: r.health.p99Ms, load_average_1m: r.loadAverage1m, pipeline_ms_median: r.stagesMs['pipeline'] });
+      process.stdout.write(`  peak RSS ${r.peakRssMb} MB; load ${r.loadAverage1m.mean}\n`);
+    }
+  } finally {
+    rmSync(studiesFolder, { recursive: true, force: true });
   }
   const results = {
     date: new Date().toISOString(),
