@@ -3,8 +3,7 @@
  * the bundled model, the changes feed. One call for the demo's wiring.
  */
 import { loadConfig } from '../config/load.js';
-import { viewerPhaseSeriesOn } from '../config/schema.js';
-import { createPipelineProcessor } from './pipeline-processor.js';
+import { createPipelineProcessor, processorOptionsOf } from './pipeline-processor.js';
 import { startService, type RunningService } from './service.js';
 
 export interface LocalServiceOptions {
@@ -23,6 +22,6 @@ export function startLocalService(options: LocalServiceOptions): Promise<Running
     env: options.env ?? process.env,
     overrides: { orthanc: { url: options.orthancUrl }, dataDir: options.dataDir, server: { port: options.port }, ...(options.ohif !== undefined ? { viewer: { ohif: options.ohif } } : {}) },
   });
-  const processor = createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, threads: config.model.threads, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), tta: config.model.tta, fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
+  const processor = createPipelineProcessor(processorOptionsOf(config));
   return startService({ config, processor });
 }

@@ -6,6 +6,7 @@
  */
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { accessSync, constants } from 'node:fs';
+import { viewerPhaseSeriesOn, type ServiceConfig } from '../config/schema.js';
 import { join } from 'node:path';
 import { defaultManifestPath } from '../model/manifest.js';
 import { ModelRegistry } from '../model/registry.js';
@@ -51,6 +52,23 @@ export interface PipelineProcessorOptions {
    * of its own, since sessions cannot cross threads. @defaultValue a registry of this processor's own
    */
   readonly models?: ModelRegistry;
+}
+
+/** The processor options a service configuration asks for: one reading for `pulse serve` and `pulse demo`. */
+export function processorOptionsOf(config: ServiceConfig): PipelineProcessorOptions {
+  return {
+    manifestPath: config.model.manifest,
+    calibration: config.model.calibration,
+    threads: config.model.threads,
+    concurrency: config.queue.concurrency,
+    seriesRules: config.routing.series,
+    pdf: config.reports.pdf,
+    segOnQcFail: config.reports.segOnQcFail,
+    viewerPhaseSeries: viewerPhaseSeriesOn(config),
+    tta: config.model.tta,
+    fhir: config.fhir.url !== undefined,
+    dataDir: config.dataDir,
+  };
 }
 
 export function createPipelineProcessor(options: PipelineProcessorOptions = {}): StudyProcessor {

@@ -8,11 +8,11 @@ import { Command, Option } from 'commander';
 import { parseIntegerOption } from '../integer-option.js';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../../config/load.js';
-import { viewerPhaseSeriesOn, type ServiceConfig } from '../../config/schema.js';
+import type { ServiceConfig } from '../../config/schema.js';
 import { JobPriority } from '../../queue/job-store.js';
 import { openJobStore } from '../../queue/open-job-store.js';
 import { jobModelKey } from '../../service/job-key.js';
-import { createPipelineProcessor } from '../../service/pipeline-processor.js';
+import { createPipelineProcessor, processorOptionsOf } from '../../service/pipeline-processor.js';
 import { startService } from '../../service/service.js';
 import type { StudyProcessor } from '../../service/study-job.js';
 import { warnSecretFlags } from '../secret-flags.js';
@@ -47,7 +47,7 @@ export function configFromFlags(flags: ServeFlags, env: NodeJS.ProcessEnv = proc
  * returns one, named with the hidden --processor-module flag.
  */
 async function processorFor(config: ServiceConfig, module: string | undefined): Promise<StudyProcessor> {
-  if (module === undefined) return createPipelineProcessor({ manifestPath: config.model.manifest, calibration: config.model.calibration, threads: config.model.threads, concurrency: config.queue.concurrency, seriesRules: config.routing.series, pdf: config.reports.pdf, segOnQcFail: config.reports.segOnQcFail, viewerPhaseSeries: viewerPhaseSeriesOn(config), fhir: config.fhir.url !== undefined, dataDir: config.dataDir });
+  if (module === undefined) return createPipelineProcessor(processorOptionsOf(config));
   const loaded = (await import(pathToFileURL(module).href)) as { createProcessor?: (c: ServiceConfig) => StudyProcessor | Promise<StudyProcessor> };
   if (typeof loaded.createProcessor !== 'function') throw new Error(`${module} does not export createProcessor(config)`);
   return loaded.createProcessor(config);
