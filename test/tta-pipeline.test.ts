@@ -41,6 +41,9 @@ test('TTA off changes nothing; flips add qc.uncertainty per structure and keep t
   assert.equal(flips.qc.ood, plain.qc.ood);
   // The entropy rule reads the identity pass: the same study entropy as without TTA.
   assert.ok(Math.abs(flips.qc.metrics.entropy! - plain.qc.metrics.entropy!) < 1e-9, `${flips.qc.metrics.entropy} vs ${plain.qc.metrics.entropy}`);
+  // A calibration's logit adapter was fitted on logits, not averaged log-probabilities: refused.
+  const adapter = { apply: () => {} };
+  await assert.rejects(runStudy(instances, model, { tta: 'flips', adapter }), /cannot run with a site calibration's logit adapter/);
   // The averaged segmentation stays close to the bare one on a study the model segments well.
   const ed = flips.analysis.phases.ed;
   let same = 0;

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { pixelEntropy, TTA_TRANSFORMS, transformPermutation, withTestTimeAugmentation, type BatchInference } from '../src/model/tta.js';
 import { foregroundEntropy, studyDisagreement, type ImageUncertainty } from '../src/model/confidence.js';
 import type { SliceBatchOutputs } from '../src/model/session.js';
+import { parseTta } from '../src/cli/tta-option.js';
 
 const rows = 6;
 const columns = 6;
@@ -137,4 +138,10 @@ test('a study disagreement pools union and intersection over its images per stru
   assert.ok(Math.abs(d.rv! - (1 - 32 / 40)) < 1e-12);
   assert.ok(Math.abs(d.myo! - 0.5) < 1e-12);
   assert.equal(d.lv, null);
+});
+
+test('--tta takes none or flips; anything else is an error naming the option and the values', () => {
+  assert.equal(parseTta('flips'), 'flips');
+  assert.equal(parseTta('none'), 'none');
+  assert.throws(() => parseTta('rotations'), /--tta must be one of none, flips, got 'rotations'/);
 });

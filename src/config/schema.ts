@@ -210,7 +210,8 @@ export const ConfigSchema = z.object({
       /**
        * Test-time augmentation (src/model/tta.ts): 'flips' runs every window four times (identity,
        * two flips, transpose), averages the probabilities and reports their disagreement in
-       * result.json's qc.uncertainty; about 4x the inference time. @defaultValue 'none'
+       * result.json's qc.uncertainty; about 4x the inference time. Not with a site calibration's
+       * logit adapter (such a study fails, saying so). @defaultValue 'none'
        */
       tta: z.enum(TTA_MODES).default('none'),
       /**

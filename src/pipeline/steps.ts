@@ -79,6 +79,9 @@ export async function segmentStep(
   const session = model.session;
   const { canonical: reorient = true, tta = 'none', ...stackOptions } = options;
   const canonical = reorient ? canonicalGrid(study.grid) : undefined;
+  // A calibration's logit adapter mixes the logit channels it was fitted on; TTA hands on averaged
+  // log-probabilities instead, which such a mix does not treat alike. Not measured: refused, loudly.
+  if (tta !== 'none' && stackOptions.adapter) throw new Error(`test-time augmentation (model.tta '${tta}') cannot run with a site calibration's logit adapter: turn one of them off`);
   const bare = (input: Float32Array, count: number, withFeatures: boolean) => session.run(input, count, withFeatures);
   // Test-time flips (model/tta.ts): the same steps on averaged probabilities, plus their agreement.
   const infer = tta === 'none' ? bare : withTestTimeAugmentation(bare, session.shape, { transforms: model.manifest.qualityControl?.uncertainty.transforms ?? TTA_TRANSFORMS, classes: model.manifest.segments.length + 1 });
