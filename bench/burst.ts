@@ -18,6 +18,7 @@ import { OrthancRestClient } from '../src/orthanc/rest-client.js';
 import { USER_METADATA_DECLARATION } from '../src/service/marking.js';
 import { generateStudy } from '../src/synth/index.js';
 import type { Job } from '../src/queue/job-store.js';
+import { median } from './args.js';
 
 export interface BurstOptions {
   readonly workers: number;
@@ -61,10 +62,6 @@ export interface BurstResult {
 const projectRoot = join(import.meta.dirname, '..', '..');
 const sleep = (ms: number) => new Promise((done) => setTimeout(done, ms));
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 function quantile(values: readonly number[], q: number): number {
   const s = [...values].sort((a, b) => a - b);

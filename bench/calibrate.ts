@@ -17,11 +17,8 @@ import { CalibrationStore } from '../src/pipeline/calibration-store.js';
 import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel } from '../src/pipeline/steps.js';
 import { generateStudy } from '../src/synth/index.js';
+import { argument } from './args.js';
 
-function argument(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 async function main(): Promise<void> {
   const count = Number(argument('studies') ?? 5);

@@ -12,6 +12,7 @@
 import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { argument, median } from './args.js';
 
 interface Build {
   readonly name: string;
@@ -28,15 +29,7 @@ interface RecordedCall {
 
 type Run = (input: Float32Array, count: number, withFeatures?: boolean) => Promise<unknown>;
 
-function argument(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 /** The pipeline of the build whose compiled modules lie under `dist`, with that build's defaults. */
 async function build(name: string, dist: string): Promise<Build> {

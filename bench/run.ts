@@ -28,16 +28,9 @@ import { DEFAULT_INTRA_OP_THREADS } from '../src/model/session.js';
 import { SEGMENTATION_BATCH_SIZE } from '../src/model/segment-stack.js';
 import { runBurst, type BurstResult } from './burst.js';
 import { startTestPostgres, type TestPostgres } from '../test/support/postgres.js';
+import { argument, median } from './args.js';
 
-function argument(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
 
 async function main(): Promise<void> {
   const manifestPath = argument('model');
