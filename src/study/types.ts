@@ -6,16 +6,14 @@ import type { SeriesInstanceUID, SOPClassUID, SOPInstanceUID, StudyInstanceUID, 
 
 export type { Vec3 } from '../core/geometry.js';
 import type { Vec3 } from '../core/geometry.js';
+import type { PlaneGeometry } from '../core/in-plane.js';
 
-/** Geometry of one image plane, in DICOM patient coordinates (mm). */
-export interface ImagePlane {
-  readonly rows: number;
-  readonly columns: number;
-  /** PixelSpacing as DICOM orders it: [spacing between rows (mm), spacing between columns (mm)]. */
-  readonly pixelSpacing: readonly [number, number];
-  readonly imagePositionPatient: Vec3;
-  /** Row direction cosines then column direction cosines. */
-  readonly imageOrientationPatient: readonly [number, number, number, number, number, number];
+/**
+ * Geometry of one image plane, in DICOM patient coordinates (mm): the fields the in-plane transforms
+ * need (PixelSpacing as DICOM orders it, [between rows, between columns]; row then column direction
+ * cosines), and the slice thickness.
+ */
+export interface ImagePlane extends PlaneGeometry {
   readonly sliceThickness?: number;
 }
 
