@@ -8,6 +8,7 @@
  *
  * Pure maths on arrays; the network itself stays behind the `SliceInference` it wraps.
  */
+import { IDENTITY, NAMED_TRANSFORMS, sourceIndex, type InPlaneTransform } from '../core/in-plane.js';
 import type { ModelInputShape, SliceBatchOutputs } from './session.js';
 import { foregroundEntropy, type ImageUncertainty, type SliceConfidence } from './confidence.js';
 
@@ -18,38 +19,26 @@ export { TTA_MODES, TTA_TRANSFORMS, type TtaMode, type TtaTransformName } from '
 /** The function TTA wraps: a ModelSession's `run`, bound (segment-stack.ts's SliceInference). */
 export type BatchInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
 
+/** Each transform as the in-plane transform it is (core/in-plane.ts). */
+const IN_PLANE: Record<TtaTransformName, InPlaneTransform> = {
+  identity: IDENTITY,
+  'flip-columns': NAMED_TRANSFORMS.columns,
+  'flip-rows': NAMED_TRANSFORMS.rows,
+  transpose: NAMED_TRANSFORMS.transpose,
+};
+
 /**
  * `P` with transformed[i] = original[P[i]]: pixel i of the transformed window shows pixel P[i] of
- * the original. A transpose needs a square window.
+ * the original (in-plane.ts's sourceIndex). A transpose needs a square window, so that the
+ * transformed window has the model's shape.
  */
-export function transformPermutation(name: TtaTransformName, rows: number, columns: number): Uint32Array {
-  const plane = rows * columns;
-  const p = new Uint32Array(plane);
+export function transformPermutation(name: TtaTransformName, rows: number, columns: number): Int32Array {
   if (name === 'transpose' && rows !== columns) throw new Error(`test-time transform 'transpose' needs a square model window, not ${rows}x${columns}`);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < columns; c++) {
-      const i = r * columns + c;
-      switch (name) {
-        case 'identity':
-          p[i] = i;
-          break;
-        case 'flip-columns':
-          p[i] = r * columns + (columns - 1 - c);
-          break;
-        case 'flip-rows':
-          p[i] = (rows - 1 - r) * columns + c;
-          break;
-        case 'transpose':
-          p[i] = c * columns + r;
-          break;
-      }
-    }
-  }
-  return p;
+  return sourceIndex(rows, columns, IN_PLANE[name]);
 }
 
 /** transformed[i] = source[from + P[i]] for each plane of `planes` consecutive planes. */
-function permutePlanes(source: Float32Array, from: number, planes: number, p: Uint32Array, target: Float32Array, to: number): void {
+function permutePlanes(source: Float32Array, from: number, planes: number, p: Int32Array, target: Float32Array, to: number): void {
   const n = p.length;
   for (let k = 0; k < planes; k++) {
     const s = from + k * n;
@@ -59,7 +48,7 @@ function permutePlanes(source: Float32Array, from: number, planes: number, p: Ui
 }
 
 /** The inverse: original[P[i]] = transformed[i], plane by plane. */
-function unpermutePlanes(transformed: Float32Array, from: number, planes: number, p: Uint32Array, target: Float32Array, to: number): void {
+function unpermutePlanes(transformed: Float32Array, from: number, planes: number, p: Int32Array, target: Float32Array, to: number): void {
   const n = p.length;
   for (let k = 0; k < planes; k++) {
     const s = from + k * n;
