@@ -3,6 +3,7 @@
  * model-grid pixel the model calls foreground, normalised by log(classes) so that 0 is certain and
  * 1 is uniform. Quality control averages it over a study (docs/quality-control.md).
  */
+import { argmaxPlane } from './postprocess.js';
 
 export interface SliceConfidence {
   /** Pixels (model grid) whose arg-max is not background. */
@@ -12,30 +13,26 @@ export interface SliceConfidence {
 }
 
 let exps = new Float64Array(0);
+let argmaxScratch = new Uint8Array(0);
 
 /**
  * Entropy of one image's logits ([classes, planeSize] from `offset`), over its foreground pixels.
  * `argmax`, when given, is the image's arg-max channel per pixel (postprocess.ts argmaxPlane), so
- * that the logits are read once for it and only the foreground pixels' are read again here.
+ * that the logits are read once for it and only the foreground pixels' are read again here; without
+ * it, argmaxPlane computes it (one arg-max for the whole pipeline, ties to the lower channel).
  */
 export function foregroundEntropy(logits: Float32Array, offset: number, classes: number, planeSize: number, argmax?: Uint8Array): SliceConfidence {
   let sum = 0;
   let count = 0;
   const norm = Math.log(classes);
   if (exps.length < classes) exps = new Float64Array(classes);
+  let labels = argmax;
+  if (labels === undefined) {
+    if (argmaxScratch.length < planeSize) argmaxScratch = new Uint8Array(planeSize);
+    labels = argmaxPlane(logits, offset, classes, planeSize, argmaxScratch);
+  }
   for (let i = 0; i < planeSize; i++) {
-    let best = 0;
-    if (argmax) best = argmax[i]!;
-    else {
-      let bestValue = logits[offset + i]!;
-      for (let k = 1; k < classes; k++) {
-        const v = logits[offset + k * planeSize + i]!;
-        if (v > bestValue) {
-          bestValue = v;
-          best = k;
-        }
-      }
-    }
+    const best = labels[i]!;
     if (best === 0) continue;
     const max = logits[offset + best * planeSize + i]!;
     // Each exponential once (it was computed twice: for the sum, then for each p): same values.
