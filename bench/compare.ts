@@ -3,7 +3,8 @@
  * before a change) and of this one, alternated run by run on the same 10 x 25 synthetic study, so
  * that the machine's load weighs on both alike. For each build: end-to-end processStudy time with its
  * own defaults, its stages, and pure inference as `npm run bench` defines it (the model's session.run
- * over the calls that build's pipeline makes, recorded and replayed, same session and threads).
+ * over the calls that build's pipeline makes, recorded and replayed on a session of the calling
+ * thread with the build's default options: the model alone, whichever thread the pipeline runs it on).
  * Prints one line per build and run, then the medians; nothing is written.
  *
  *   node dist/bench/compare.js --baseline /path/to/other/checkout [--runs 3]
@@ -35,14 +36,18 @@ type Run = (input: Float32Array, count: number, withFeatures?: boolean) => Promi
 async function build(name: string, dist: string): Promise<Build> {
   const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(dist, path)).href)) as T;
   const { generateStudy } = await load<{ generateStudy: (o: object) => { files: Array<{ name: string; bytes: Uint8Array }> } }>('src/synth/index.js');
-  const { ModelRegistry } = await load<{ ModelRegistry: new () => { load: (m?: string) => Promise<{ session: { run: Run; shape: { channels: number; rows: number; columns: number } } }>; close: () => Promise<void> } }>('src/model/registry.js');
+  const { ModelRegistry } = await load<{ ModelRegistry: new () => { load: (m?: string) => Promise<{ manifest: object; session: { run: Run; shape: { channels: number; rows: number; columns: number } } }>; close: () => Promise<void> } }>('src/model/registry.js');
+  const { ModelSession } = await load<{ ModelSession: { create: (manifest: object) => Promise<{ run: Run; release: () => Promise<void> }> } }>('src/model/session.js');
   const { processStudy } = await load<{ processStudy: (i: unknown, o: object) => Promise<{ result: { timings_ms: Record<string, number> } }> }>('src/pipeline/process-study.js');
   const study = generateStudy({ seed: 1, group: 'NOR', slices: 10, phases: 25 });
   const instances = study.files.map((f) => ({ source: f.name, bytes: f.bytes }));
   const models = new ModelRegistry();
   // The build's default session (its own default thread count), as its processStudy loads it.
-  const { session } = await models.load();
+  const { manifest, session } = await models.load();
   const sessionRun = session.run.bind(session);
+  // Pure inference runs on a session of the calling thread (ModelSession, the build's defaults):
+  // session.run alone, with no thread hop, whichever way the build's pipeline reaches its model.
+  const direct = await ModelSession.create(manifest);
   const recorded: RecordedCall[] = [];
   let recording = true;
   session.run = async (input, count, withFeatures = false) => {
@@ -53,7 +58,7 @@ async function build(name: string, dist: string): Promise<Build> {
   recording = false;
   const pure = async (): Promise<number> => {
     const t = performance.now();
-    for (const call of recorded) await sessionRun(call.input, call.count, call.withFeatures);
+    for (const call of recorded) await direct.run(call.input, call.count, call.withFeatures);
     return performance.now() - t;
   };
   await pure();
@@ -65,7 +70,10 @@ async function build(name: string, dist: string): Promise<Build> {
       const outputs = await processStudy(instances, { models });
       return { ms: performance.now() - t, stages: outputs.result.timings_ms };
     },
-    close: () => models.close(),
+    close: async () => {
+      await direct.release();
+      await models.close();
+    },
   };
 }
 

@@ -2,8 +2,9 @@
  * `npm run bench` (after the build: node dist/bench/run.js): per-stage times of the offline pipeline
  * on a 10-slice x 25-phase synthetic study, and the end-to-end time as a ratio to pure inference:
  * the model's session.run over exactly the calls the pipeline makes for that study (the location
- * pass, then every image in the pipeline's batches), same session and threads, measured in the same
- * run (and the same with the other thread count, side by side); then bursts through the service
+ * pass, then every image in the pipeline's batches), same session options and threads, replayed on a
+ * session of the calling thread (the pipeline's own runs on its inference thread), measured in the
+ * same run (and the same with the other thread count, side by side); then bursts through the service
  * (bench/burst.ts): 25 studies of 10 x 25 with 1, 2 and 3 worker processes on SQLite and on
  * PostgreSQL (studies per hour), and 20 studies of 12 x 30 with one worker (peak RSS). Prints one
  * table and writes bench/results.json.
@@ -24,7 +25,7 @@ import { processStudy } from '../src/pipeline/process-study.js';
 import { StageTimer } from '../src/core/stage-timer.js';
 import { ModelRegistry } from '../src/model/registry.js';
 import { loadModel, readStep } from '../src/pipeline/steps.js';
-import { DEFAULT_INTRA_OP_THREADS } from '../src/model/session.js';
+import { DEFAULT_INTRA_OP_THREADS, ModelSession } from '../src/model/session.js';
 import { SEGMENTATION_BATCH_SIZE } from '../src/model/segment-stack.js';
 import { runBurst, type BurstResult } from './burst.js';
 import { startTestPostgres, type TestPostgres } from '../test/support/postgres.js';
@@ -44,25 +45,31 @@ async function main(): Promise<void> {
   const models = new ModelRegistry();
   const model = await loadModel(models, manifestPath, threads);
   const options = { ...(manifestPath ? { manifestPath } : {}), threads, models };
-  // The same session with the other thread count, for the side-by-side pure-inference row.
+  // Pure inference runs on sessions of this thread (ModelSession: session.run alone, no thread hop),
+  // opened with the options the pipeline's session has; and with the other thread count beside it.
   const otherThreads = threads === 1 ? 2 : 1;
-  const other = await loadModel(models, manifestPath, otherThreads);
+  const direct = await ModelSession.create(model.manifest, { threads });
+  const other = await ModelSession.create(model.manifest, { threads: otherThreads });
 
   // Pure inference, defined as the model's session.run over exactly the calls the pipeline makes for
   // this study (the location pass's coarse slices, then every image in batches of the pipeline's
-  // size), with the same session and threads: the calls are recorded during the warm-up study and
-  // replayed on their recorded inputs. Everything else the pipeline does is its overhead.
+  // size), with the same threads: the calls are recorded during the warm-up study and replayed on
+  // their recorded inputs, one after the other, on a session of this thread. The pipeline runs its
+  // model on an inference thread of its own (model/inference-thread.ts) and keeps batches in flight;
+  // everything it does beyond these calls (its thread hops included) is its overhead.
   const session = model.session;
-  const sessionRun = session.run.bind(session);
+  const pipelineRun = session.run.bind(session);
   const recorded: Array<{ input: Float32Array; count: number; withFeatures: boolean }> = [];
   let recording = true;
-  session.run = async (input, count, withFeatures = false) => {
+  session.run = async (input, count, withFeatures = false, runOptions) => {
     if (recording) {
       const { channels, rows, columns } = session.shape;
+      // Copied before the pipeline's batch moves to the inference thread.
       recorded.push({ input: input.slice(0, count * channels * rows * columns), count, withFeatures });
     }
-    return sessionRun(input, count, withFeatures);
+    return pipelineRun(input, count, withFeatures, runOptions);
   };
+  const sessionRun = direct.run.bind(direct);
   await processStudy(instances, options);
   recording = false;
   const cine = readStep(instances, new StageTimer());
@@ -70,7 +77,7 @@ async function main(): Promise<void> {
   const inferredSlices = recorded.reduce((sum, call) => sum + call.count, 0);
   // What is not one of the study's slices is the location pass (segment-stack.ts locateHeart).
   const locateCalls = recorded.filter((_, i) => recorded.slice(i).reduce((sum, call) => sum + call.count, 0) > slices * phases);
-  const replay = async (run: typeof sessionRun): Promise<{ totalMs: number; locateMs: number }> => {
+  const replay = async (run: (input: Float32Array, count: number, withFeatures: boolean) => Promise<unknown>): Promise<{ totalMs: number; locateMs: number }> => {
     let locateMs = 0;
     const t = performance.now();
     for (const call of recorded) {
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
     }
     return { totalMs: performance.now() - t, locateMs };
   };
-  const otherRun = other.session.run.bind(other.session);
+  const otherRun = other.run.bind(other);
 
   // Warm-up (first-run allocations), then alternate the measurements.
   await replay(sessionRun);
@@ -104,6 +111,8 @@ async function main(): Promise<void> {
   const stageMedians = Object.fromEntries(stageNames.map((s) => [s, Math.round(median(stages.map((x) => x[s] ?? 0)) * 10) / 10]));
   const pureMs = median(pure);
   const e2eMs = median(endToEnd);
+  await direct.release();
+  await other.release();
   await models.close();
   const round1 = (v: number): number => Math.round(v * 10) / 10;
   const pipeline = {
@@ -113,7 +122,7 @@ async function main(): Promise<void> {
     batch_size: SEGMENTATION_BATCH_SIZE,
     stages_ms: stageMedians,
     end_to_end_ms: round1(e2eMs),
-    pure_inference: 'session.run over the calls the pipeline makes (location pass + every image in its batches), same session and threads, replayed on the recorded inputs',
+    pure_inference: 'session.run over the calls the pipeline makes (location pass + every image in its batches), same session options and threads, replayed one after the other on the recorded inputs on a session of the calling thread',
     pure_inference_calls: recorded.length,
     pure_inference_slices: inferredSlices,
     pure_inference_ms: round1(pureMs),

@@ -5,14 +5,17 @@
  */
 import type { CineGrid, LabelMap, SourceImage } from '../study/types.js';
 import type { LoadedManifest } from './manifest.js';
-import type { ModelInputShape, SliceBatchOutputs } from './session.js';
+import type { ModelInputShape, RunOptions, SliceBatchOutputs } from './session.js';
 import { channelSlices, mappingFor, preprocessImage, type ModelWindow } from './preprocess.js';
 import { argmaxPlane, labelsFromLogits } from './postprocess.js';
 import { cleanUpPhase } from './components.js';
 import { foregroundEntropy, type ImageUncertainty, type SliceConfidence } from './confidence.js';
 
-/** What runs the network: a ModelSession's `run`, bound (features fetched only when `withFeatures`). */
-export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean) => Promise<SliceBatchOutputs>;
+/**
+ * What runs the network: a ModelRunner's `run`, bound (features fetched only when `withFeatures`).
+ * segmentStack gives up each batch's input (`transfer`) and keeps several batches in flight.
+ */
+export type SliceInference = (input: Float32Array, count: number, withFeatures: boolean, options?: RunOptions) => Promise<SliceBatchOutputs>;
 
 /**
  * A site calibration's segmentation adapter: rewrites one image's logits ([K, H, W] on the model
@@ -49,6 +52,8 @@ export interface SegmentStackOptions {
   centreMm?: readonly [number, number];
   /** Checked before every batch: an aborted run stops with the abort reason. */
   signal?: AbortSignal;
+  /** Batches handed to the network before the oldest is post-processed. @defaultValue BATCHES_IN_FLIGHT (2) */
+  batchesInFlight?: number;
 }
 
 /** Where the heart was found: the model window's centre in mm from the image centre (rows, columns). */
@@ -114,6 +119,13 @@ function sharedMatrix(grid: CineGrid): boolean {
  */
 export const SEGMENTATION_BATCH_SIZE = 4;
 
+/**
+ * Batches waiting on the network at a time: one running, one ready to start the moment it ends,
+ * while this thread post-processes the one before and prepares the one after. More would only hold
+ * more memory (each batch of 4 is 0.4 MB in and 1.6 MB out on PULSE-lite's window).
+ */
+export const BATCHES_IN_FLIGHT = 2;
+
 export async function segmentStack(
   grid: CineGrid,
   manifest: LoadedManifest,
@@ -171,43 +183,34 @@ export async function segmentStack(
 
   const total = slices * phases;
   const argmax = new Uint8Array(plane);
-  const batch = new Float32Array(Math.min(batchSize, total) * shape.channels * plane);
-  for (let start = 0; start < total; start += batchSize) {
-    options.signal?.throwIfAborted();
-    const count = Math.min(batchSize, total - start);
-    t = performance.now();
-    // Phases before this batch are done: their buffers serve the next phases.
-    const firstPhase = Math.floor(start / slices);
-    for (const [p, windows] of phaseWindows) {
-      if (p >= firstPhase) continue;
-      phaseWindows.delete(p);
-      spare.push(windows);
-    }
-    const input = count * shape.channels * plane === batch.length ? batch : batch.subarray(0, count * shape.channels * plane);
-    for (let b = 0; b < count; b++) {
-      const index = start + b;
-      const p = Math.floor(index / slices);
-      const s = index - p * slices;
-      const windows = windowsOf(p);
-      const sources = channelsOf[s]!;
-      for (let ch = 0; ch < sources.length; ch++) {
-        const from = sources[ch]! * plane;
-        batch.set(windows.subarray(from, from + plane), (b * shape.channels + ch) * plane);
-      }
-    }
-    timingsMs.preprocess += performance.now() - t;
+  const withFeatures = featureData !== undefined || adapter !== undefined;
+  const cleaner = (options.cleanUp ?? true) ? phaseCleaner(grid, labels) : undefined;
+  let cleanedPhases = 0;
+  const outPlane = classes * plane;
+  const batchValues = shape.channels * plane;
 
+  // Batches handed to the network and not yet post-processed, oldest first. With the model on a
+  // thread of its own (inference-thread.ts), batch k+1 is prepared and batch k-1 post-processed while
+  // batch k runs; at most `depth` batches wait on the network at a time, so memory holds that many
+  // batches' inputs and outputs, not the study's.
+  const depth = options.batchesInFlight ?? BATCHES_IN_FLIGHT;
+  if (!Number.isInteger(depth) || depth < 1) throw new Error(`batchesInFlight must be a positive integer, got ${depth}`);
+  const inFlight: Array<{ readonly start: number; readonly count: number; readonly outputs: Promise<SliceBatchOutputs> }> = [];
+
+  const postprocessOldest = async (): Promise<void> => {
+    const { start, count, outputs } = inFlight.shift()!;
+    // The time the pipeline waits for the network: with batches in flight, the part of the inference
+    // that its own pre- and post-processing did not cover.
     t = performance.now();
-    const out = await infer(input, count, featureData !== undefined || adapter !== undefined);
+    const out = await outputs;
     timingsMs.inference += performance.now() - t;
 
     t = performance.now();
-    const outPlane = classes * plane;
     if (out.logits.length !== count * outPlane) {
       throw new Error(`model ${manifest.name}: segmentation output holds ${out.logits.length} values, expected ${count} x ${classes} x ${shape.rows} x ${shape.columns}`);
     }
     const d = out.embedding.length / count;
-    if ((featureData || adapter) && (!out.features || !out.featureDims)) throw new Error(`model ${manifest.name}: decoder features were asked for and not returned`);
+    if (withFeatures && (!out.features || !out.featureDims)) throw new Error(`model ${manifest.name}: decoder features were asked for and not returned`);
     const f = out.featureDims ? out.featureDims[0] * out.featureDims[1] * out.featureDims[2] : 0;
     if (out.featureDims) featureDims = out.featureDims;
     for (let b = 0; b < count; b++) {
@@ -235,11 +238,50 @@ export async function segmentStack(
       const u = out.uncertainty?.[b];
       if (u) (uncertainty ??= Array.from({ length: slices }, () => new Array<ImageUncertainty>(phases)))[s]![p] = u;
     }
+    // A phase whose every slice is labelled is cleaned up now, while the network runs the next batches.
+    const labelledPhases = Math.floor((start + count) / slices);
+    for (; cleaner && cleanedPhases < labelledPhases; cleanedPhases++) cleaner(cleanedPhases);
     timingsMs.postprocess += performance.now() - t;
+  };
+
+  for (let start = 0; start < total; start += batchSize) {
+    options.signal?.throwIfAborted();
+    const count = Math.min(batchSize, total - start);
+    t = performance.now();
+    // Phases before this batch are done: their buffers serve the next phases.
+    const firstPhase = Math.floor(start / slices);
+    for (const [p, windows] of phaseWindows) {
+      if (p >= firstPhase) continue;
+      phaseWindows.delete(p);
+      spare.push(windows);
+    }
+    // A buffer of its own per batch: it moves to the inference thread (no copy) and stays there.
+    const input = new Float32Array(count * batchValues);
+    for (let b = 0; b < count; b++) {
+      const index = start + b;
+      const p = Math.floor(index / slices);
+      const s = index - p * slices;
+      const windows = windowsOf(p);
+      const sources = channelsOf[s]!;
+      for (let ch = 0; ch < sources.length; ch++) {
+        const from = sources[ch]! * plane;
+        input.set(windows.subarray(from, from + plane), (b * shape.channels + ch) * plane);
+      }
+    }
+    timingsMs.preprocess += performance.now() - t;
+
+    const outputs = infer(input, count, withFeatures, { transfer: true });
+    // Awaited in order below; one that fails while an earlier batch is awaited is not unhandled.
+    outputs.catch(() => undefined);
+    inFlight.push({ start, count, outputs });
+    if (inFlight.length >= depth) await postprocessOldest();
+  }
+  while (inFlight.length > 0) {
+    options.signal?.throwIfAborted();
+    await postprocessOldest();
   }
 
   t = performance.now();
-  if (options.cleanUp ?? true) cleanUp(grid, labels);
   const labelMaps = labels.map((row, s) => row.map((map, p): LabelMap => ({ image: grid.images[s]![p]! as SourceImage, labels: map })));
   timingsMs.postprocess += performance.now() - t;
 
@@ -356,24 +398,26 @@ export async function locateHeart(
   };
 }
 
-/** Clean-up per phase: in 3D over the stack when its images share a matrix, else slice by slice. */
-function cleanUp(grid: CineGrid, labels: Uint8Array[][]): void {
-  const { slices, phases } = grid;
+/**
+ * Clean-up of one phase (called once per phase, as its label maps are complete): in 3D over the
+ * stack when its images share a matrix, else slice by slice.
+ */
+function phaseCleaner(grid: CineGrid, labels: Uint8Array[][]): (phase: number) => void {
+  const { slices } = grid;
   if (sharedMatrix(grid)) {
     const { rows, columns } = grid.images[0]![0]!.plane;
     const size = rows * columns;
     const volume = new Uint8Array(slices * size);
-    for (let p = 0; p < phases; p++) {
+    return (p) => {
       for (let s = 0; s < slices; s++) volume.set(labels[s]![p]!, s * size);
       cleanUpPhase(volume, slices, rows, columns);
       for (let s = 0; s < slices; s++) labels[s]![p]!.set(volume.subarray(s * size, (s + 1) * size));
-    }
-    return;
+    };
   }
-  for (let s = 0; s < slices; s++) {
-    for (let p = 0; p < phases; p++) {
+  return (p) => {
+    for (let s = 0; s < slices; s++) {
       const { rows, columns } = grid.images[s]![p]!.plane;
       cleanUpPhase(labels[s]![p]!, 1, rows, columns);
     }
-  }
+  };
 }

@@ -54,7 +54,39 @@ export function inputShape(manifest: LoadedManifest): ModelInputShape {
   return { channels: channels!, rows: rows!, columns: columns! };
 }
 
-export class ModelSession {
+/** How a caller hands a batch to `run`. */
+export interface RunOptions {
+  /**
+   * The caller gives up `input`: its buffer may move to the inference thread instead of being copied
+   * (the caller's view is then detached). @defaultValue false
+   */
+  readonly transfer?: boolean;
+}
+
+/**
+ * What runs the model for a study: a session on the calling thread (ModelSession) or on a thread of
+ * its own (InferenceThread, inference-thread.ts). Both give the same outputs, bit for bit.
+ */
+export interface ModelRunner {
+  readonly manifest: LoadedManifest;
+  readonly shape: ModelInputShape;
+  /** `count` slices stored contiguously in `input` ([count, C, H, W]); features only when `withFeatures`. */
+  run(input: Float32Array, count: number, withFeatures?: boolean, options?: RunOptions): Promise<SliceBatchOutputs>;
+  /** The study head: one standardised feature vector in, group logits out. */
+  runStudyHead(features: Float32Array, dims?: readonly number[]): Promise<Float32Array>;
+  release(): Promise<void>;
+}
+
+/** `input` cut to the `count` slices a batch holds; throws when it holds fewer. */
+export function batchInput(input: Float32Array, count: number, shape: ModelInputShape): Float32Array {
+  const size = count * shape.channels * shape.rows * shape.columns;
+  if (!Number.isInteger(count) || count < 1) throw new Error(`a model batch needs a positive slice count, got ${count}`);
+  if (input.length < size) throw new Error(`model input holds ${input.length} values, ${count} slices need ${size}`);
+  return input.length === size ? input : input.subarray(0, size);
+}
+
+/** onnxruntime on the calling thread: `run` blocks that thread for the batch's whole inference. */
+export class ModelSession implements ModelRunner {
   private constructor(
     readonly manifest: LoadedManifest,
     readonly shape: ModelInputShape,
@@ -96,10 +128,9 @@ export class ModelSession {
    * Runs `count` slices stored contiguously in `input` ([count, C, H, W]). Fetches the segmentation
    * and the embedding, and the decoder features only when `withFeatures` (site calibration).
    */
-  async run(input: Float32Array, count: number, withFeatures = false): Promise<SliceBatchOutputs> {
+  async run(input: Float32Array, count: number, withFeatures = false, _options: RunOptions = {}): Promise<SliceBatchOutputs> {
     const { channels, rows, columns } = this.shape;
-    if (input.length < count * channels * rows * columns) throw new Error(`model input holds ${input.length} values, ${count} slices need ${count * channels * rows * columns}`);
-    const data = input.length === count * channels * rows * columns ? input : input.subarray(0, count * channels * rows * columns);
+    const data = batchInput(input, count, this.shape);
     const tensor = new ort.Tensor('float32', data, [count, channels, rows, columns]);
     const { segmentation, embedding, features } = this.manifest.outputs;
     const fetches = withFeatures ? [segmentation.name, embedding.name, features.name] : [segmentation.name, embedding.name];

@@ -5,7 +5,7 @@
  */
 import { analyseStudy, MEASUREMENT_UNITS, populationSentence, type CardiacPhases, type StudyAnalysis } from '../analysis/index.js';
 import { ADULT_AGE_YEARS } from '../analysis/normal-ranges.js';
-import { segmentStack, type LogitAdapter, type SegmentStackOptions, type StackSegmentation } from '../model/segment-stack.js';
+import { segmentStack, type LogitAdapter, type SegmentStackOptions, type SliceInference, type StackSegmentation } from '../model/segment-stack.js';
 import { readStudy } from '../study/read-study.js';
 import type { SeriesSelectionRulesInput } from '../study/series-rules.js';
 import type { CineStudy } from '../study/types.js';
@@ -82,7 +82,7 @@ export async function segmentStep(
   // A calibration's logit adapter mixes the logit channels it was fitted on; TTA hands on averaged
   // log-probabilities instead, which such a mix does not treat alike. Not measured: refused, loudly.
   if (tta !== 'none' && stackOptions.adapter) throw new Error(`test-time augmentation (model.tta '${tta}') cannot run with a site calibration's logit adapter: turn one of them off`);
-  const bare = (input: Float32Array, count: number, withFeatures: boolean) => session.run(input, count, withFeatures);
+  const bare: SliceInference = (input, count, withFeatures, runOptions) => session.run(input, count, withFeatures, runOptions);
   // Test-time flips (model/tta.ts): the same steps on averaged probabilities, plus their agreement.
   const infer = tta === 'none' ? bare : withTestTimeAugmentation(bare, session.shape, { transforms: model.manifest.qualityControl?.uncertainty.transforms ?? TTA_TRANSFORMS, classes: model.manifest.segments.length + 1 });
   const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, infer, stackOptions);
