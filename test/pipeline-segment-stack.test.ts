@@ -116,3 +116,47 @@ test('decoder features are kept only when asked for', async () => {
   assert.deepEqual(kept.features!.dims, [1, 1, 1]);
   assert.equal(kept.features!.data[1]![1]!.length, 1);
 });
+
+test('at most two batches wait on the network at a time, each given up to it, and the outputs do not depend on it', async () => {
+  const g = grid(5, 4);
+  const shape = { channels: 1, rows: model.rows, columns: model.columns };
+  const inner = network(1, []);
+  let waiting = 0;
+  let most = 0;
+  const given: boolean[] = [];
+  // A network that answers later, as one on its own thread does: the caller may hand on more batches meanwhile.
+  const slow = async (input: Float32Array, count: number, withFeatures: boolean, options?: { transfer?: boolean }): Promise<SliceBatchOutputs> => {
+    given.push(options?.transfer === true);
+    waiting++;
+    most = Math.max(most, waiting);
+    const out = await inner(input.slice(), count);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    waiting--;
+    return out;
+  };
+  const overlapped = await segmentStack(g, manifest(1), shape, slow, { batchSize: 3 });
+  assert.equal(most, 2, 'two batches in flight, not more');
+  assert.ok(given.every(Boolean), 'every batch is given up (it may move to the inference thread)');
+  most = 0;
+  const one = await segmentStack(g, manifest(1), shape, slow, { batchSize: 3, batchesInFlight: 1 });
+  assert.equal(most, 1);
+  for (let s = 0; s < 5; s++) {
+    for (let p = 0; p < 4; p++) {
+      assert.deepEqual(overlapped.labelMaps[s]![p]!.labels, one.labelMaps[s]![p]!.labels, `slice ${s} phase ${p}`);
+      assert.deepEqual(overlapped.embeddings[s]![p], one.embeddings[s]![p]);
+    }
+  }
+});
+
+test('a batch the network refuses fails the stack with its reason, even while another batch is in flight', async () => {
+  const g = grid(3, 3);
+  const shape = { channels: 1, rows: model.rows, columns: model.columns };
+  const inner = network(1, []);
+  let calls = 0;
+  const failing = async (input: Float32Array, count: number): Promise<SliceBatchOutputs> => {
+    if (++calls === 2) throw new Error('onnxruntime: Got invalid dimensions');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    return inner(input, count);
+  };
+  await assert.rejects(segmentStack(g, manifest(1), shape, failing, { batchSize: 2 }), /invalid dimensions/);
+});
