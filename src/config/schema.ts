@@ -131,8 +131,12 @@ export const ConfigSchema = z.object({
         .object({
           /** postgres://user:password@host:5432/database; a secret (PULSE_QUEUE_POSTGRES_URL_FILE). Required with backend 'postgres'. */
           url: z.string().min(1).optional(),
-          /** Schema holding the queue's tables (created when missing): one per PULSE installation sharing a database. @defaultValue 'pulse' */
-          schema: z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/u, 'a lower-case SQL identifier').default('pulse'),
+          /**
+           * Schema holding the queue's tables (created when missing), pg-boss's in `<schema>_boss`: one per
+           * PULSE installation sharing a database. At most 58 characters, so `_boss` still fits PostgreSQL's 63.
+           * @defaultValue 'pulse'
+           */
+          schema: z.string().regex(/^[a-z_][a-z0-9_]{0,57}$/u, 'a lower-case SQL identifier of at most 58 characters').default('pulse'),
           /** Connections each replica opens. @defaultValue 4 */
           poolSize: z.number().int().min(1).max(100).default(4),
         })
