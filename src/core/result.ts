@@ -77,6 +77,11 @@ export interface StudyResult {
    */
   series_decisions?: Array<{ seriesInstanceUID: string; chosen: boolean; reason: string }>;
   model: ModelIdentity;
+  /**
+   * Wall time per stage: read, preprocess, inference, postprocess, analysis, dicom, total. The model
+   * runs on a thread of its own while the pipeline prepares and post-processes the neighbouring
+   * batches, so `inference` is the time the pipeline waited for it, not the model's whole time.
+   */
   timings_ms: Record<string, number>;
 }
 
