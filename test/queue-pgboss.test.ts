@@ -174,4 +174,40 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
     assert.equal((await store.get(stale.id))!.state, 'done', 'left as it was');
     assert.deepEqual(await disagreements(schema), []);
   });
+
+  test('a claim never waits for a row another transaction holds (a priority raise under way): it takes it once that commits', async () => {
+    const schema = freshSchema();
+    const store = open(schema);
+    const { job } = await store.enqueue({ studyInstanceUID: '7.1', modelKey: MODEL, source: 'api', priority: -10 });
+    const holder = await admin.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT id FROM ${schema}.jobs WHERE id = $1 FOR UPDATE`, [job.id]);
+      // Without the check the claim would wait for the row while holding its pg-boss job, and an
+      // enqueue holding the row would wait for that job: a deadlock.
+      assert.equal(await store.claim('w', 10_000), undefined);
+      await holder.query('COMMIT');
+    } finally {
+      holder.release();
+    }
+    assert.equal((await store.claim('w', 10_000))?.id, job.id);
+    assert.deepEqual(await disagreements(schema), []);
+  });
+
+  test('priority raises and claims of the same rows at once: each row claimed once, row and pg-boss job agree', async () => {
+    const schema = freshSchema();
+    const store = open(schema);
+    const other = open(schema);
+    const uids = Array.from({ length: 12 }, (_, i) => `8.${i}`);
+    for (const uid of uids) await store.enqueue({ studyInstanceUID: uid, modelKey: MODEL, source: 'api', priority: -10 });
+    const claims: Array<Promise<unknown>> = [];
+    const raises = uids.map((uid) => other.enqueue({ studyInstanceUID: uid, modelKey: MODEL, source: 'changes', priority: 0 }));
+    for (let i = 0; i < 12; i++) claims.push(store.claim(`w${i}`, 60_000));
+    await Promise.all([...raises, ...claims]);
+    for (let job = await store.claim('late', 60_000); job; job = await store.claim('late', 60_000));
+    const jobs = await Promise.all(uids.map(async (uid) => (await store.findByStudy(uid))[0]!));
+    assert.deepEqual(jobs.map((j) => j.state), uids.map(() => 'running'), 'every row claimed once');
+    assert.ok(jobs.every((j) => j.attempts === 1));
+    assert.deepEqual(await disagreements(schema), []);
+  });
 });

@@ -122,6 +122,10 @@ function checkedSchema(name: string): string {
 
 /** Jobs fetched from pg-boss whose row did not wait for them, passed over in one claim before it gives up. */
 const MAX_STALE_PER_CLAIM = 20;
+/** Claims given back because the fetched job's row was busy, before a claim reports nothing due. */
+const MAX_BUSY_RETRIES = 5;
+/** The row of a fetched pg-boss job is locked by another transaction: give the job back and claim again. */
+class RowBusy extends Error {}
 /** How often queued rows are checked for a live pg-boss job (a job pg-boss dropped is sent again). */
 const RECONCILE_INTERVAL_MS = 60_000;
 
@@ -352,31 +356,49 @@ export class PostgresJobStore implements JobStore {
   }
 
   async claim(owner: string, leaseMs: number, now?: number): Promise<Job | undefined> {
-    const { s } = this;
-    return this.transaction(async (client, db) => {
-      if (now !== undefined) await this.bringForward(client, db, now);
-      for (let stale = 0; stale <= MAX_STALE_PER_CLAIM; stale++) {
-        // pg-boss's fetch: SKIP LOCKED, so workers claiming at the same moment each take a different
-        // job and none waits; highest priority first, then oldest; a job in backoff only once due.
-        const [delivery] = await this.boss.fetch<Delivery>(BOSS_QUEUE, { db, batchSize: 1 });
-        if (delivery === undefined) return undefined;
-        const row = (
-          await client.query<Row>(
-            `WITH t AS (SELECT ${nowOr('$3')} AS now)
-             UPDATE ${s}.jobs SET state = 'running', lease_owner = $1, lease_until = t.now + $2, attempts = attempts + 1,
-               started_at = t.now, updated_at = t.now
-             FROM t
-             WHERE id = $4 AND state = 'queued' AND boss_id = $5 AND not_before <= t.now
-             RETURNING ${s}.jobs.*`,
-            [owner, leaseMs, now ?? null, delivery.data.row, delivery.id],
-          )
-        ).rows[0];
-        if (row) return toJob(row);
-        // Its row was not due by the caller's clock: what is left is not due either.
-        if (await this.passOver(client, db, delivery)) return undefined;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((client, db) => this.claimIn(client, db, owner, leaseMs, now));
+      } catch (error) {
+        // The row of the job fetched was being changed (its priority raised) by another transaction,
+        // which may be waiting for that very pg-boss job: the job went back with the rollback.
+        if (!(error instanceof RowBusy) || attempt >= MAX_BUSY_RETRIES) {
+          if (error instanceof RowBusy) return undefined;
+          throw error;
+        }
+        await new Promise((done) => setTimeout(done, 10 * attempt));
       }
-      return undefined;
-    });
+    }
+  }
+
+  private async claimIn(client: pg.PoolClient, db: IDatabase, owner: string, leaseMs: number, now: number | undefined): Promise<Job | undefined> {
+    const { s } = this;
+    if (now !== undefined) await this.bringForward(client, db, now);
+    for (let stale = 0; stale <= MAX_STALE_PER_CLAIM; stale++) {
+      // pg-boss's fetch: SKIP LOCKED, so workers claiming at the same moment each take a different
+      // job and none waits; highest priority first, then oldest; a job in backoff only once due.
+      const [delivery] = await this.boss.fetch<Delivery>(BOSS_QUEUE, { db, batchSize: 1 });
+      if (delivery === undefined) return undefined;
+      // Never wait for the row while holding its pg-boss job: an enqueue raising the row's priority
+      // locks the row, then replaces that job (the opposite order, a deadlock).
+      const locked = await client.query(`SELECT id FROM ${s}.jobs WHERE id = $1 FOR UPDATE SKIP LOCKED`, [delivery.data.row]);
+      if (locked.rowCount === 0 && (await client.query(`SELECT 1 FROM ${s}.jobs WHERE id = $1`, [delivery.data.row])).rowCount === 1) throw new RowBusy();
+      const row = (
+        await client.query<Row>(
+          `WITH t AS (SELECT ${nowOr('$3')} AS now)
+           UPDATE ${s}.jobs SET state = 'running', lease_owner = $1, lease_until = t.now + $2, attempts = attempts + 1,
+             started_at = t.now, updated_at = t.now
+           FROM t
+           WHERE id = $4 AND state = 'queued' AND boss_id = $5 AND not_before <= t.now
+           RETURNING ${s}.jobs.*`,
+          [owner, leaseMs, now ?? null, delivery.data.row, delivery.id],
+        )
+      ).rows[0];
+      if (row) return toJob(row);
+      // Its row was not due by the caller's clock: what is left is not due either.
+      if (await this.passOver(client, db, delivery)) return undefined;
+    }
+    return undefined;
   }
 
   /**
