@@ -56,6 +56,27 @@ export function samplePoints(seg: ReadSegmentation): Map<string, Array<[number, 
   return out;
 }
 
+/**
+ * Waits until the viewport shows a segment colour (the SEG's labelmap is loaded and drawn), polling
+ * screenshots of the viewport's canvas; the segment list's colour swatches lie outside it.
+ */
+async function overlayDrawn(page: Page, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const box = (await page.evaluate(`(() => {
+      const v = window.cornerstone?.getRenderingEngines?.()[0]?.getViewports?.()[0];
+      const r = v?.canvas?.getBoundingClientRect();
+      return r ? { x: r.left, y: r.top, width: r.width, height: r.height } : null;
+    })()`)) as { x: number; y: number; width: number; height: number } | null;
+    if (box && box.width > 0 && box.height > 0) {
+      const shot = readPng(await page.screenshot({ clip: box }));
+      for (let o = 0; o < shot.pixels.length; o += 4 * 7) if (classify(shot.pixels[o]!, shot.pixels[o + 1]!, shot.pixels[o + 2]!) !== 'none') return;
+    }
+    if (Date.now() > deadline) throw new Error(`the SEG overlay was not drawn within ${timeoutMs / 1000} s`);
+    await page.waitForTimeout(250);
+  }
+}
+
 /** Opens the study in OHIF, loads the SEG with this series description, and tallies the overlay per phase (dimension group). */
 export async function measure(page: Page, base: string, studyUID: string, seg: ReadSegmentation, description: string, shots: string): Promise<Record<string, Tally>> {
   const points = samplePoints(seg);
@@ -65,7 +86,7 @@ export async function measure(page: Page, base: string, studyUID: string, seg: R
   await page.getByText('Skip all').click({ timeout: 5000 }).catch(() => undefined);
   await page.getByText(description).first().dblclick();
   await page.getByRole('button', { name: /^yes$/i }).click({ timeout: 60_000 });
-  await page.waitForTimeout(10_000);
+  await overlayDrawn(page);
   const shape = (await page.evaluate(`(() => {
     const cs = window.cornerstone; const v = cs.getRenderingEngines()[0].getViewports()[0];
     const vol = v.getVolumeId ? cs.cache.getVolume(v.getVolumeId()) : undefined;
