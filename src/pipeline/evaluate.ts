@@ -13,7 +13,7 @@ import type { CineStudy, LabelMap } from '../study/types.js';
 import { classification, dice, errorSummary, hausdorff95, type ClassificationMetrics, type PhaseVolume } from './metrics.js';
 import { readInstancesFromFiles } from './read-folder.js';
 import type { StudyInstance } from '../core/study-instance.js';
-import { runStudy, type LoadedModel } from './steps.js';
+import { runStudy, type LoadedModel, type StudyRun } from './steps.js';
 import type { CalibrationProfile } from '../calibration/profile.js';
 import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
 import type { StudyUncertainty } from '../analysis/quality-control.js';
@@ -81,13 +81,15 @@ function phaseVolume(maps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number
 }
 
 /** Runs one case through the pipeline and scores it. */
-export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean; canonical?: boolean; tta?: TtaMode } = {}): Promise<CaseResult> {
+export async function evaluateCase(c: EvalCase, model: LoadedModel, calibration: CalibrationProfile | null = null, options: { locate?: boolean; canonical?: boolean; tta?: TtaMode; onRun?: (run: StudyRun, truth: LabelMap[][]) => void } = {}): Promise<CaseResult> {
   const knownPhases = (study: CineStudy) => (c.phasesGiven ? { ed: phaseOf(study, c.edInstances, 'ED', c.id), es: phaseOf(study, c.esInstances, 'ES', c.id) } : undefined);
   if (calibration) checkCalibrationModel(calibration, model.manifest);
   const seriesRules = calibration ? seriesRulesWith(calibration, c.seriesRules) : c.seriesRules;
   const run = await runStudy(c.instances, model, { knownPhases, ...(seriesRules ? { seriesRules } : {}), ...(calibration ? { adapter: adapterOf(calibration) } : {}), ...(calibration && inputTransformOf(calibration) ? { inputTransform: inputTransformOf(calibration)! } : {}), ...(options.locate === false ? { locate: false } : {}), ...(options.canonical === false ? { canonical: false } : {}), ...(options.tta ? { tta: options.tta } : {}) });
   const { study, segmentation, analysis } = run;
   const truth = truthMaps(study, c);
+  // Benches that measure more than the scores (bench/coverage-eval.ts) see the run and the reference.
+  options.onRun?.(run, truth);
   const ed = phaseOf(study, c.edInstances, 'ED', c.id);
   const es = phaseOf(study, c.esInstances, 'ES', c.id);
   const labelOf = Object.fromEntries(model.manifest.segments.map((s) => [s.key, s.labelValue]));
