@@ -129,3 +129,19 @@ test('through the model: a synthetic study without its apex is reviewed for cove
   const cut = await run('no-apex');
   assert.ok(cut.qc.details.some((d) => d.code === 'apex_not_covered'), cut.qc.reasons.join('; '));
 });
+
+test('every reason has its number-free sentence for the SR: slices out of anatomical order (the apical slice moved into the middle)', () => {
+  const input = synthInput({ seed: 78000, group: 'NOR', phases: 2 });
+  const maps = [...input.labelMaps];
+  const middle = Math.floor(maps.length / 2);
+  const lvArea = (row: (typeof maps)[number]) => row[input.phases.ed]!.labels.filter((v) => v === input.labelValues.lv).length;
+  // The last slice with LV (the apex) between two mid-ventricular ones.
+  const areas = maps.map(lvArea);
+  const apex = areas.length - 1 - [...areas].reverse().findIndex((a) => a > 0);
+  const [moved] = maps.splice(apex, 1);
+  maps.splice(middle, 0, moved!);
+  const qc = assessQuality({ ...input, labelMaps: maps });
+  assert.ok(qc.details.some((d) => d.code === 'slices_out_of_order'), qc.reasons.join('; '));
+  for (const d of qc.details) assert.doesNotMatch(d.summary, /_/, `${d.code} has no sentence of its own`);
+  assert.match(qcSummary(qc), /do not follow the heart from base to apex/);
+});

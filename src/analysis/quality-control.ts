@@ -137,6 +137,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   rvedv_ml_unusual: 'the right-ventricular end-diastolic volume is unusual for the body size',
   lv_mass_g_unusual: 'the left-ventricular mass is unusual for the body size',
   lv_slices_not_contiguous: 'the left ventricle is missing on slices between base and apex',
+  slices_out_of_order: 'the slices do not follow the heart from base to apex (out of anatomical order)',
   myo_not_around_lv: 'the myocardium does not surround the left-ventricular cavity on mid-ventricular slices',
   volume_curve_not_one_systole: 'the ventricular volume curve does not show one systole',
   apex_not_covered: 'the stack does not reach the apex: the volumes and ejection fractions hold only the covered part of the heart',
