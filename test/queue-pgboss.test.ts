@@ -9,6 +9,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import type { Logger } from '../src/core/logger.js';
 import { BOSS_QUEUE, PostgresJobStore } from '../src/queue/postgres-job-store.js';
 import { startTestPostgres, type TestPostgres } from './support/postgres.js';
 
@@ -23,6 +24,8 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
   before(async () => {
     server = await startTestPostgres();
     admin = new pg.Pool({ connectionString: server.url, max: 2 });
+    // Its idle connections die with the restart below; the pool replaces them.
+    admin.on('error', () => undefined);
   }, { timeout: 180_000 });
   after(async () => {
     await Promise.all(stores.map((s) => s.close()));
@@ -208,6 +211,26 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
     const jobs = await Promise.all(uids.map(async (uid) => (await store.findByStudy(uid))[0]!));
     assert.deepEqual(jobs.map((j) => j.state), uids.map(() => 'running'), 'every row claimed once');
     assert.ok(jobs.every((j) => j.attempts === 1));
+    assert.deepEqual(await disagreements(schema), []);
+  });
+
+  test("PostgreSQL stopped under pg-boss's background work: its errors are reported, the process lives on, and the store works again once the server is back", async () => {
+    const schema = freshSchema();
+    const warnings: string[] = [];
+    const logger: Logger = { error: () => undefined, warn: (message) => warnings.push(message), info: () => undefined, debug: () => undefined };
+    // pg-boss's supervision every second, so it runs while the server is down.
+    const store = open(schema, { logger, bossIntervalSeconds: 1 });
+    const { job } = await store.enqueue({ studyInstanceUID: '9.1', modelKey: MODEL, source: 'changes' });
+    await server.restart(4000);
+    // An unheard pg-boss 'error' event would have ended this test process by now.
+    assert.ok(warnings.includes('pg-boss background work failed; it tries again'), `pg-boss's failures reported: ${JSON.stringify(warnings)}`);
+    let claimed;
+    for (let tries = 0; claimed === undefined && tries < 50; tries++) {
+      claimed = await store.claim('w', 10_000).catch(() => undefined);
+      if (claimed === undefined) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal(claimed?.id, job.id);
+    assert.ok(await store.complete(job.id, 'w', {}, {}));
     assert.deepEqual(await disagreements(schema), []);
   });
 });

@@ -40,6 +40,8 @@ export interface PostgresJobStoreOptions {
    * For tests that cut the connection there (a crash between the two writes).
    */
   readonly afterRowWritten?: (client: pg.PoolClient) => Promise<void>;
+  /** pg-boss's supervision, monitor and queue-cache intervals (s); tests shorten them. @defaultValue 60 */
+  readonly bossIntervalSeconds?: number;
 }
 
 /** The one pg-boss queue of a PULSE installation (each installation has its own pg-boss schema). */
@@ -161,6 +163,9 @@ export class PostgresJobStore implements JobStore {
       // Its maintenance deletes finished pg-boss jobs after a week (our rows keep the record) and
       // fails active ones older than a day (our leases find a dead worker's job long before).
       supervise: true,
+      ...(options.bossIntervalSeconds === undefined
+        ? {}
+        : { superviseIntervalSeconds: options.bossIntervalSeconds, monitorIntervalSeconds: options.bossIntervalSeconds, queueCacheIntervalSeconds: options.bossIntervalSeconds }),
       schedule: false,
       registerInstance: false,
       openTelemetry: { enabled: false },
