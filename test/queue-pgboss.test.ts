@@ -68,17 +68,23 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
 
   const schemaExists = async (name: string): Promise<boolean> => (await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [name])).rowCount === 1;
 
-  test("pg-boss's schema is created at first use, beside ours, and the queue is exclusive per job", async () => {
+  test("pg-boss's schema is created at first use, beside ours, and the queue holds one waiting job per row", async () => {
     const schema = freshSchema();
     const store = open(schema);
     assert.equal(await schemaExists(`${schema}_boss`), false, 'opening the store touches nothing');
     const { job } = await store.enqueue({ studyInstanceUID: '1.1', modelKey: MODEL, source: 'changes' });
     assert.equal(await schemaExists(`${schema}_boss`), true);
-    const queue = (await admin.query<{ policy: string; retry_limit: number }>(`SELECT policy, retry_limit FROM ${schema}_boss.queue WHERE name = $1`, [BOSS_QUEUE])).rows[0];
-    assert.deepEqual(queue, { policy: 'exclusive', retry_limit: 0 });
-    // The exclusive queue itself refuses a second waiting job for the row: PostgreSQL enforces it.
+    const queue = (
+      await admin.query<{ policy: string; retry_limit: number; expire_seconds: number; retention_minutes: number }>(
+        `SELECT policy, retry_limit, expire_seconds, retention_minutes FROM ${schema}_boss.queue WHERE name = $1`,
+        [BOSS_QUEUE],
+      )
+    ).rows[0];
+    // No pg-boss retries; a queued job kept a year (pg-boss 10 takes a queue's retention in minutes only).
+    assert.deepEqual(queue, { policy: 'short', retry_limit: 0, expire_seconds: 23 * 3600, retention_minutes: 365 * 24 * 60 });
+    // The short queue itself refuses a second waiting job for the row: PostgreSQL enforces it.
     await assert.rejects(
-      admin.query(`INSERT INTO ${schema}_boss.job (name, data, singleton_key, policy) VALUES ($1, $2, $3, 'exclusive')`, [BOSS_QUEUE, { row: job.id }, String(job.id)]),
+      admin.query(`INSERT INTO ${schema}_boss.job (name, data, singleton_key, policy) VALUES ($1, $2, $3, 'short')`, [BOSS_QUEUE, { row: job.id }, String(job.id)]),
       /duplicate key value/,
     );
     assert.deepEqual(await disagreements(schema), []);
@@ -231,6 +237,18 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
     }
     assert.equal(claimed?.id, job.id);
     assert.ok(await store.complete(job.id, 'w', {}, {}));
+    assert.deepEqual(await disagreements(schema), []);
+  });
+
+  test("a pg-boss schema left by a newer pg-boss stops the store with what to do; dropped, every queued row is delivered again", async () => {
+    const schema = freshSchema();
+    const first = open(schema);
+    const { job } = await first.enqueue({ studyInstanceUID: '10.1', modelKey: MODEL, source: 'changes' });
+    // As pg-boss 12 would leave it: a later schema version, which pg-boss 10 neither migrates nor notices.
+    await admin.query(`UPDATE ${schema}_boss.version SET version = 99`);
+    await assert.rejects(open(schema).claim('w', 10_000), new RegExp(`${schema}_boss is at version 99, pg-boss 10.3.3 needs 24.*DROP SCHEMA ${schema}_boss CASCADE`));
+    await admin.query(`DROP SCHEMA ${schema}_boss CASCADE`);
+    assert.equal((await open(schema).claim('w', 10_000))?.id, job.id);
     assert.deepEqual(await disagreements(schema), []);
   });
 });

@@ -4,13 +4,15 @@
  * Two parts, always written in one transaction so they can never disagree:
  * - pg-boss (its own schema, `<schema>_boss`) carries delivery: which job a worker takes next (its
  *   fetch, `FOR UPDATE SKIP LOCKED`, highest priority first), when a job waiting out a backoff becomes
- *   due (`startAfter`), and that a study and model key is never queued or running twice (an
- *   `exclusive` queue keyed by our row).
+ *   due (`startAfter`), and that a study and model key never waits twice (a `short` queue keyed by
+ *   our row: PostgreSQL refuses a second waiting pg-boss job for a row).
  * - our `jobs` table is the durable record the dashboard and the API read: one row per study and model
  *   key for its whole life (state, attempts, reasons, outcome; a reprocess puts the same row back), and
- *   the lease of the worker running it (owner, renewed by the heartbeat). pg-boss's own expiration
- *   cannot hold a lease that short (its heartbeat is at least 10 s, checked on its supervision
- *   interval) nor follow a clock the caller gives, so leases stay here (docs/queue.md).
+ *   the lease of the worker running it (owner, renewed by the heartbeat). A row is claimed only while
+ *   queued and only by the pg-boss job it waits for, so it never runs twice. pg-boss's own expiration
+ *   (at least a second, at most under 24 h, found by its maintenance every couple of minutes, no
+ *   heartbeat in 10.x) cannot hold a 15 s lease nor follow a clock the caller gives, so leases stay
+ *   here (docs/queue.md).
  *
  * Each pg-boss job carries `{ row }`; our row keeps the id of the pg-boss job delivering it
  * (`boss_id`). A queued row has exactly one pg-boss job waiting; a running row has its pg-boss job
@@ -20,11 +22,15 @@
  * Times are PostgreSQL's clock (ms since epoch) unless the caller passes `now`: replicas on machines
  * whose clocks differ still agree on when a lease ran out.
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { PgBoss, type Db as IDatabase, type Job as BossJob } from 'pg-boss';
+import PgBoss from 'pg-boss';
 import type { Logger } from '../core/logger.js';
 import { JOB_STATES, JobPriority, type EnqueueRequest, type EnqueueResult, type Job, type JobOutcome, type JobState, type JobStore, type ListOptions } from './job-store.js';
 import { jobFromRow, type JobRow } from './job-row.js';
+
+type IDatabase = PgBoss.Db;
+type BossJob<T> = PgBoss.Job<T>;
 
 export interface PostgresJobStoreOptions {
   /** postgres://user:password@host:port/database (the password best from PULSE_QUEUE_POSTGRES_URL_FILE). */
@@ -40,12 +46,14 @@ export interface PostgresJobStoreOptions {
    * For tests that cut the connection there (a crash between the two writes).
    */
   readonly afterRowWritten?: (client: pg.PoolClient) => Promise<void>;
-  /** pg-boss's supervision, monitor and queue-cache intervals (s); tests shorten them. @defaultValue 60 */
+  /** pg-boss's maintenance interval (s); tests shorten it. @defaultValue 120 (pg-boss's) */
   readonly bossIntervalSeconds?: number;
 }
 
 /** The one pg-boss queue of a PULSE installation (each installation has its own pg-boss schema). */
 export const BOSS_QUEUE = 'pulse-jobs';
+/** The schema version pg-boss 10.3.3 installs (its version.json). */
+const BOSS_SCHEMA_VERSION = 24;
 
 /** What a pg-boss job carries: the id of the row it delivers. */
 interface Delivery {
@@ -58,6 +66,8 @@ const toJob = (row: Row): Job => jobFromRow(row);
 
 /** PostgreSQL's clock in ms since epoch. */
 const NOW_MS = `(floor(extract(epoch from clock_timestamp()) * 1000))::bigint`;
+/** The start of the transaction in ms since epoch: the `now()` pg-boss's fetch compares `start_after` to. */
+const TX_NOW_MS = `(floor(extract(epoch from now()) * 1000))::bigint`;
 /** `$n` when the caller gave a time, else the server's clock. */
 const nowOr = (param: string): string => `COALESCE(${param}::bigint, ${NOW_MS})`;
 
@@ -116,6 +126,31 @@ function bossDatabase(runner: pg.Pool | pg.PoolClient): IDatabase {
   };
 }
 
+/**
+ * pg-boss job ids that sort in the order they were made (UUID version 7: ms since epoch, then a
+ * counter within the ms, then random bits). pg-boss 10's fetch breaks ties of priority and
+ * `created_on` (the sending transaction's start: every job one transaction sends shares it) by id,
+ * random by default; ours keep the order in which one transaction delivered its rows.
+ */
+let lastIdMs = 0;
+let idCounter = 0;
+export function orderedJobId(nowMs = Date.now()): string {
+  if (nowMs > lastIdMs) {
+    lastIdMs = nowMs;
+    idCounter = 0;
+  } else if (++idCounter > 0xfff) {
+    // 4096 ids in one ms: borrow the next ms, so the order still holds.
+    lastIdMs += 1;
+    idCounter = 0;
+  }
+  const bytes = randomBytes(16);
+  bytes.writeUIntBE(lastIdMs, 0, 6);
+  bytes.writeUInt16BE(0x7000 | idCounter, 6);
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = bytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** A schema name we put into SQL text: letters, digits and underscores only, room left for `_boss`. */
 function checkedSchema(name: string): string {
   if (!/^[a-z_][a-z0-9_]{0,57}$/u.test(name)) throw new Error(`queue.postgres.schema must be a lower-case SQL identifier of at most 58 characters, not ${JSON.stringify(name)}`);
@@ -160,20 +195,18 @@ export class PostgresJobStore implements JobStore {
     this.boss = new PgBoss({
       db: bossDatabase(this.pool),
       schema: this.bossSchema,
-      // Its maintenance deletes finished pg-boss jobs after a week (our rows keep the record) and
-      // fails active ones older than a day (our leases find a dead worker's job long before).
+      // Its maintenance moves finished pg-boss jobs to its archive after 12 h and deletes them from
+      // there after a week (our rows keep the record), and fails active ones older than the queue's
+      // expiration (our leases find a dead worker's job long before).
       supervise: true,
-      ...(options.bossIntervalSeconds === undefined
-        ? {}
-        : { superviseIntervalSeconds: options.bossIntervalSeconds, monitorIntervalSeconds: options.bossIntervalSeconds, queueCacheIntervalSeconds: options.bossIntervalSeconds }),
+      deleteAfterDays: 7,
+      ...(options.bossIntervalSeconds === undefined ? {} : { maintenanceIntervalSeconds: options.bossIntervalSeconds }),
+      // No cron: its timekeeper would also poll the server's clock.
       schedule: false,
-      registerInstance: false,
-      openTelemetry: { enabled: false },
     });
     // pg-boss reports failed background work (maintenance while the server restarts) as 'error'
     // events: unheard, one would end the process. The work is tried again on its next interval.
     this.boss.on('error', (error: Error) => options.logger?.warn('pg-boss background work failed; it tries again', { error: error.message }));
-    this.boss.on('warning', (warning: { message: string }) => options.logger?.warn('pg-boss warning', { warning: warning.message }));
   }
 
   /**
@@ -186,24 +219,36 @@ export class PostgresJobStore implements JobStore {
         // Replicas starting together: one creates the tables, the others wait for it.
         await db.query(`SELECT pg_advisory_xact_lock(hashtext('pulse.schema.' || $1::text))`, [this.s]);
         await db.query(schemaSql(this.s));
-        // pg-boss's schema too, under the same lock: pg-boss's install tolerates a concurrent install
-        // ("already exists") but not two CREATE SCHEMA IF NOT EXISTS racing, which PostgreSQL answers
-        // with a unique violation on pg_namespace.
+        // pg-boss's schema too, under the same lock: two CREATE SCHEMA IF NOT EXISTS racing are
+        // answered by PostgreSQL with a unique violation on pg_namespace. (pg-boss 10 creates its
+        // schema under its own advisory lock and tolerates a concurrent install, "already exists";
+        // creating it here first keeps that true whatever pg-boss does.)
         await db.query(`CREATE SCHEMA IF NOT EXISTS ${this.bossSchema}`);
       });
       // pg-boss installs or migrates its schema under its own advisory lock; start() may be called
       // again on the same instance after a failure.
       await this.boss.start();
+      // pg-boss 10 migrates forward only and does not notice a newer schema: one left by a newer
+      // pg-boss would meet statements written for another layout.
+      const version = Number(await this.boss.schemaVersion());
+      if (version !== BOSS_SCHEMA_VERSION) {
+        throw new Error(
+          `pg-boss's schema ${this.bossSchema} is at version ${version}, pg-boss 10.3.3 needs ${BOSS_SCHEMA_VERSION} (installed by a newer pg-boss?): ` +
+            `with the service stopped, DROP SCHEMA ${this.bossSchema} CASCADE; queued jobs are delivered again at the next start`,
+        );
+      }
       await this.boss.createQueue(BOSS_QUEUE, {
-        // One pg-boss job queued or active per key (our row): a study is never queued or running twice.
-        policy: 'exclusive',
+        name: BOSS_QUEUE,
+        // One pg-boss job waiting per key (our row): PostgreSQL refuses a second (docs/queue.md says
+        // why `short` rather than `stately`). That a row never runs twice is our row's guarantee.
+        policy: 'short',
         // Retries are ours (budgeted in time, attempts counted on our row): pg-boss never retries.
         retryLimit: 0,
-        // The longest pg-boss allows: a running study's lease is ours, renewed by our heartbeat.
-        expireInSeconds: 24 * 3600,
-        // A queued job waits as long as it must (a backlog after a long outage).
-        retentionSeconds: 365 * 24 * 3600,
-        deleteAfterSeconds: 7 * 24 * 3600,
+        // Just under the 24 h pg-boss allows: a running study's lease is ours, renewed by our heartbeat.
+        expireInSeconds: 23 * 3600,
+        // A queued job waits as long as it must (a backlog after a long outage). pg-boss 10 reads only
+        // retentionMinutes from a queue's options (retentionSeconds there is silently dropped).
+        retentionMinutes: 365 * 24 * 60,
       });
       await this.reconcile(true);
     })().catch((error: unknown) => {
@@ -248,16 +293,21 @@ export class PostgresJobStore implements JobStore {
   }
 
   /** Sends the pg-boss job that delivers a queued row, in the caller's transaction, and records its id. */
-  private async deliver(client: pg.PoolClient, db: IDatabase, row: Pick<Row, 'id' | 'priority' | 'not_before'>): Promise<string> {
+  private async deliver(client: pg.PoolClient, db: IDatabase, row: Pick<Row, 'id' | 'priority' | 'not_before'>, dueNow = false): Promise<string> {
     const id = await this.boss.send(BOSS_QUEUE, { row: row.id } satisfies Delivery, {
       db,
+      id: orderedJobId(),
       priority: row.priority,
       singletonKey: String(row.id),
-      ...(row.not_before > 0 ? { startAfter: new Date(row.not_before) } : {}),
+      // pg-boss 10 takes a job once `start_after < now()`, now() being the start of the fetching
+      // transaction; without startAfter a job starts at the sending transaction's now(). A delivery
+      // fetched in the transaction that sends it must start before that: '-1' is pg-boss's
+      // seconds-from-now form (a string, as pg-boss drops numbers that are not positive).
+      ...(dueNow ? { startAfter: '-1' } : row.not_before > 0 ? { startAfter: new Date(row.not_before) } : {}),
     });
-    // The exclusive queue refused it: a pg-boss job for this row is still queued or active, which the
-    // row's state says cannot be. Roll back rather than let the two disagree.
-    if (id === null) throw new Error(`job ${row.id} already has a pg-boss job queued or running`);
+    // The short queue refused it: a pg-boss job for this row is still waiting, which the row's state
+    // says cannot be. Roll back rather than let the two disagree.
+    if (id === null) throw new Error(`job ${row.id} already has a pg-boss job waiting`);
     await client.query(`UPDATE ${this.s}.jobs SET boss_id = $2 WHERE id = $1`, [row.id, id]);
     return id;
   }
@@ -266,8 +316,12 @@ export class PostgresJobStore implements JobStore {
   private async settleDelivery(db: IDatabase, bossId: string | null, how: 'complete' | 'fail' | 'cancel', output?: object): Promise<void> {
     if (bossId === null) return;
     // A job pg-boss already settled (its own expiry, or an operator) is left as it is: affected 0.
-    if (how === 'complete') await this.boss.complete(BOSS_QUEUE, bossId, output ?? null, { db, includeQueued: true });
-    else if (how === 'fail') await this.boss.fail(BOSS_QUEUE, bossId, output ?? null, { db });
+    if (how === 'complete') {
+      // pg-boss 10 completes active jobs only; one still waiting (which our row's state says cannot
+      // be) is cancelled rather than left live. Cancelling a completed job changes nothing.
+      await this.boss.complete(BOSS_QUEUE, bossId, output ?? {}, { db });
+      await this.boss.cancel(BOSS_QUEUE, bossId, { db });
+    } else if (how === 'fail') await this.boss.fail(BOSS_QUEUE, bossId, output ?? {}, { db });
     else await this.boss.cancel(BOSS_QUEUE, bossId, { db });
   }
 
@@ -382,7 +436,18 @@ export class PostgresJobStore implements JobStore {
     for (let stale = 0; stale <= MAX_STALE_PER_CLAIM; stale++) {
       // pg-boss's fetch: SKIP LOCKED, so workers claiming at the same moment each take a different
       // job and none waits; highest priority first, then oldest; a job in backoff only once due.
-      const [delivery] = await this.boss.fetch<Delivery>(BOSS_QUEUE, { db, batchSize: 1 });
+      // pg-boss 10's fetch swallows every error of its statement and answers "nothing due"; in our
+      // transaction that would leave it aborted and the claim silently empty. Report it instead.
+      let fetchError: unknown;
+      const fetchDb: IDatabase = {
+        executeSql: (text, values) =>
+          db.executeSql(text, values).catch((error: unknown) => {
+            fetchError = error;
+            throw error;
+          }),
+      };
+      const [delivery] = await this.boss.fetch<Delivery>(BOSS_QUEUE, { db: fetchDb, batchSize: 1 });
+      if (fetchError !== undefined) throw fetchError;
       if (delivery === undefined) return undefined;
       // Never wait for the row while holding its pg-boss job: an enqueue raising the row's priority
       // locks the row, then replaces that job (the opposite order, a deadlock).
@@ -414,7 +479,7 @@ export class PostgresJobStore implements JobStore {
    */
   private async passOver(client: pg.PoolClient, db: IDatabase, delivery: BossJob<Delivery>): Promise<boolean> {
     const row = (await client.query<Row>(`SELECT * FROM ${this.s}.jobs WHERE id = $1 FOR UPDATE`, [delivery.data.row])).rows[0];
-    await this.boss.complete(BOSS_QUEUE, delivery, { passedOver: true }, { db });
+    await this.boss.complete(BOSS_QUEUE, delivery.id, { passedOver: true }, { db });
     if (row === undefined || row.state !== 'queued' || row.boss_id !== delivery.id) return false;
     await this.deliver(client, db, row);
     return true;
@@ -428,14 +493,14 @@ export class PostgresJobStore implements JobStore {
   private async bringForward(client: pg.PoolClient, db: IDatabase, now: number): Promise<void> {
     const row = (
       await client.query<Row>(
-        `SELECT * FROM ${this.s}.jobs WHERE state = 'queued' AND not_before <= $1 AND not_before > ${NOW_MS}
+        `SELECT * FROM ${this.s}.jobs WHERE state = 'queued' AND not_before <= $1 AND not_before >= ${TX_NOW_MS}
          ORDER BY priority DESC, not_before, id LIMIT 1 FOR UPDATE SKIP LOCKED`,
         [now],
       )
     ).rows[0];
     if (row === undefined) return;
     await this.settleDelivery(db, row.boss_id, 'cancel');
-    await this.deliver(client, db, { ...row, not_before: 0 });
+    await this.deliver(client, db, row, true);
   }
 
   async renewLease(id: number, owner: string, leaseMs: number, now?: number): Promise<boolean> {
