@@ -134,7 +134,7 @@ function bossDatabase(runner: pg.Pool | pg.PoolClient): IDatabase {
  */
 let lastIdMs = 0;
 let idCounter = 0;
-export function orderedJobId(nowMs = Date.now()): string {
+function orderedJobId(nowMs = Date.now()): string {
   if (nowMs > lastIdMs) {
     lastIdMs = nowMs;
     idCounter = 0;
