@@ -5,6 +5,8 @@ the masks the SERVICE predicts, and (--export) the shipped head fitted on the 80
     /usr/bin/python3 -m training.pulse_lite.head_cv       # the table (EVAL.md "Diagnosis head: cross-validated")
     /usr/bin/python3 -m training.pulse_lite.head_cv --export   # study-head.onnx + manifest studyHead
 
+`pipeline all` runs the dump (with the newly exported network) and --export as its last steps.
+
 Protocol: 10 repeats x 5 folds stratified by group; in each fold the head (study_head.fit, the shipped
 L-BFGS logistic regression) is fitted on the training folds, and its temperature on the training folds'
 own out-of-fold logits (an inner 4-fold split), never on the held-out fold. ECE: top-label, 10 equal-width
@@ -275,10 +277,20 @@ def nested_selection(rows):
     return out
 
 
-def export(rows, fitted, temperature):
+VALIDATION_NOTE = ('Python-side figures (training/pulse_lite/evaluate.py) on the native image grid, except diagnosisAccuracy: '
+                   'study head {version} on the service\'s masks of the 20 validation patients (head_cv --export), '
+                   'what `pulse eval --split val` reports (EVAL.md)')
+
+
+def export(rows, fitted, temperature, validation, model_dir=None):
+    """study-head.onnx and the manifest's studyHead (features, standardisation, temperature, default BSA), the
+    model version, and validation.diagnosisAccuracy: the head's accuracy on the 20 validation patients'
+    service masks, the figure `pulse eval --split val` reproduces (export.py wrote evaluate.py's, the interim
+    head's). model_dir: another folder holding a manifest.json (tests)."""
+    model_dir = Path(model_dir) if model_dir else C.MODEL_DIR
     head, mean, std = fitted
-    SH.export(head, C.MODEL_DIR / 'study-head.onnx', len(HEAD_FEATURES))
-    path = C.MODEL_DIR / 'manifest.json'
+    SH.export(head, model_dir / 'study-head.onnx', len(HEAD_FEATURES))
+    path = model_dir / 'manifest.json'
     manifest = json.loads(path.read_text())
     bsas = [bsa_m2(r['height_cm'], r['weight_kg']) for r in rows if not r['val']]
     manifest['version'] = C.VERSION
@@ -286,8 +298,12 @@ def export(rows, fitted, temperature):
         'features': [{'name': n, 'size': 1} for n in HEAD_FEATURES],
         'mean': [round(float(v), 4) for v in mean], 'std': [round(float(v), 4) for v in std],
         'temperature': round(float(temperature), 4), 'defaultBsaM2': round(float(np.median(bsas)), 3)})
+    if 'validation' in manifest:
+        manifest['validation']['diagnosisAccuracy'] = round(float(validation['accuracy']), 4)
+        manifest['validation']['note'] = VALIDATION_NOTE.format(version=C.VERSION)
     path.write_text(json.dumps(manifest, indent=2) + '\n')
-    print('wrote', C.MODEL_DIR / 'study-head.onnx', 'and', path)
+    print('wrote', model_dir / 'study-head.onnx', 'and', path,
+          f"(validation 20: accuracy {validation['accuracy']:.3f}, ECE {validation['ece']:.3f}, temperature {temperature:.4f})")
 
 
 def main(argv=None):
@@ -295,14 +311,15 @@ def main(argv=None):
     ap.add_argument('--dump', default=str(DUMP))
     ap.add_argument('--out', default=str(C.RUNS / 'head-cv.json'))
     ap.add_argument('--export', action='store_true', help='write the shipped head (fitted on the 80 training patients)')
+    ap.add_argument('--model-dir', default=str(C.MODEL_DIR), help='where --export writes (a folder with manifest.json)')
     a = ap.parse_args(argv)
     torch.set_num_threads(1)
     rows = load_rows(a.dump)
     drift = max(abs(r['service'][n] - r['pred'][n]) / max(1.0, abs(r['pred'][n])) for r in rows for n in r['service'] if n in r['pred'])
     print(f'service vs features.py on the same masks: largest relative difference {drift:.1e}')
     if a.export:
-        _, fitted, t = validation_only(rows, HEAD_FEATURES)
-        export(rows, fitted, t)
+        validation, fitted, t = validation_only(rows, HEAD_FEATURES)
+        export(rows, fitted, t, validation, a.model_dir)
         return
     report = {'protocol': __doc__.strip().split('\n\n')[2], 'variants': {}, 'tried': {}}
     for name, (names, options) in TRIED.items():

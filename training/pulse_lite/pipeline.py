@@ -1,33 +1,154 @@
 """One command for the whole recipe, one for the evaluation alone.
 
-    /usr/bin/python3 -m training.pulse_lite.pipeline all [--recipe v1.0]   # prepare, train, evaluate + fit study head, export
+    /usr/bin/python3 -m training.pulse_lite.pipeline all [--recipe v1.0] [--dry-run] [--head service|python]
     /usr/bin/python3 -m training.pulse_lite.pipeline eval   # re-run the evaluation on the shipped weights
     /usr/bin/python3 -m training.pulse_lite.pipeline cv [...] # 5-fold cross-validation (cv.py; --smoke, --fold K, aggregate)
 
-`all` resumes an interrupted training run (training/runs/main/ckpt.pt) when run again.
+`all` runs the steps of `all_steps` in order: prepare the cache, train (resumes an interrupted run from
+training/runs/main/ckpt.pt), keep the selected weights, evaluate (the Python-side validation figures and
+an interim study head, which export.py needs to write a loadable manifest), export model.onnx + manifest,
+then the shipped study head the 1.0.1 way: `npm run build`, `npm run head-features` (the TypeScript
+pipeline's ED/ES masks of the 100 ACDC patients with the NEW network -> training/runs/head-features) and
+`head_cv --export` (the head fitted on the 80 training patients' service masks, its temperature from their
+inner out-of-fold logits; it replaces study-head.onnx and the manifest's studyHead). Those last steps need
+node; without it (a GPU machine) `all` stops after the export and names the commands to run where node is.
+`--head python` keeps the 1.0.0 way (evaluate's head: Python inference, temperature on the 20 validation
+patients) and skips the node steps. `--dry-run` prints the steps and runs nothing. Other options go to
+train.py (e.g. --recipe, --set, --device).
 """
+import argparse
 import shutil
+import subprocess
 import sys
 
-import torch
-
 from . import config as C
+
+HEAD_DUMP = C.RUNS / 'head-features'
+# What a person runs by hand (from the project root, where node is) when `all` stopped before the head.
+MANUAL_HEAD_COMMANDS = ('npm run build && npm run head-features -- --source ../shared/data/acdc/training'
+                        ' && /usr/bin/python3 -m training.pulse_lite.head_cv --export')
+# Not part of `all` (they need the service and take minutes): what a new network also needs before it ships.
+AFTER_ALL = [
+    'node bin/pulse.js qc-reference --source ../shared/data/acdc/training --split train --out models/pulse-lite/qc-reference.json'
+    ' (then the manifest\'s qualityControl section: reference sha256, reviewAbove; docs/quality-control.md)',
+    'node bin/pulse.js eval --source ../shared/data/acdc/training --kind acdc --split val'
+    ' --markdown models/pulse-lite/EVAL.md --out models/pulse-lite/eval-val.json',
+]
+
+
+def require_node(which=shutil.which):
+    """node and npm for the head-features dump; without them a clear stop naming the manual commands."""
+    missing = [tool for tool in ('node', 'npm') if which(tool) is None]
+    if missing:
+        raise SystemExit(
+            f"pipeline all: {' and '.join(missing)} not found. The network is exported to {C.MODEL_DIR} with an "
+            f"INTERIM study head (evaluate.py's, the 1.0.0 way); the shipped head is fitted on the masks the "
+            f"TypeScript pipeline predicts. On a machine with node 20, from the project root, run:\n  {MANUAL_HEAD_COMMANDS}\n"
+            f"(or `pipeline all --head python` to ship the interim head on purpose).")
+
+
+def _prepare():
+    from . import prepare
+    if not C.CACHE.exists():
+        prepare.main()
+
+
+def _train(train_args):
+    from . import train
+    rc = train.main(['--out', str(C.RUNS / 'main')] + train_args)
+    if rc:
+        raise SystemExit(rc)
+
+
+def _keep_weights():
+    import torch
+    best = torch.load(C.RUNS / 'main' / 'best.pt', map_location='cpu')
+    (C.ROOT / 'training' / 'weights').mkdir(exist_ok=True)
+    torch.save({'model': best['model'], 'step': best['step'], 'val': best['val'], 'recipe': best.get('recipe')},
+               C.ROOT / 'training' / 'weights' / 'pulse-lite.pt')
+
+
+def _evaluate():
+    from . import evaluate
+    evaluate.main(['--out', str(C.RUNS / 'eval'), '--export-head'])
+
+
+def _export():
+    from . import export
+    export.main(['--eval-dir', str(C.RUNS / 'eval')])
+
+
+def _drop_stale_qc_reference():
+    """The QC reference holds the OLD network's embedding statistics and export.py writes a manifest without
+    a qualityControl section: a stale reference would be applied to the new network (or refused for its
+    version, which stops head-features), so it goes; `pulse qc-reference` writes the new one (AFTER_ALL)."""
+    stale = C.MODEL_DIR / 'qc-reference.json'
+    if stale.exists():
+        stale.unlink()
+        print(f'removed {stale} (the previous network\'s); rebuild it with `pulse qc-reference` (pipeline.AFTER_ALL)')
+
+
+def _clear_head_dump():
+    """head_cv reads every patient*.json in the dump: masks of the previous network must not mix in."""
+    for path in list(HEAD_DUMP.glob('patient*.json')) + list(HEAD_DUMP.glob('patient*.bin')):
+        path.unlink()
+
+
+def _head_cv_export():
+    from . import head_cv
+    head_cv.main(['--dump', str(HEAD_DUMP), '--export'])
+
+
+def _run(command):
+    print('$', ' '.join(command), flush=True)
+    subprocess.run(command, cwd=C.ROOT, check=True)
+
+
+def all_steps(argv):
+    """The steps `all` runs, in order, as (name, description, action): what the dry run prints and the
+    test checks. Node-side steps are listed as their exact command lines."""
+    ap = argparse.ArgumentParser(prog='pipeline all', allow_abbrev=False)
+    ap.add_argument('--head', choices=('service', 'python'), default='service',
+                    help="service: the 1.0.1 head on the TypeScript pipeline's masks (needs node); python: evaluate.py's head (1.0.0 way)")
+    ap.add_argument('--dry-run', action='store_true')
+    a, train_args = ap.parse_known_args(argv)
+    build = ['npm', 'run', 'build']
+    dump = ['node', 'dist/bench/head-features.js', '--source', str(C.ACDC), '--out', str(HEAD_DUMP)]
+    steps = [
+        ('prepare', f'build the training cache {C.CACHE} if missing', _prepare),
+        ('train', 'train.main ' + ' '.join(['--out', str(C.RUNS / 'main')] + train_args), lambda: _train(train_args)),
+        ('keep-weights', 'training/runs/main/best.pt -> training/weights/pulse-lite.pt', _keep_weights),
+        ('evaluate', 'evaluate.main --out training/runs/eval --export-head (validation figures; '
+                     + ('the shipped head)' if a.head == 'python' else 'interim head, replaced below)'), _evaluate),
+        ('export', 'export.main --eval-dir training/runs/eval (model.onnx, manifest.json, parity fixture)', _export),
+        ('drop-stale-qc-reference', 'remove models/pulse-lite/qc-reference.json (the previous network\'s)', _drop_stale_qc_reference),
+    ]
+    if a.head == 'service':
+        steps += [
+            ('require-node', 'node and npm present, else stop naming: ' + MANUAL_HEAD_COMMANDS, require_node),
+            ('build', ' '.join(build), lambda: _run(build)),
+            ('clear-head-features', f'remove the previous masks in {HEAD_DUMP}', _clear_head_dump),
+            ('head-features', ' '.join(dump), lambda: _run(dump)),
+            ('head-cv-export', 'head_cv.main --dump training/runs/head-features --export (study-head.onnx, manifest studyHead)', _head_cv_export),
+        ]
+    return a, steps
 
 
 def main(argv):
     what = argv[0] if argv else 'all'
     if what == 'all':
-        from . import export, evaluate, prepare, train
-        if not C.CACHE.exists():
-            prepare.main()
-        rc = train.main(['--out', str(C.RUNS / 'main')] + argv[1:])   # e.g. --recipe v1.0 (the shipped weights)
-        if rc:
-            return rc
-        best = torch.load(C.RUNS / 'main' / 'best.pt', map_location='cpu')
-        (C.ROOT / 'training' / 'weights').mkdir(exist_ok=True)
-        torch.save({'model': best['model'], 'step': best['step'], 'val': best['val'], 'recipe': best.get('recipe')}, C.ROOT / 'training' / 'weights' / 'pulse-lite.pt')
-        evaluate.main(['--out', str(C.RUNS / 'eval'), '--export-head'])
-        export.main(['--eval-dir', str(C.RUNS / 'eval')])
+        a, steps = all_steps(argv[1:])
+        if a.dry_run:
+            for i, (name, description, _) in enumerate(steps, 1):
+                print(f'{i:2d}. {name}: {description}')
+            return 0
+        if a.head == 'service' and (shutil.which('node') is None or shutil.which('npm') is None):
+            print('pipeline all: node/npm not found; training runs, then the pipeline stops before the study head '
+                  f'(manual commands: {MANUAL_HEAD_COMMANDS})', file=sys.stderr, flush=True)
+        for name, description, action in steps:
+            print(f'== pipeline all: {name}: {description}', flush=True)
+            action()
+        print('pipeline all: done. Before shipping a new network also run:\n  ' + '\n  '.join(AFTER_ALL))
         return 0
     if what == 'cv':
         from . import cv
