@@ -90,6 +90,18 @@ describe('PostgreSQL job store delivered by pg-boss', () => {
     assert.deepEqual(await disagreements(schema), []);
   });
 
+  test('five stores starting at once on a new schema all start: one pg-boss queue, every announcement one job', async () => {
+    // pg-boss's create_queue run by several replicas at once can deadlock (PostgreSQL aborts one):
+    // the store tries again and finds the queue made (3 stores failed this 5 times in 6 before).
+    const schema = freshSchema();
+    const starting = Array.from({ length: 5 }, () => open(schema));
+    const results = await Promise.all(starting.map((store, k) => store.enqueue({ studyInstanceUID: `7.${k}`, modelKey: MODEL, source: 'changes' })));
+    assert.equal(results.filter((r) => r.created).length, 5);
+    const queues = await admin.query(`SELECT name FROM ${schema}_boss.queue WHERE name = $1`, [BOSS_QUEUE]);
+    assert.equal(queues.rowCount, 1);
+    assert.deepEqual(await disagreements(schema), []);
+  });
+
   test('the connection dying between our row and its pg-boss job leaves neither; the next announcement makes both', async () => {
     const schema = freshSchema();
     let cut = true;

@@ -161,6 +161,9 @@ function checkedSchema(name: string): string {
 const MAX_STALE_PER_CLAIM = 20;
 /** Claims given back because the fetched job's row was busy, before a claim reports nothing due. */
 const MAX_BUSY_RETRIES = 5;
+/** SQLSTATE deadlock_detected, and how often a deadlock victim starting the store tries again. */
+const DEADLOCK = '40P01';
+const MAX_DEADLOCK_RETRIES = 5;
 /** The row of a fetched pg-boss job is locked by another transaction: give the job back and claim again. */
 class RowBusy extends Error {}
 /** How often queued rows are checked for a live pg-boss job (a job pg-boss dropped is sent again). */
@@ -237,25 +240,44 @@ export class PostgresJobStore implements JobStore {
             `with the service stopped, DROP SCHEMA ${this.bossSchema} CASCADE; queued jobs are delivered again at the next start`,
         );
       }
-      await this.boss.createQueue(BOSS_QUEUE, {
-        name: BOSS_QUEUE,
-        // One pg-boss job waiting per key (our row): PostgreSQL refuses a second (docs/queue.md says
-        // why `short` rather than `stately`). That a row never runs twice is our row's guarantee.
-        policy: 'short',
-        // Retries are ours (budgeted in time, attempts counted on our row): pg-boss never retries.
-        retryLimit: 0,
-        // Just under the 24 h pg-boss allows: a running study's lease is ours, renewed by our heartbeat.
-        expireInSeconds: 23 * 3600,
-        // A queued job waits as long as it must (a backlog after a long outage). pg-boss 10 reads only
-        // retentionMinutes from a queue's options (retentionSeconds there is silently dropped).
-        retentionMinutes: 365 * 24 * 60,
-      });
+      await this.createBossQueue();
       await this.reconcile(true);
     })().catch((error: unknown) => {
       this.migrated = undefined;
       throw error;
     });
     return this.migrated;
+  }
+
+  /**
+   * pg-boss's queue, once. Replicas starting together on a new schema: pg-boss's create_queue inserts
+   * the queue's row and then attaches its partition to the job table, so two running at once can
+   * deadlock (PostgreSQL aborts one, SQLSTATE 40P01; seen with three stores starting together). The
+   * aborted one tries again and finds the queue made by the other.
+   */
+  private async createBossQueue(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (await this.boss.getQueue(BOSS_QUEUE)) return;
+        await this.boss.createQueue(BOSS_QUEUE, {
+          name: BOSS_QUEUE,
+          // One pg-boss job waiting per key (our row): PostgreSQL refuses a second (docs/queue.md says
+          // why `short` rather than `stately`). That a row never runs twice is our row's guarantee.
+          policy: 'short',
+          // Retries are ours (budgeted in time, attempts counted on our row): pg-boss never retries.
+          retryLimit: 0,
+          // Just under the 24 h pg-boss allows: a running study's lease is ours, renewed by our heartbeat.
+          expireInSeconds: 23 * 3600,
+          // A queued job waits as long as it must (a backlog after a long outage). pg-boss 10 reads only
+          // retentionMinutes from a queue's options (retentionSeconds there is silently dropped).
+          retentionMinutes: 365 * 24 * 60,
+        });
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== DEADLOCK || attempt >= MAX_DEADLOCK_RETRIES) throw error;
+        await new Promise((done) => setTimeout(done, 20 * attempt + Math.floor(Math.random() * 20)));
+      }
+    }
   }
 
   private async query<R extends pg.QueryResultRow>(text: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
