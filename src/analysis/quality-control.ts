@@ -303,19 +303,14 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
   }
   if (rv === undefined) add('rv_absent', 'fail', 'the model has no RV segment');
 
+  // Areas of each structure per slice at ED: the order (4b) and coverage (4c) rules read them.
+  const edAreas = coverageProfile(input.labelMaps, input.phases.ed, input.labelValues);
+
   // 4b. Anatomical order along the stack: at ED the LV cavity area rises from the base and falls to
   // the apex, one peak. Slices whose positions do not match their anatomy (scrambled
   // ImagePositionPatient, mixed stacks) give several peaks.
   if (lv !== undefined && input.labelMaps.length >= 5) {
-    const ed = input.phases.ed;
-    const areas = input.labelMaps.map((row) => {
-      const labels = row[ed]?.labels;
-      let n = 0;
-      if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] === lv) n++;
-      const [sr, sc] = row[ed]?.image.plane.pixelSpacing ?? [1, 1];
-      return n * sr * sc;
-    });
-    const peaks = countPeaks(areas);
+    const peaks = countPeaks(edAreas.lv!);
     metrics.lv_area_peaks = peaks;
     if (peaks > 1) add('slices_out_of_order', 'review', `the LV cavity area along the stack has ${peaks} peaks, not one (slices out of anatomical order?)`);
   }
@@ -324,7 +319,7 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
   // the heart spans more than its own width. A stack that stops with a large section at an end has
   // cut the heart there: its volumes and EF belong to the covered part only.
   if (lv !== undefined && myo !== undefined && rv !== undefined && input.labelMaps.length >= COVERAGE_LIMITS.minSlices) {
-    const coverage = stackCoverage(coverageProfile(input.labelMaps, input.phases.ed, { lv, myo, rv }), sliceSpacing(input.grid.slicePositionsMm));
+    const coverage = stackCoverage(edAreas, sliceSpacing(input.grid.slicePositionsMm));
     if (coverage) {
       metrics.apex_end_ratio = coverage.apexEndRatio;
       metrics.base_end_ratio = coverage.baseEndRatio;
