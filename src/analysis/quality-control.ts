@@ -11,6 +11,7 @@
  */
 import type { ResultMeasurements } from '../core/result.js';
 import { studyDisagreement, type ImageUncertainty, type SliceConfidence } from '../model/confidence.js';
+import { fillHoles } from '../model/components.js';
 import type { CineGrid, LabelMap } from '../study/types.js';
 import { bsaMosteller } from './conventions.js';
 import { studyOod, type QcReference } from './ood.js';
@@ -122,6 +123,16 @@ export const COVERAGE_LIMITS = {
  */
 export const NOISE_REVIEW_ABOVE = 0.065;
 
+/**
+ * Share of a phase's LV cavity that lies inside the ED left ventricle (cavity and myocardium, holes
+ * filled per slice): under `review`, review; under `fail`, fail (docs/quality-control.md, "The same
+ * ventricle in every phase"). The heart contracts inward, so the cavity of every phase lies within the
+ * ED ventricle: the experts' ES labels of the 100 ACDC patients keep at least 0.90 of it. A network
+ * that calls the RV the LV in some phase keeps almost none (0.06 in a held-out patient of fold 0).
+ * A swap at ED itself is the ED enclosure rule's: the RV is not ringed by myocardium.
+ */
+export const LV_IN_ED_LIMITS = { review: 0.8, fail: 0.5 } as const;
+
 /** Number-free wording of each reason code, for the SR and the narrative. */
 export const SUMMARIES: Readonly<Record<string, string>> = {
   lv_absent: 'no left-ventricular cavity was found',
@@ -137,6 +148,7 @@ export const SUMMARIES: Readonly<Record<string, string>> = {
   rvedv_ml_unusual: 'the right-ventricular end-diastolic volume is unusual for the body size',
   lv_mass_g_unusual: 'the left-ventricular mass is unusual for the body size',
   lv_slices_not_contiguous: 'the left ventricle is missing on slices between base and apex',
+  lv_moved_between_phases: 'the left-ventricular cavity lies outside the end-diastolic left ventricle in some phase (the ventricles may be mislabelled there)',
   slices_out_of_order: 'the slices do not follow the heart from base to apex (out of anatomical order)',
   myo_not_around_lv: 'the myocardium does not surround the left-ventricular cavity on mid-ventricular slices',
   volume_curve_not_one_systole: 'the ventricular volume curve does not show one systole',
@@ -345,6 +357,23 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
     }
   }
 
+  // 4e. The same ventricle in every phase: a cavity labelled LV outside the ED ventricle is most
+  // likely the RV under the LV's label (it yields an impossible EF only when it happens at ES).
+  if (lv !== undefined && myo !== undefined) {
+    const shares = lvInsideEdShares(input.labelMaps, input.phases.ed, lv, myo);
+    let worst = -1;
+    shares.forEach((v, p) => {
+      if (v !== undefined && (worst < 0 || v < shares[worst]!)) worst = p;
+    });
+    if (worst >= 0) {
+      const share = shares[worst]!;
+      metrics.lv_in_ed_min = share;
+      const severity = share < LV_IN_ED_LIMITS.fail ? 'fail' : share < LV_IN_ED_LIMITS.review ? 'review' : undefined;
+      const phase = worst === input.phases.es ? 'end-systole' : `phase ${worst + 1} of ${shares.length}`;
+      if (severity) add('lv_moved_between_phases', severity, `at ${phase} only ${fmt(share * 100, 0)} % of the LV cavity lies inside the end-diastolic LV (limit ${fmt(LV_IN_ED_LIMITS[severity] * 100, 0)} %): the ventricles may be mislabelled there`);
+    }
+  }
+
   // 5. One systole in the LV volume curve (only when the phases come from the curve).
   if (!input.phasesGiven && input.lvVolumeCurveMl.length >= 6) {
     const systoles = countSystoles(input.lvVolumeCurveMl);
@@ -435,6 +464,33 @@ export function coverageProfile(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>
     for (const k of keys) out[k]!.push((counts.get(labelValues[k]!) ?? 0) * sr * sc);
   }
   return out;
+}
+
+/**
+ * Per phase, the share of the LV cavity's pixels (all slices) inside the ED left ventricle: cavity
+ * plus myocardium with its holes filled, per slice. undefined at ED and at phases without LV.
+ */
+export function lvInsideEdShares(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, ed: number, lv: number, myo: number): Array<number | undefined> {
+  const phases = labelMaps[0]?.length ?? 0;
+  const inside = new Array<number>(phases).fill(0);
+  const total = new Array<number>(phases).fill(0);
+  for (const row of labelMaps) {
+    const edMap = row[ed];
+    if (!edMap) continue;
+    const { rows, columns } = edMap.image.plane;
+    const region = Uint8Array.from(edMap.labels, (v) => (v === lv || v === myo ? 1 : 0));
+    fillHoles(region, rows, columns);
+    for (let p = 0; p < phases; p++) {
+      const labels = row[p]?.labels;
+      if (p === ed || !labels || labels.length !== region.length) continue;
+      for (let i = 0; i < labels.length; i++) {
+        if (labels[i] !== lv) continue;
+        total[p]!++;
+        inside[p]! += region[i]!;
+      }
+    }
+  }
+  return total.map((t, p) => (t > 0 ? inside[p]! / t : undefined));
 }
 
 function medianOf(values: readonly number[]): number {
