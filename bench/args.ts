@@ -7,7 +7,4 @@ export function argument(name: string): string | undefined {
 }
 
 /** Median of the values (NaN when there are none). */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
+export { median } from '../src/util/median.js';

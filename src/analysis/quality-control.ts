@@ -16,6 +16,7 @@ import type { CineGrid, LabelMap } from '../study/types.js';
 import { bsaMosteller } from './conventions.js';
 import { studyOod, type QcReference } from './ood.js';
 import type { NarrativeText } from './narrative.js';
+import { median } from '../util/median.js';
 
 export type QcStatus = 'pass' | 'review' | 'fail';
 
@@ -306,10 +307,11 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
       const mid = Array.from({ length: span }, (_, k) => first + k).filter((s) => s >= first + span / 3 - 0.5 && s <= last - span / 3 + 0.5 && withLv[s] === 1);
       const enclosure = mid.map((s) => myocardialEnclosure(input.labelMaps[s]![ed]!, lv, myo)).filter((v): v is number => v !== undefined);
       if (enclosure.length > 0) {
-        const median = [...enclosure].sort((a, b) => a - b)[Math.floor(enclosure.length / 2)]!;
-        metrics.myo_enclosure = median;
-        if (median < 0.5) add('myo_not_around_lv', 'fail', `the myocardium surrounds only ${fmt(median * 100, 0)} % of the LV cavity on mid-ventricular slices`);
-        else if (median < 0.8) add('myo_not_around_lv', 'review', `the myocardium surrounds only ${fmt(median * 100, 0)} % of the LV cavity on mid-ventricular slices`);
+        // The upper middle value for an even count (as measured for the thresholds), not the mean of the two.
+        const enclosed = [...enclosure].sort((a, b) => a - b)[Math.floor(enclosure.length / 2)]!;
+        metrics.myo_enclosure = enclosed;
+        if (enclosed < 0.5) add('myo_not_around_lv', 'fail', `the myocardium surrounds only ${fmt(enclosed * 100, 0)} % of the LV cavity on mid-ventricular slices`);
+        else if (enclosed < 0.8) add('myo_not_around_lv', 'review', `the myocardium surrounds only ${fmt(enclosed * 100, 0)} % of the LV cavity on mid-ventricular slices`);
       }
     }
   }
@@ -493,13 +495,6 @@ export function lvInsideEdShares(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap
   return total.map((t, p) => (t > 0 ? inside[p]! / t : undefined));
 }
 
-function medianOf(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /**
  * Image-quality statistics at `phase`, medians over the slices with an LV cavity: the blood pool's
  * coefficient of variation (inside the cavity eroded by one pixel), the noise level by Immerkær's
@@ -553,14 +548,14 @@ export function imageNoiseStatistics(labelMaps: ReadonlyArray<ReadonlyArray<Labe
     rel.push(sigma / mean);
     cnr.push(sigma > 0 ? (mean - summ / nm) / sigma : Number.POSITIVE_INFINITY);
   }
-  return { bloodCv: medianOf(cv), noiseRel: medianOf(rel), cnr: medianOf(cnr), slices: cv.length };
+  return { bloodCv: median(cv), noiseRel: median(rel), cnr: median(cnr), slices: cv.length };
 }
 
 /** Median distance (mm) between neighbouring slice positions; NaN under two slices. */
 export function sliceSpacing(positionsMm: readonly number[]): number {
   const gaps: number[] = [];
   for (let k = 1; k < positionsMm.length; k++) gaps.push(Math.abs(positionsMm[k]! - positionsMm[k - 1]!));
-  return medianOf(gaps);
+  return median(gaps);
 }
 
 /** How far the stack covers the ventricles, from the areas per slice at ED (stackCoverage). */

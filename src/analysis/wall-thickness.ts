@@ -21,6 +21,7 @@
  * carry no segment.
  */
 import type { LabelMap } from '../study/types.js';
+import { median } from '../util/median.js';
 
 export interface WallThicknessResult {
   /** Maximal segmental ED wall thickness (mm, unrounded). */
@@ -98,12 +99,6 @@ function centroid(map: LabelMap, label: number): Centroid {
     }
   }
   return n > 0 ? { x: sx / n, y: sy / n, n } : { x: 0, y: 0, n: 0 };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 /** Thickness (mm) along one ray from (x0, y0) in direction (dx, dy) (unit, image mm); 0 when no wall is met. */

@@ -18,6 +18,7 @@ import type { CalibrationProfile } from '../calibration/profile.js';
 import { adapterOf, checkCalibrationModel, inputTransformOf, seriesRulesWith } from './calibrate.js';
 import type { StudyUncertainty } from '../analysis/quality-control.js';
 import type { TtaMode } from '../model/tta.js';
+import { median } from '../util/median.js';
 
 /** One labelled study. */
 export interface EvalCase {
@@ -172,11 +173,6 @@ function meanSd(values: number[]): { mean: number; sd: number; n: number } {
   return { mean, sd: Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / n), n };
 }
 
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s.length === 0 ? 0 : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
 /** Aggregates case results (pure). */
 export function summarise(results: readonly CaseResult[], model: LoadedModel['manifest'], kind: string): EvalMetrics {
   const per = (field: 'dice' | 'hd95Mm') => {
@@ -196,7 +192,7 @@ export function summarise(results: readonly CaseResult[], model: LoadedModel['ma
     measurements[key] = errorSummary(pairs);
   }
   const stages = new Set(results.flatMap((r) => Object.keys(r.timingsMs)));
-  const medianTimingsMs = Object.fromEntries([...stages].map((s) => [s, Math.round(median(results.map((r) => r.timingsMs[s] ?? 0)) * 10) / 10]));
+  const medianTimingsMs = Object.fromEntries([...stages].map((s) => [s, Math.round(median(results.map((r) => r.timingsMs[s] ?? 0), 0) * 10) / 10]));
   return {
     model: { name: model.name, version: model.version },
     kind,
