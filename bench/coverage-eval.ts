@@ -14,7 +14,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { coverageProfile, imageNoiseStatistics, sliceSpacing } from '../src/analysis/quality-control.js';
+import { phaseAreas } from '../src/analysis/areas.js';
+import { imageNoiseStatistics, sliceSpacing } from '../src/analysis/quality-control.js';
 import { acdcCases, evaluateCase, meanDice, synthCases, type CaseResult, type CaseSource } from '../src/pipeline/evaluate.js';
 import { perturbStack, perturbationsNamed, ricianNoiseStack, type Perturbation } from '../src/pipeline/perturb.js';
 import { loadModel, type StudyRun } from '../src/pipeline/steps.js';
@@ -37,7 +38,7 @@ interface Row {
   readonly lvedv: { truth: number; predicted: number };
   readonly qc: { status: string; reasons: readonly string[]; metrics: Readonly<Record<string, number>> };
   /** Per slice at ED, mm²: predicted and expert areas of each structure. */
-  readonly areasEd: { predicted: ReturnType<typeof coverageProfile>; truth: ReturnType<typeof coverageProfile> };
+  readonly areasEd: { predicted: ReturnType<typeof phaseAreas>; truth: ReturnType<typeof phaseAreas> };
   readonly noise: ReturnType<typeof imageNoiseStatistics>;
   /** Median distance between neighbouring slice positions (mm). */
   readonly sliceSpacingMm: number;
@@ -107,7 +108,7 @@ async function main(): Promise<void> {
       lvef: { truth: r.truth.lvef_pct ?? Number.NaN, predicted: r.predicted.lvef_pct ?? Number.NaN },
       lvedv: { truth: r.truth.lvedv_ml ?? Number.NaN, predicted: r.predicted.lvedv_ml ?? Number.NaN },
       qc: { status: run.qc.status, reasons: run.qc.reasons, metrics: run.qc.metrics },
-      areasEd: { predicted: coverageProfile(run.segmentation.labelMaps, ed, labelValues), truth: coverageProfile(truth, ed, truthValues) },
+      areasEd: { predicted: phaseAreas(run.segmentation.labelMaps, ed, labelValues), truth: phaseAreas(truth, ed, truthValues) },
       noise: imageNoiseStatistics(run.segmentation.labelMaps, ed, labelValues),
       sliceSpacingMm: sliceSpacing(run.study.grid.slicePositionsMm),
     });

@@ -28,24 +28,34 @@ export function pixelAreaMm2(map: LabelMap): number {
   return rowSpacing * columnSpacing;
 }
 
-/** Areas of every label value in `labelsByKey`, per slice and phase. */
-export function segmentAreas(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, labelsByKey: Readonly<Record<string, number>>): AreaTable {
-  const keys = Object.keys(labelsByKey);
+/** Index of each label value's key in `keys` (-1 for other values): one lookup per pixel. */
+function keyIndexOfLabel(keys: readonly string[], labelsByKey: Readonly<Record<string, number>>): Int16Array {
   const keyOfLabel = new Int16Array(256).fill(-1);
   keys.forEach((key, i) => {
     keyOfLabel[labelsByKey[key]!] = i;
   });
+  return keyOfLabel;
+}
+
+/** Pixel counts of each key's label on one map, into `counts` (by key index). */
+function countLabels(labels: Uint8Array, keyOfLabel: Int16Array, counts: Float64Array): void {
+  counts.fill(0);
+  for (let i = 0; i < labels.length; i++) {
+    const k = keyOfLabel[labels[i]!]!;
+    if (k >= 0) counts[k]!++;
+  }
+}
+
+/** Areas of every label value in `labelsByKey`, per slice and phase. */
+export function segmentAreas(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, labelsByKey: Readonly<Record<string, number>>): AreaTable {
+  const keys = Object.keys(labelsByKey);
+  const keyOfLabel = keyIndexOfLabel(keys, labelsByKey);
   const table: Record<string, number[][]> = {};
   for (const key of keys) table[key] = labelMaps.map((row) => row.map(() => 0));
   const counts = new Float64Array(keys.length);
   labelMaps.forEach((row, s) =>
     row.forEach((map, t) => {
-      counts.fill(0);
-      const labels = map.labels;
-      for (let i = 0; i < labels.length; i++) {
-        const k = keyOfLabel[labels[i]!]!;
-        if (k >= 0) counts[k]!++;
-      }
+      countLabels(map.labels, keyOfLabel, counts);
       const area = pixelAreaMm2(map);
       keys.forEach((key, i) => {
         table[key]![s]![t] = counts[i]! * area;
@@ -53,4 +63,20 @@ export function segmentAreas(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, 
     }),
   );
   return table;
+}
+
+/** Areas (mm²) of every label value in `labelsByKey` on each slice at one phase, in stack order (0 where a slice has no map at it). */
+export function phaseAreas(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number, labelsByKey: Readonly<Record<string, number>>): Record<string, number[]> {
+  const keys = Object.keys(labelsByKey);
+  const keyOfLabel = keyIndexOfLabel(keys, labelsByKey);
+  const out: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, [] as number[]]));
+  const counts = new Float64Array(keys.length);
+  for (const row of labelMaps) {
+    const map = row[phase];
+    if (map) countLabels(map.labels, keyOfLabel, counts);
+    else counts.fill(0);
+    const area = map ? pixelAreaMm2(map) : 0;
+    keys.forEach((key, i) => out[key]!.push(counts[i]! * area));
+  }
+  return out;
 }

@@ -13,6 +13,7 @@ import type { ResultMeasurements } from '../core/result.js';
 import { studyDisagreement, type ImageUncertainty, type SliceConfidence } from '../model/confidence.js';
 import { fillHoles } from '../model/components.js';
 import type { CineGrid, LabelMap } from '../study/types.js';
+import { phaseAreas } from './areas.js';
 import { bsaMosteller } from './conventions.js';
 import { studyOod, type QcReference } from './ood.js';
 import type { NarrativeText } from './narrative.js';
@@ -318,7 +319,7 @@ export function assessQuality(input: QualityControlInput): QualityControlDetail 
   if (rv === undefined) add('rv_absent', 'fail', 'the model has no RV segment');
 
   // Areas of each structure per slice at ED: the order (4b) and coverage (4c) rules read them.
-  const edAreas = coverageProfile(input.labelMaps, input.phases.ed, input.labelValues);
+  const edAreas = phaseAreas(input.labelMaps, input.phases.ed, input.labelValues);
 
   // 4b. Anatomical order along the stack: at ED the LV cavity area rises from the base and falls to
   // the apex, one peak. Slices whose positions do not match their anatomy (scrambled
@@ -452,20 +453,6 @@ export function narrativeWithQuality(narrative: NarrativeText, qc: Pick<QualityC
   const findings = `The automated analysis failed quality control (${why}). No measurements or diagnosis are reported; the segmentation, if present, is for inspection only.`;
   const impression = 'No automated findings: quality control failed.';
   return { findings, impression, disclaimer: narrative.disclaimer, text: `${findings}\n${impression}\n${narrative.disclaimer}` };
-}
-
-/** Area (mm²) of each structure on every slice of the stack at `phase`, in stack order. */
-export function coverageProfile(labelMaps: ReadonlyArray<ReadonlyArray<LabelMap>>, phase: number, labelValues: Readonly<Record<string, number>>): Record<string, number[]> {
-  const keys = Object.keys(labelValues);
-  const out: Record<string, number[]> = Object.fromEntries(keys.map((k) => [k, [] as number[]]));
-  for (const row of labelMaps) {
-    const map = row[phase];
-    const counts = new Map<number, number>();
-    if (map) for (let i = 0; i < map.labels.length; i++) counts.set(map.labels[i]!, (counts.get(map.labels[i]!) ?? 0) + 1);
-    const [sr, sc] = map?.image.plane.pixelSpacing ?? [1, 1];
-    for (const k of keys) out[k]!.push((counts.get(labelValues[k]!) ?? 0) * sr * sc);
-  }
-  return out;
 }
 
 /**
