@@ -18,6 +18,7 @@ const bundledDir = join(bundledManifest, '..');
 function modelFolder(edit: (m: typeof bundled) => void, referenceName = 'qc-reference.json'): { dir: string; manifest: string } {
   const dir = mkdtempSync(join(tmpdir(), 'pulse-manifest-qc-'));
   copyFileSync(join(bundledDir, bundled.qualityControl.reference.file), join(dir, referenceName));
+  copyFileSync(join(bundledDir, 'model.onnx'), join(dir, 'model.onnx'));
   const m = structuredClone(bundled);
   edit(m);
   const manifest = join(dir, 'manifest.json');
@@ -77,5 +78,29 @@ test('the reference is read from the file the manifest names; a manifest without
     assert.ok(loadQcReference(plain), 'qc-reference.json beside a manifest without the section is still found by name');
   } finally {
     for (const f of [renamed, older]) rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test('a new network dropped in beside the old QC reference is refused: the reference names the model.onnx it measured', () => {
+  const { dir, manifest } = modelFolder(() => {});
+  try {
+    const loaded = loadManifest(manifest);
+    const reference = loadQcReference(loaded);
+    assert.equal(reference?.model.sha256, sha256File(join(dir, 'model.onnx')), 'the shipped reference names the shipped network');
+    // Another export of the same architecture (the int8 variant's network) under the same name and version.
+    copyFileSync(join(bundledDir, '..', 'pulse-lite-int8', 'model.onnx'), join(dir, 'model.onnx'));
+    const other = mkdtempSync(join(tmpdir(), 'pulse-manifest-qc-')); // a fresh path: references are cached by path
+    const moved = join(other, 'manifest.json');
+    for (const f of ['manifest.json', 'qc-reference.json', 'model.onnx']) copyFileSync(join(dir, f), join(other, f));
+    try {
+      assert.throws(() => loadQcReference(loadManifest(moved)), (error: Error) => {
+        assert.match(error.message, /qc-reference\.json holds the embedding statistics of another network \(it was computed with a model\.onnx of sha256 [0-9a-f]{64}; this one has [0-9a-f]{64}\): run `pulse qc-reference` for this model/);
+        return true;
+      });
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -36,7 +36,11 @@ export interface QcThresholds {
 export interface QcReference {
   readonly format: 'pulse-qc-reference';
   readonly version: 1;
-  readonly model: { readonly name: string; readonly version: string };
+  /**
+   * The model it was computed with; `sha256` is that model's network file (model.onnx): embeddings of
+   * another network are not comparable, so a reference for other weights is refused at load.
+   */
+  readonly model: { readonly name: string; readonly version: string; readonly sha256?: string };
   /** What the reference was computed from, in words. */
   readonly source: string;
   readonly embedding: EmbeddingReference;

@@ -38,7 +38,7 @@ export interface ReferenceOptions {
   readonly failFactor?: number;
 }
 
-export function buildQcReference(studies: readonly ReferenceStudy[], model: { name: string; version: string }, source: string, options: ReferenceOptions = {}): QcReference {
+export function buildQcReference(studies: readonly ReferenceStudy[], model: { name: string; version: string; sha256?: string }, source: string, options: ReferenceOptions = {}): QcReference {
   const folds = options.folds ?? 4;
   const imageDistances: number[][] = studies.map(() => []);
   for (let f = 0; f < folds; f++) {
@@ -58,7 +58,7 @@ export function buildQcReference(studies: readonly ReferenceStudy[], model: { na
   return {
     format: 'pulse-qc-reference',
     version: 1,
-    model: { name: model.name, version: model.version },
+    model: { name: model.name, version: model.version, ...(model.sha256 ? { sha256: model.sha256 } : {}) },
     source,
     embedding: { dim: reference.dim, mean: reference.mean.map(round), precision: reference.precision.map(round), shrinkage: round(reference.shrinkage) },
     thresholds: {

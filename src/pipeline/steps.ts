@@ -13,7 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assessQuality, narrativeWithQuality, type QualityControlDetail } from '../analysis/quality-control.js';
 import type { QcReference } from '../analysis/ood.js';
-import type { LoadedManifest } from '../model/manifest.js';
+import { sha256File, type LoadedManifest } from '../model/manifest.js';
 import type { LoadedModel as RegistryModel, ModelRegistry } from '../model/registry.js';
 import type { ResultReferenceRange, StudyResult } from '../core/result.js';
 import type { StudyInstance } from '../core/study-instance.js';
@@ -44,6 +44,17 @@ export function loadQcReference(manifest: LoadedManifest): QcReference | undefin
     if (parsed.format !== 'pulse-qc-reference' || parsed.version !== 1) throw new Error(`${path} is not a pulse-qc-reference version 1`);
     if (parsed.model.name !== manifest.name || parsed.model.version !== manifest.version) {
       throw new Error(`${path} was computed for ${parsed.model.name} ${parsed.model.version}, not ${manifest.name} ${manifest.version}`);
+    }
+    // A new export dropped in under the same name and version keeps the old reference: its OOD
+    // score would then fail every study. The reference names the network it measured.
+    if (parsed.model.sha256 !== undefined) {
+      const network = sha256File(join(manifest.directory, manifest.model.file));
+      if (network !== parsed.model.sha256) {
+        throw new Error(
+          `${path} holds the embedding statistics of another network (it was computed with a ${manifest.model.file} of sha256 ${parsed.model.sha256}; this one has ${network}): ` +
+            'run `pulse qc-reference` for this model and update the manifest\'s qualityControl.reference.sha256, or remove qualityControl from the manifest',
+        );
+      }
     }
     reference = parsed;
   }

@@ -4,7 +4,9 @@
  * written beside the manifest as qc-reference.json (docs/quality-control.md).
  */
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { sha256File } from '../../model/manifest.js';
 import { acdcCases } from '../../pipeline/evaluate.js';
 import { buildQcReference, referenceStudy, type ReferenceStudy } from '../../pipeline/qc-reference.js';
 import { loadModel } from '../../pipeline/steps.js';
@@ -28,7 +30,8 @@ export async function runQcReference(options: QcReferenceOptions): Promise<void>
     process.stderr.write(`\rqc-reference ${studies.length}/${sources.length}`);
   }
   process.stderr.write('\n');
-  const reference = buildQcReference(studies, model.manifest, `ACDC '${split}' split of training/splits.json (${studies.length} patients, ED and ES, every slice), 4-fold patient-level cross-fitted thresholds`);
+  const network = { ...model.manifest, sha256: sha256File(join(model.manifest.directory, model.manifest.model.file)) };
+  const reference = buildQcReference(studies, network, `ACDC '${split}' split of training/splits.json (${studies.length} patients, ED and ES, every slice), 4-fold patient-level cross-fitted thresholds`);
   await writeFile(options.out, `${JSON.stringify(reference)}\n`);
   process.stdout.write(`${JSON.stringify({ thresholds: reference.thresholds, training: reference.training, shrinkage: reference.embedding.shrinkage }, null, 2)}\n`);
 }
