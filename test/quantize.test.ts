@@ -113,8 +113,8 @@ test('models/pulse-lite-int8 is what --variant makes from models/pulse-lite, wit
     const manifest = loadManifest(join(int8Dir, 'manifest.json'));
     assert.equal(manifest.name, 'pulse-lite-int8');
     assert.ok(manifest.qualityControl, 'the variant pins a quality-control reference');
-    const reference = JSON.parse(readFileSync(join(int8Dir, manifest.qualityControl.reference.file), 'utf8')) as { model: { name: string; version: string } };
-    assert.deepEqual(reference.model, { name: manifest.name, version: manifest.version }, 'the QC reference was computed on the int8 model');
+    const reference = JSON.parse(readFileSync(join(int8Dir, manifest.qualityControl.reference.file), 'utf8')) as { model: { name: string; version: string; sha256: string } };
+    assert.deepEqual(reference.model, { name: manifest.name, version: manifest.version, sha256: sha256(join(int8Dir, 'model.onnx')) }, 'the QC reference was computed on the int8 network');
     const float = loadManifest(join(floatDir, 'manifest.json'));
     assert.deepEqual(manifest.input, float.input);
     assert.deepEqual(manifest.outputs, float.outputs);
