@@ -65,6 +65,8 @@ export const ENVIRONMENT: readonly EnvVariable[] = [
   { name: 'PULSE_FHIR_URL', path: 'fhir.url', kind: 'string' },
   { name: 'PULSE_FHIR_SECRET', path: 'fhir.secret', kind: 'string', secret: true },
   { name: 'PULSE_FHIR_ATTEMPTS', path: 'fhir.attempts', kind: 'int' },
+  { name: 'PULSE_FHIR_REDELIVER_EVERY_S', path: 'fhir.redeliverEverySeconds', kind: 'number' },
+  { name: 'PULSE_FHIR_KEEP_UNDELIVERED_H', path: 'fhir.keepUndeliveredHours', kind: 'number' },
   { name: 'PULSE_LOG_LEVEL', path: 'logging.level', kind: 'string' },
 ];
 

@@ -282,6 +282,10 @@ export const ConfigSchema = z.object({
       backoffBaseMs: z.number().int().min(0).default(1000),
       /** Timeout of one POST (ms). @defaultValue 10000 */
       timeoutMs: z.number().int().min(100).default(10_000),
+      /** A report still undelivered after those attempts waits under dataDir/fhir-outbox and is sent again this often (s). @defaultValue 300 */
+      redeliverEverySeconds: z.number().positive().default(300),
+      /** ...until it is this old (hours); then it moves to fhir-outbox/failed/ and is logged. @defaultValue 72 */
+      keepUndeliveredHours: z.number().positive().default(72),
     })
     .prefault({}),
   forward: z

@@ -21,6 +21,9 @@ import { createLogger, type Logger } from './logger.js';
 import { modelKeyOf } from '../core/model-identity.js';
 import { jobModelKey } from './job-key.js';
 import { createResultArchive } from './result-archive.js';
+import { FhirOutbox } from './fhir-outbox.js';
+import { postFhirBundle } from './fhir-notifier.js';
+import { Gauge } from 'prom-client';
 import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
 import { Worker, newWorkerId } from '../queue/worker.js';
@@ -98,7 +101,18 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const workerId = newWorkerId();
   const metrics = createMetrics(store, processor.model, workerId);
   const archive = createResultArchive(join(config.dataDir, 'results'));
-  const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger, archive });
+  const fhirOutbox = config.fhir.url === undefined ? undefined : new FhirOutbox(join(config.dataDir, 'fhir-outbox'), config.fhir.keepUndeliveredHours * 3_600_000);
+  if (fhirOutbox) {
+    new Gauge({
+      name: 'pulse_fhir_outbox_pending',
+      help: 'FHIR reports not yet delivered, waiting in this replica\'s data folder to be sent again',
+      registers: [metrics.registry],
+      collect() {
+        this.set(fhirOutbox.pending());
+      },
+    });
+  }
+  const handler = createStudyJobHandler({ client, config, processor, features: getFeatures, logger, archive, ...(fhirOutbox ? { fhirOutbox } : {}) });
   const worker = new Worker(store, handler, { ...config.queue, owner: workerId }, logger, metrics);
   const jobKey = () => jobModelKey(processor);
   const discovery = createDiscovery(client, store, jobKey, logger, () => worker.notify());
@@ -178,6 +192,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   worker.start();
   listener?.start();
   calibrations.schedule();
+  const redelivery = fhirOutbox ? scheduleFhirRedelivery(fhirOutbox, config, logger) : undefined;
   logger.info('PULSE service started', {
     port,
     model: modelKey,
@@ -207,6 +222,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       stopped ??= (async () => {
         logger.info('PULSE service stopping');
         await listener?.stop();
+        await redelivery?.stop();
         await calibrations.stop();
         await worker.stop(graceMs);
         await new Promise<void>((resolve) => {
@@ -218,6 +234,39 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         logger.info('PULSE service stopped');
       })();
       return stopped;
+    },
+  };
+}
+
+/**
+ * Sends the outbox's waiting FHIR reports again every fhir.redeliverEverySeconds (the first pass soon
+ * after start: reports left by the previous run), one attempt per report per pass.
+ */
+function scheduleFhirRedelivery(outbox: FhirOutbox, config: ServiceConfig, logger: Logger): { stop(): Promise<void> } {
+  const url = config.fhir.url!;
+  const stopping = new AbortController();
+  let running: Promise<unknown> | undefined;
+  const pass = (): void => {
+    if (stopping.signal.aborted || outbox.pending() === 0) return;
+    const send = (bundle: unknown) =>
+      postFhirBundle(bundle, { url, ...(config.fhir.secret !== undefined ? { secret: config.fhir.secret } : {}), attempts: 1, timeoutMs: config.fhir.timeoutMs, signal: stopping.signal });
+    running = outbox.redeliver(send, logger).then(
+      (count) => {
+        if (count.delivered + count.expired + count.unreadable > 0) logger.info('FHIR outbox pass', { ...count });
+      },
+      (error: unknown) => logger.error('FHIR outbox pass failed', { error: (error as Error).message }),
+    );
+  };
+  const first = setTimeout(pass, Math.min(5_000, config.fhir.redeliverEverySeconds * 1000));
+  const every = setInterval(pass, config.fhir.redeliverEverySeconds * 1000);
+  first.unref();
+  every.unref();
+  return {
+    async stop() {
+      clearTimeout(first);
+      clearInterval(every);
+      stopping.abort();
+      await running;
     },
   };
 }

@@ -15,6 +15,7 @@ import type { Logger } from '../core/logger.js';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { isJobForModel } from './job-key.js';
 import { postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
+import type { FhirOutbox } from './fhir-outbox.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
 import { routeStudy, type RoutableCalibration } from './router.js';
@@ -51,6 +52,8 @@ export interface StudyJobDependencies {
   readonly logger: Logger;
   /** Where the dashboard's copy of each result goes (result, curves, thumbnails), when set. */
   readonly archive?: ResultArchive;
+  /** Where an undelivered FHIR report waits to be sent again (with fhir.url). */
+  readonly fhirOutbox?: FhirOutbox;
 }
 
 export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
@@ -178,7 +181,14 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
         }),
       );
       if (fhir.delivered) logger.info('FHIR DiagnosticReport delivered', { ...log, attempts: fhir.attempts, status: fhir.status });
-      else logger.warn('FHIR DiagnosticReport not delivered', { ...log, attempts: fhir.attempts, reason: fhir.reason });
+      else logger.warn('FHIR DiagnosticReport not delivered', { ...log, attempts: fhir.attempts, reason: fhir.reason, ...(deps.fhirOutbox ? { then: 'kept in the outbox, sent again later' } : {}) });
+      try {
+        if (fhir.delivered) deps.fhirOutbox?.settle(outputs.fhir);
+        else deps.fhirOutbox?.add(job.id, outputs.fhir, fhir);
+      } catch (error) {
+        // The results are in Orthanc; only this notification is lost (a full disk, say).
+        logger.error('could not keep the undelivered FHIR report for a later attempt', { ...log, error: (error as Error).message });
+      }
     }
 
     let forwarded = false;
