@@ -75,6 +75,7 @@ test('every environment variable sets the setting it names', () => {
     PULSE_QUEUE_BACKEND: 'sqlite', PULSE_QUEUE_POSTGRES_URL: 'postgres://pulse:pw@db:5432/pulse', PULSE_QUEUE_POSTGRES_SCHEMA: 'pulse_b', PULSE_QUEUE_POSTGRES_POOL_SIZE: '8',
     PULSE_VIEWER_OHIF: 'true', PULSE_VIEWER_OHIF_DIST: '/opt/ohif',
     PULSE_REPORT_PDF: 'true', PULSE_SEG_ON_QC_FAIL: 'false', PULSE_VIEWER_PHASE_SERIES: 'true', PULSE_FHIR_URL: 'http://127.0.0.1:9000/fhir', PULSE_FHIR_SECRET: 'fhir-secret-xyz', PULSE_FHIR_ATTEMPTS: '3',
+    PULSE_FHIR_REDELIVER_EVERY_S: '60', PULSE_FHIR_KEEP_UNDELIVERED_H: '24',
     PULSE_MODEL_TTA: 'flips',
     PULSE_MODEL_THREADS: '2',
   };
