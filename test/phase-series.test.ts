@@ -15,7 +15,11 @@ import { ConfigSchema } from '../src/config/schema.js';
 import type { LabelMap } from '../src/study/types.js';
 import { FIXTURE_ALGORITHM as algorithm, SEGMENTS } from './seg-sr-fixtures.js';
 import { dciodvfy } from './support/validators.js';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseInstance } from '../src/dicom/read/read-instance.js';
 import { processStudy } from '../src/pipeline/process-study.js';
 import { bundledManifest } from './support/paths.js';
 
@@ -94,21 +98,73 @@ test('dciodvfy finds no error in a copy or in a per-phase SEG', () => {
   }
 });
 
-test('ED and ES at the same phase give one copy; a compressed source gives none, with the reason', () => {
+test('ED and ES at the same phase give one copy; a source that cannot be decoded gives none, with the reason', () => {
   const one = buildViewerPhaseSeries({ context: study.context, labelMaps, phases: [{ name: 'ED', index: 1 }, { name: 'ES', index: 1 }], sources, segments: SEGMENTS, algorithm });
   assert.ok(one.written);
   assert.equal(one.objects.length, study.grid.slices + 1);
   const first = study.grid.images[0]![0]!.sopInstanceUID;
   // The same data set declared RLE Lossless in its file meta information (same length as Explicit VR
-  // Little Endian's UID): the copies must not pretend to keep that encoding.
+  // Little Endian's UID) while its Pixel Data stays native: nothing to decode, so no copies at all.
   const bytes = Buffer.from(writePart10(readPart10(sources.get(first)!)));
   const at = bytes.indexOf('1.2.840.10008.1.2.1\0');
   assert.ok(at > 0);
   bytes.write('1.2.840.10008.1.2.5\0', at, 'latin1');
-  const compressed = buildViewerPhaseSeries({ context: study.context, labelMaps, phases, sources: new Map([...sources, [first, new Uint8Array(bytes)]]), segments: SEGMENTS, algorithm });
-  assert.equal(compressed.written, false);
-  assert.match(compressed.written ? '' : compressed.reason, /transfer syntax .* not uncompressed/);
+  const broken = buildViewerPhaseSeries({ context: study.context, labelMaps, phases, sources: new Map([...sources, [first, new Uint8Array(bytes)]]), segments: SEGMENTS, algorithm });
+  assert.equal(broken.written, false);
+  assert.match(broken.written ? '' : broken.reason, /pixel data \(transfer syntax 1\.2\.840\.10008\.1\.2\.5\) could not be decoded/);
 });
+
+/** Every source re-encoded by a DCMTK tool (a real encoder), as a compressed study would arrive (same SOP Instance UIDs: the label maps name them). */
+function encodedSources(tool: string, args: string[]): Map<string, Uint8Array> {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-phase-copy-'));
+  try {
+    return new Map(
+      [...sources].map(([uid, bytes], i) => {
+        const input = join(dir, `${i}.dcm`);
+        const output = join(dir, `${i}.enc.dcm`);
+        writeFileSync(input, bytes);
+        execFileSync(tool, [...args, input, output]);
+        return [uid, new Uint8Array(readFileSync(output))];
+      }),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const codecs: Array<[string, string, string[], string, boolean]> = [
+  ['RLE Lossless', 'dcmcrle', [], '1.2.840.10008.1.2.5', false],
+  ['JPEG Lossless, first-order prediction', 'dcmcjpeg', ['--encode-lossless-sv1'], '1.2.840.10008.1.2.4.70', false],
+  ['JPEG-LS Lossless', 'dcmcjpls', ['--encode-lossless'], '1.2.840.10008.1.2.4.80', false],
+  ['JPEG-LS near-lossless (lossy)', 'dcmcjpls', ['--encode-nearlossless', '--max-deviation', '2', '--uid-never'], '1.2.840.10008.1.2.4.81', true],
+];
+for (const [name, tool, args, syntax, lossy] of codecs) {
+  test(`a ${name} source gets copies in Explicit VR Little Endian holding its decoded pixel values${lossy ? ', marked lossy' : ''}`, () => {
+    const encoded = encodedSources(tool, args);
+    const first = [...encoded.values()][0]!;
+    assert.ok(Buffer.from(first.subarray(0, 400)).includes(syntax), `${tool} wrote ${syntax}`);
+    const copies = buildViewerPhaseSeries({ context: study.context, labelMaps, phases, sources: encoded, segments: SEGMENTS, algorithm, contentDateTime: at });
+    assert.ok(copies.written, copies.written ? '' : copies.reason);
+    for (const bytes of copies.objects) {
+      const copy = readPart10(bytes);
+      if (copy.Modality === 'SEG') continue;
+      const sourceUid = copy.SourceImageSequence[0].ReferencedSOPInstanceUID as string;
+      const decodedSource = parseInstance('source', encoded.get(sourceUid)!).decodeStoredFrames()[0]!;
+      const copyPixels = parseInstance('copy', bytes);
+      assert.equal(copyPixels.transferSyntaxUID, '1.2.840.10008.1.2.1');
+      assert.deepEqual(Array.from(copyPixels.decodeStoredFrames()[0]!), Array.from(decodedSource), 'the decoded values');
+      if (!lossy) {
+        // Lossless: the very values of the uncompressed original.
+        assert.deepEqual(new Uint8Array(copy.PixelData[0]), new Uint8Array(readPart10(sources.get(sourceUid)!).PixelData[0]));
+      }
+      assert.equal(copy.LossyImageCompression, lossy ? '01' : readPart10(sources.get(sourceUid)!).LossyImageCompression);
+      if (lossy) assert.equal(copy.LossyImageCompressionMethod, 'ISO_14495_1');
+    }
+    const report = dciodvfy(copies.objects[0]!);
+    const known = new Set(dciodvfy(synth.files[0]!.bytes).errors);
+    assert.deepEqual(report.errors.filter((e) => !known.has(e)), [], report.output);
+  });
+}
 
 test('the router treats the copies as our outputs, never as a cine to process', () => {
   const config = ConfigSchema.parse({ orthanc: { url: 'http://localhost:8042' } });

@@ -108,7 +108,7 @@ export interface StudyOutputs {
    * images and the SEG that references them, in storing order.
    */
   viewerPhaseSeries?: Uint8Array[];
-  /** Why the viewer phase series were asked for but not written (a compressed source, ...). */
+  /** Why the viewer phase series were asked for but not written (a multi-frame or colour source, ...). */
   viewerPhaseSeriesSkipped?: string;
   /** The PDF report (report.pdf), when asked for. */
   pdf?: Uint8Array;

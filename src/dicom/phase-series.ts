@@ -6,10 +6,12 @@
  * SourceImageSequence to the originals) and a SEG of that phase referencing only the copy. The
  * combined SEG stays, for other readers.
  *
- * Pixel data is kept as stored: the copy carries the source's Pixel Data value unchanged. It is
- * written Explicit VR Little Endian, which holds the same value only for an uncompressed little
- * endian source (Implicit or Explicit VR); a compressed or big endian source, or a multi-frame one,
- * gets no copies (the reason is returned, nothing half-written).
+ * The copy is written Explicit VR Little Endian. From an uncompressed little endian source (Implicit
+ * or Explicit VR) it carries the source's Pixel Data value unchanged; from a compressed, deflated or
+ * big endian one, the decoded stored values (the same numbers the pipeline segmented), with Lossy
+ * Image Compression "01" and its method where the source's transfer syntax is lossy and the source
+ * did not say so itself (PS3.3 C.7.6.1.1.5: lossy once, lossy in every derived image). A multi-frame
+ * or colour source gets no copies (the reason is returned, nothing half-written).
  */
 import dcmjs from 'dcmjs';
 import type { ModelIdentity } from '../core/model-identity.js';
@@ -20,6 +22,7 @@ import { derivedObjectBase } from './modules/sop-class.js';
 import { EXPLICIT_VR_LITTLE_ENDIAN, readPart10, writePart10 } from './modules/part10.js';
 import { buildSegmentation } from './seg/sop.js';
 import { deterministicUid } from './uid.js';
+import { parseInstance } from './read/read-instance.js';
 
 const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
 /** Series numbers: copies 9011 (ED) / 9012 (ES), their SEGs 9021 / 9022 (the combined SEG is 9001). */
@@ -58,12 +61,37 @@ export function viewerPhaseUids(studyInstanceUID: string, sourceSeriesInstanceUI
   };
 }
 
-/** Why the copies cannot keep this source's pixel data as stored, or undefined. */
-function encodingProblem(source: Record<string, any>, syntax: string | undefined): string | undefined {
-  if (syntax !== IMPLICIT_VR_LITTLE_ENDIAN && syntax !== EXPLICIT_VR_LITTLE_ENDIAN) return `the source transfer syntax ${String(syntax)} is not uncompressed little endian`;
-  if (Number(source.NumberOfFrames ?? 1) > 1) return 'the source is multi-frame';
-  if (source.PixelData === undefined) return 'a source image has no Pixel Data';
-  return undefined;
+/** Transfer syntaxes that are lossy whatever the encoder did, with the Lossy Image Compression Method term (PS3.3 C.7.6.1.1.5.1). */
+const LOSSY_METHOD: Readonly<Record<string, string>> = {
+  '1.2.840.10008.1.2.4.50': 'ISO_10918_1', // JPEG Baseline
+  '1.2.840.10008.1.2.4.51': 'ISO_10918_1', // JPEG Extended
+  '1.2.840.10008.1.2.4.81': 'ISO_14495_1', // JPEG-LS near-lossless
+};
+
+/** The copy's Pixel Data: the source's value as stored, or its decoded stored values; or why there is none. */
+type CopyPixels = { readonly asStored: true } | { readonly asStored: false; readonly bytes: Uint8Array; readonly lossyMethod?: string } | { readonly problem: string };
+
+function copyPixels(source: Record<string, any>, syntax: string | undefined, bytes: Uint8Array): CopyPixels {
+  if (Number(source.NumberOfFrames ?? 1) > 1) return { problem: 'the source is multi-frame' };
+  if (source.PixelData === undefined) return { problem: 'a source image has no Pixel Data' };
+  if (syntax === IMPLICIT_VR_LITTLE_ENDIAN || syntax === EXPLICIT_VR_LITTLE_ENDIAN) return { asStored: true };
+  try {
+    const instance = parseInstance('viewer phase copy', bytes);
+    const format = instance.pixelFormat();
+    if (format.samplesPerPixel !== 1) return { problem: `the source is colour (${format.photometricInterpretation}) in transfer syntax ${String(syntax)}` };
+    if (format.bitsAllocated !== 8 && format.bitsAllocated !== 16) return { problem: `the source has ${format.bitsAllocated} bits allocated in transfer syntax ${String(syntax)}` };
+    const samples = instance.decodeStoredFrames()[0]!;
+    const out = new Uint8Array(samples.length * (format.bitsAllocated / 8));
+    const view = new DataView(out.buffer);
+    for (let i = 0; i < samples.length; i++) {
+      if (format.bitsAllocated === 8) out[i] = samples[i]! & 0xff;
+      else view.setUint16(2 * i, samples[i]! & 0xffff, true);
+    }
+    const lossyMethod = LOSSY_METHOD[syntax ?? ''];
+    return { asStored: false, bytes: out, ...(lossyMethod ? { lossyMethod } : {}) };
+  } catch (error) {
+    return { problem: `the source's pixel data (transfer syntax ${String(syntax)}) could not be decoded: ${(error as Error).message}` };
+  }
 }
 
 /** The instances' Part 10 bytes by SOPInstanceUID (headers only are read). */
@@ -87,7 +115,7 @@ function transferSyntaxOf(bytes: Uint8Array): string | undefined {
 }
 
 /** One derived copy of a source image: the source's attributes, our series and provenance on top. */
-function copyOf(source: Record<string, any>, input: ViewerPhaseSeriesInput, phase: LabelledPhaseName, seriesInstanceUID: string, sopInstanceUID: string): Uint8Array {
+function copyOf(source: Record<string, any>, pixels: Exclude<CopyPixels, { problem: string }>, input: ViewerPhaseSeriesInput, phase: LabelledPhaseName, seriesInstanceUID: string, sopInstanceUID: string): Uint8Array {
   const { _meta: _m, _vrMap: _v, ...attributes } = source;
   const base = derivedObjectBase({
     context: input.context,
@@ -110,6 +138,8 @@ function copyOf(source: Record<string, any>, input: ViewerPhaseSeriesInput, phas
     ImageType: ['DERIVED', 'SECONDARY', ...imageType.slice(2)],
     DerivationDescription: `Copy of the ${phase} phase of the cine series, for viewers that show one phase per series`,
     SourceImageSequence: [{ ReferencedSOPClassUID: source.SOPClassUID, ReferencedSOPInstanceUID: source.SOPInstanceUID }],
+    ...(pixels.asStored ? {} : { PixelData: [pixels.bytes.buffer] }),
+    ...(!pixels.asStored && pixels.lossyMethod && source.LossyImageCompression !== '01' ? { LossyImageCompression: '01', LossyImageCompressionMethod: pixels.lossyMethod } : {}),
   };
   // Pixel Data as stored: OW for more than 8 bits allocated (what Implicit VR implies), else OB.
   const pixelVr = Number(source.BitsAllocated) > 8 ? 'OW' : 'OB';
@@ -132,10 +162,10 @@ export function buildViewerPhaseSeries(input: ViewerPhaseSeriesInput): ViewerPha
       const bytes = input.sources.get(map.image.sopInstanceUID);
       if (!bytes) return { written: false, reason: `the source image of slice ${slice}, phase ${index} is not among the instances` };
       const source = readPart10(bytes);
-      const problem = encodingProblem(source, transferSyntaxOf(bytes));
-      if (problem) return { written: false, reason: problem };
+      const pixels = copyPixels(source, transferSyntaxOf(bytes), bytes);
+      if ('problem' in pixels) return { written: false, reason: pixels.problem };
       const copyUid = uids.copyInstanceUID(map.image.sopInstanceUID);
-      objects.push(copyOf(source, input, name, uids.copySeriesInstanceUID, copyUid));
+      objects.push(copyOf(source, pixels, input, name, uids.copySeriesInstanceUID, copyUid));
       // The same label map, on the copy: the SEG then references the copy alone.
       const image = { ...map.image, sopInstanceUID: copyUid, seriesInstanceUID: uids.copySeriesInstanceUID };
       delete (image as { frameNumber?: number }).frameNumber;
