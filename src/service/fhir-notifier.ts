@@ -6,6 +6,7 @@
  * never thrown: the study's results are already in Orthanc, and a RIS that is down must not turn a
  * finished study into a failed job. Logs carry the status and attempt, never the body.
  */
+import type { ServiceConfig } from '../config/schema.js';
 import { backoffDelayMs } from '../queue/backoff.js';
 
 export interface FhirNotifierOptions {
@@ -29,6 +30,18 @@ export interface FhirDelivery {
   readonly status?: number;
   /** Why it was not delivered (status or error kind; no body, no patient data). */
   readonly reason?: string;
+}
+
+/** The notifier's options from the service's `fhir` settings (with `url` set), `overrides` on top (a pass of the outbox: one attempt). */
+export function fhirNotifierOptions(fhir: ServiceConfig['fhir'] & { url: string }, overrides: Pick<FhirNotifierOptions, 'attempts' | 'signal'> = {}): FhirNotifierOptions {
+  return {
+    url: fhir.url,
+    ...(fhir.secret !== undefined ? { secret: fhir.secret } : {}),
+    attempts: fhir.attempts,
+    backoffBaseMs: fhir.backoffBaseMs,
+    timeoutMs: fhir.timeoutMs,
+    ...overrides,
+  };
 }
 
 const retryable = (status: number): boolean => status === 429 || status >= 500;

@@ -22,7 +22,7 @@ import { modelKeyOf } from '../core/model-identity.js';
 import { jobModelKey } from './job-key.js';
 import { createResultArchive } from './result-archive.js';
 import { FhirOutbox } from './fhir-outbox.js';
-import { postFhirBundle } from './fhir-notifier.js';
+import { fhirNotifierOptions, postFhirBundle } from './fhir-notifier.js';
 import { Gauge } from 'prom-client';
 import { METADATA } from './marking.js';
 import { createStudyJobHandler, type StudyProcessor } from './study-job.js';
@@ -243,13 +243,12 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
  * after start: reports left by the previous run), one attempt per report per pass.
  */
 function scheduleFhirRedelivery(outbox: FhirOutbox, config: ServiceConfig, logger: Logger): { stop(): Promise<void> } {
-  const url = config.fhir.url!;
   const stopping = new AbortController();
+  const options = fhirNotifierOptions({ ...config.fhir, url: config.fhir.url! }, { attempts: 1, signal: stopping.signal });
   let running: Promise<unknown> | undefined;
   const pass = (): void => {
     if (stopping.signal.aborted || outbox.pending() === 0) return;
-    const send = (bundle: unknown) =>
-      postFhirBundle(bundle, { url, ...(config.fhir.secret !== undefined ? { secret: config.fhir.secret } : {}), attempts: 1, timeoutMs: config.fhir.timeoutMs, signal: stopping.signal });
+    const send = (bundle: unknown) => postFhirBundle(bundle, options);
     running = outbox.redeliver(send, logger).then(
       (count) => {
         if (count.delivered + count.expired + count.unreadable > 0) logger.info('FHIR outbox pass', { ...count });

@@ -14,7 +14,7 @@ import { BadInputError, UnsupportedEncodingError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { modelKeyOf, type ModelIdentity } from '../core/model-identity.js';
 import { isJobForModel } from './job-key.js';
-import { postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
+import { fhirNotifierOptions, postFhirBundle, type FhirDelivery } from './fhir-notifier.js';
 import type { FhirOutbox } from './fhir-outbox.js';
 import { priorityOf, studyLabels, studyMarks } from './marking.js';
 import { outputIdentity } from './output-identity.js';
@@ -169,17 +169,8 @@ export function createStudyJobHandler(deps: StudyJobDependencies): JobHandler {
     // The FHIR notification goes out once the results are in Orthanc and the study is marked.
     let fhir: FhirDelivery | undefined;
     if (config.fhir.url !== undefined && outputs.fhir) {
-      const url = config.fhir.url;
-      fhir = await timings.time('notify', () =>
-        postFhirBundle(outputs.fhir, {
-          url,
-          ...(config.fhir.secret !== undefined ? { secret: config.fhir.secret } : {}),
-          attempts: config.fhir.attempts,
-          backoffBaseMs: config.fhir.backoffBaseMs,
-          timeoutMs: config.fhir.timeoutMs,
-          signal,
-        }),
-      );
+      const options = fhirNotifierOptions({ ...config.fhir, url: config.fhir.url }, { signal });
+      fhir = await timings.time('notify', () => postFhirBundle(outputs.fhir, options));
       if (fhir.delivered) logger.info('FHIR DiagnosticReport delivered', { ...log, attempts: fhir.attempts, status: fhir.status });
       else logger.warn('FHIR DiagnosticReport not delivered', { ...log, attempts: fhir.attempts, reason: fhir.reason, ...(deps.fhirOutbox ? { then: 'kept in the outbox, sent again later' } : {}) });
       try {
