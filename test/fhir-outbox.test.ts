@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigSchema } from '../src/config/schema.js';
@@ -70,6 +70,26 @@ test('a report the receiver refused waits in the outbox and is delivered by a la
     assert.deepEqual(await outbox.redeliver(send, quiet), { delivered: 2, waiting: 0, expired: 0, unreadable: 0 });
     assert.equal(outbox.pending(), 0);
     assert.deepEqual(ris.taken.map((b) => (JSON.parse(b) as { id: string }).id), ['pulse-1001', 'pulse-1002'], 'sent as kept, oldest job first');
+  } finally {
+    await ris.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pass cut short by the service stopping leaves the entries as they were', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pulse-fhir-outbox-'));
+  const ris = await receiver(() => 200);
+  try {
+    const outbox = new FhirOutbox(dir, 3_600_000);
+    outbox.add(7, bundle(1), { delivered: false, attempts: 5, status: 503, reason: 'HTTP 503' });
+    outbox.add(8, bundle(2), { delivered: false, attempts: 5, reason: 'timed out' });
+    const before = readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8'));
+    const stopping = new AbortController();
+    stopping.abort();
+    const count = await outbox.redeliver((b) => postFhirBundle(b, { url: ris.url, attempts: 1, signal: stopping.signal }), quiet);
+    assert.deepEqual(count, { delivered: 0, waiting: 2, expired: 0, unreadable: 0 });
+    assert.equal(ris.posts(), 0);
+    assert.deepEqual(readdirSync(dir).sort().map((f) => readFileSync(join(dir, f), 'utf8')), before, 'last reasons and attempts kept');
   } finally {
     await ris.close();
     rmSync(dir, { recursive: true, force: true });

@@ -109,6 +109,11 @@ export class FhirOutbox {
         continue;
       }
       const result = await send(entry.bundle);
+      if (!result.delivered && result.reason === 'aborted') {
+        // The service is stopping: this entry and the rest wait as they are for the next run.
+        waiting += entries.length - delivered - waiting - expired;
+        break;
+      }
       // The entry may have been replaced (a newer report) or settled while the POST was out.
       const current = this.read(id);
       if (result.delivered) {
