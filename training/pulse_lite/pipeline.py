@@ -80,8 +80,8 @@ def _export():
 
 def _drop_stale_qc_reference():
     """The QC reference holds the OLD network's embedding statistics and export.py writes a manifest without
-    a qualityControl section: a stale reference would be applied to the new network (or refused for its
-    version, which stops head-features), so it goes; `pulse qc-reference` writes the new one (AFTER_ALL)."""
+    a qualityControl section: a stale reference is refused by the service (it names the network it measured
+    by the sha256 of model.onnx, and its version), which would stop head-features, so it goes; `pulse qc-reference` writes the new one (AFTER_ALL)."""
     stale = C.MODEL_DIR / 'qc-reference.json'
     if stale.exists():
         stale.unlink()
