@@ -5,6 +5,8 @@
     /usr/bin/python3 -m training.pulse_lite.cv prepare               # training cache from the native cache
     /usr/bin/python3 -m training.pulse_lite.cv fold --fold K [--device cuda]   # one fold (resumable)
     /usr/bin/python3 -m training.pulse_lite.cv aggregate             # cv-report.json + EVAL-cv.md
+    /usr/bin/python3 -m training.pulse_lite.cv rehead                # refit finished folds' heads from rows.json
+    /usr/bin/python3 -m training.pulse_lite.cv export-head --model-dir D   # the out-of-fold head for a network on all 100
     /usr/bin/python3 -m training.pulse_lite.cv --smoke               # 2 folds on synthetic phantoms, seconds
 Options: --recipe v1.1|v1.0, --set key=value (config.RECIPES), --out DIR (default training/runs/cv-<recipe>),
 --max-seconds S (stop training with a checkpoint; run again to resume), --markdown PATH.
@@ -19,6 +21,10 @@ Per fold k (held-out = the patients of fold k, `training/cv-folds.json`):
 3. the study head is fitted on the training patients' rows only; its temperature minimises the NLL of
    out-of-fold logits from an inner, group-stratified cross-validation over the training patients (a head
    per inner fold, fitted on the other inner folds), never on the held-out fold -> <out>/fold-k/result.json.
+4. the out-of-fold head (`stacked_head`, in `aggregate`): for fold k, a head fitted on the other folds'
+   held-out patients, whose features come from masks of networks that never saw them, the kind of masks
+   a head meets in service; `export-head` fits this head on all 100 out-of-fold rows for a network
+   trained on all patients (the in-fold head of step 3 is then reported beside it).
 `aggregate` reads the fold results present: mean +- SD (sample SD) across folds of each fold's mean, and
 the figures pooled over all held-out patients.
 """
@@ -183,11 +189,16 @@ def _labels(rows):
     return np.array([C.GROUPS.index(r['group']) for r in rows])
 
 
-def fit_head(rows):
-    """Standardisation + study_head.fit on these rows, as evaluate.py -> logits function."""
+def fit_head_parts(rows):
+    """Standardisation + study_head.fit on these rows, as evaluate.py -> (head, mean, std)."""
     x = _matrix(rows)
     mean, std = x.mean(0), x.std(0) + 1e-6
-    head = study_head.fit((x - mean) / std, _labels(rows), len(C.GROUPS))
+    return study_head.fit((x - mean) / std, _labels(rows), len(C.GROUPS)), mean, std
+
+
+def fit_head(rows):
+    """fit_head_parts as a logits function of rows."""
+    head, mean, std = fit_head_parts(rows)
     return lambda rs: study_head.logits_of(head, (_matrix(rs) - mean) / std)
 
 
@@ -227,6 +238,9 @@ def head_result(rows):
         patients.append({'id': r['id'], 'group': r['group'], 'predicted': C.GROUPS[int(prob[i].argmax())],
                          'probabilities': [round(float(v), 6) for v in prob[i]],
                          'predicted_on_expert_masks': C.GROUPS[int(prob_truth_masks[i].argmax())],
+                         # the head's inputs from this fold network's masks: what the out-of-fold head
+                         # (stacked_head) is fitted on, without the rows files
+                         'features': {f: r['features'][f] for f in HEAD_FEATURES},
                          'dice': r['dice'], 'hd95_mm': r['hd95_mm'],
                          'measures': {m: r['features'][m] for m in MEASURES},
                          'measures_expert': {m: r['truth'][m] for m in MEASURES}})
@@ -285,6 +299,87 @@ def run_fold(k, a, rc, source, train_arrays, folds, log=print):
     return 0
 
 
+def rehead(fold_dir):
+    """Refits a finished fold's head from its rows.json (after a change to the head protocol), keeping the
+    run's facts (recipe, patients, timings). None when the fold has no rows or no result."""
+    rows_path, result_path = fold_dir / 'rows.json', fold_dir / 'result.json'
+    if not rows_path.exists() or not result_path.exists():
+        return None
+    result = json.loads(result_path.read_text())
+    result.update(head_result(json.loads(rows_path.read_text())))
+    result_path.write_text(json.dumps(result, indent=1) + '\n')
+    return len(result['patients'])
+
+
+# ---------------------------------------------------------------- the out-of-fold (stacked) head
+
+def out_of_fold_rows(results, exclude=None):
+    """Head rows from the held-out patients of these fold results (except fold `exclude`): features of masks
+    from a network that never saw the patient, the kind of masks the shipped head meets in service."""
+    return [{'id': p['id'], 'group': p['group'], 'held_out': True, 'draw': 0, 'features': p['features']}
+            for r in results if r['fold'] != exclude for p in r['patients']]
+
+
+def has_features(results):
+    return all('features' in p for r in results for p in r['patients'])
+
+
+def stacked_head(results):
+    """Per fold k: the head fitted on the OTHER folds' held-out rows, its temperature from an inner CV over
+    those rows, scores fold k's held-out patients. The in-fold head (head_result) learns from the training
+    patients' masks, which the fold network has seen and segments better than an unseen study, so it meets
+    easier features than it is scored on. One level of nesting short of strict: the other folds' networks
+    were trained on fold k's slices, never on its study labels (beyond the 0.1-weighted slice-diagnosis
+    loss). None without two folds or without the patients' features (`cv rehead` adds them)."""
+    if len(results) < 2 or not has_features(results):
+        return None
+    out = {}
+    for r in results:
+        fit_rows = out_of_fold_rows(results, exclude=r['fold'])
+        temperature, *_ = inner_temperature(fit_rows)
+        held = out_of_fold_rows([r])
+        prob = softmax(fit_head(fit_rows)(held) / temperature)
+        out[r['fold']] = {'temperature': temperature, 'train_rows': len(fit_rows), 'patients': [
+            {'id': h['id'], 'group': h['group'], 'predicted': C.GROUPS[int(q.argmax())],
+             'probabilities': [round(float(v), 6) for v in q]} for h, q in zip(held, prob)]}
+    return out
+
+
+def diagnosis_metrics(pts):
+    truth, pred = [p['group'] for p in pts], [p['predicted'] for p in pts]
+    right = [t == q for t, q in zip(truth, pred)]
+    return {'accuracy': float(np.mean(right)), 'macro_f1': M.macro_f1(truth, pred),
+            'ece': M.ece([max(p['probabilities']) for p in pts], right),
+            'confusion': [[sum(1 for t, q in zip(truth, pred) if t == gt and q == gp) for gp in C.GROUPS] for gt in C.GROUPS]}
+
+
+def export_head(results, model_dir, acdc=C.ACDC):
+    """The shipped study head of a network trained on all patients: fitted on every fold's held-out rows
+    (each patient's features from the fold network that never saw it), temperature from an inner CV over
+    them; writes study-head.onnx and the manifest's studyHead in model_dir."""
+    from .acdc import read_info
+    from .features import bsa_m2
+    if len(results) != K or not has_features(results):
+        raise SystemExit(f'export-head needs all {K} folds with the patients\' features ({len(results)} present; `cv rehead` adds features)')
+    rows = out_of_fold_rows(results)
+    temperature, nll, acc, _ = inner_temperature(rows)
+    head, mean, std = fit_head_parts(rows)
+    infos = [read_info(Path(acdc) / r['id'] / 'Info.cfg') for r in rows]
+    bsa = float(np.median([bsa_m2(float(i['Height']), float(i['Weight'])) for i in infos]))
+    model_dir = Path(model_dir)
+    study_head.export(head, model_dir / 'study-head.onnx', len(HEAD_FEATURES))
+    path = model_dir / 'manifest.json'
+    manifest = json.loads(path.read_text())
+    manifest['diagnosis']['studyHead'].update({
+        'features': [{'name': n, 'size': 1} for n in HEAD_FEATURES],
+        'mean': [round(float(v), 4) for v in mean], 'std': [round(float(v), 4) for v in std],
+        'temperature': round(float(temperature), 4), 'defaultBsaM2': round(bsa, 3)})
+    path.write_text(json.dumps(manifest, indent=2) + '\n')
+    print(f'wrote {model_dir / "study-head.onnx"} and {path}: head on {len(rows)} out-of-fold rows, '
+          f'temperature {temperature:.4f} (inner CV: NLL {nll:.3f}, accuracy {acc:.3f})', flush=True)
+    return {'rows': len(rows), 'temperature': temperature, 'inner_nll': nll, 'inner_accuracy': acc}
+
+
 # ---------------------------------------------------------------- aggregate
 
 def fold_metrics(res):
@@ -300,12 +395,8 @@ def fold_metrics(res):
     for meas in MEASURES:
         m[f'{meas.rsplit("_", 1)[0]}_mae_{meas.rsplit("_", 1)[1]}'] = float(np.mean(
             [abs(p['measures'][meas] - p['measures_expert'][meas]) for p in pts]))
-    truth = [p['group'] for p in pts]
-    pred = [p['predicted'] for p in pts]
-    conf = [max(p['probabilities']) for p in pts]
-    m['diagnosis_accuracy'] = float(np.mean([t == q for t, q in zip(truth, pred)]))
-    m['diagnosis_macro_f1'] = M.macro_f1(truth, pred)
-    m['ece'] = M.ece(conf, [t == q for t, q in zip(truth, pred)])
+    d = diagnosis_metrics(pts)
+    m['diagnosis_accuracy'], m['diagnosis_macro_f1'], m['ece'] = d['accuracy'], d['macro_f1'], d['ece']
     m['diagnosis_accuracy_on_expert_masks'] = float(np.mean([p['group'] == p['predicted_on_expert_masks'] for p in pts]))
     m['temperature'] = res['temperature']
     return m
@@ -321,21 +412,29 @@ def aggregate(out, command=None, markdown=None, expected=K):
     if not results:
         raise FileNotFoundError(f'no fold results under {out}')
     per_fold = [dict(fold=r['fold'], **fold_metrics(r)) for r in results]
+    stacked = stacked_head(results)
+    if stacked:
+        for f in per_fold:
+            d = diagnosis_metrics(stacked[f['fold']]['patients'])
+            f.update({'oof_head_accuracy': d['accuracy'], 'oof_head_macro_f1': d['macro_f1'], 'oof_head_ece': d['ece'],
+                      'oof_head_temperature': stacked[f['fold']]['temperature']})
     keys = [k for k in per_fold[0] if k != 'fold']
     summary = {k: M.mean_sd([f[k] for f in per_fold]) for k in keys}
     pts = [p for r in results for p in r['patients']]
-    truth, pred = [p['group'] for p in pts], [p['predicted'] for p in pts]
+    d = diagnosis_metrics(pts)
     pooled = {
         'patients': len(pts),
-        'diagnosis_accuracy': float(np.mean([t == q for t, q in zip(truth, pred)])),
-        'diagnosis_macro_f1': M.macro_f1(truth, pred),
-        'ece': M.ece([max(p['probabilities']) for p in pts], [t == q for t, q in zip(truth, pred)]),
-        'confusion': [[sum(1 for t, q in zip(truth, pred) if t == gt and q == gp) for gp in C.GROUPS] for gt in C.GROUPS],
+        'diagnosis_accuracy': d['accuracy'], 'diagnosis_macro_f1': d['macro_f1'], 'ece': d['ece'], 'confusion': d['confusion'],
         'dice_rv_es_worst': sorted((p['dice']['es']['rv'], p['id'], p['group']) for p in pts if p['dice']['es']['rv'] is not None)[:5],
     }
+    if stacked:
+        pooled['oof_head'] = diagnosis_metrics([p for f in stacked.values() for p in f['patients']])
+        pooled['oof_head']['wrong'] = sorted(p['id'] for f in stacked.values() for p in f['patients'] if p['predicted'] != p['group'])
     targets = {}
-    for key, (op, bound) in TARGETS.items():
-        src = 'hd95_rv_es_mm' if key == 'hd95_rv_es_mm' else key
+    checks = list(TARGETS.items()) + ([('diagnosis_accuracy_oof_head', TARGETS['diagnosis_accuracy']),
+                                      ('ece_oof_head', TARGETS['ece'])] if stacked else [])
+    for key, (op, bound) in checks:
+        src = {'diagnosis_accuracy_oof_head': 'oof_head_accuracy', 'ece_oof_head': 'oof_head_ece'}.get(key, key)
         v = summary[src]['mean'] if src in summary else None
         targets[key] = {'target': f'{op} {bound}', 'cv_mean': v,
                         'met': None if v is None else (v >= bound if op == '>=' else v <= bound)}
@@ -394,6 +493,17 @@ def render_markdown(rep):
               '| truth \\ predicted | ' + ' | '.join(C.GROUPS) + ' |', '| --- |' + ' --- |' * len(C.GROUPS)]
     for g, row in zip(C.GROUPS, p['confusion']):
         lines.append(f'| {g} | ' + ' | '.join(str(v) for v in row) + ' |')
+    if 'oof_head' in p:
+        o = p['oof_head']
+        lines += ['', f"**Out-of-fold head** (cv.stacked_head; the protocol of `cv export-head`, the head shipped with a network "
+                  f"trained on all patients): for each fold the head is fitted on the other folds' held-out patients, whose "
+                  f"masks come from networks that never saw them, temperature from an inner CV over those rows. Accuracy "
+                  f"{ms('oof_head_accuracy')}, macro-F1 {ms('oof_head_macro_f1')}, ECE {ms('oof_head_ece')}, temperatures "
+                  f"{ms('oof_head_temperature', 2)}; pooled: accuracy {o['accuracy']:.3f}, macro-F1 {o['macro_f1']:.3f}, ECE "
+                  f"{o['ece']:.3f}; wrong: {', '.join(o['wrong']) or 'none'}.", '',
+                  '| truth \\ predicted | ' + ' | '.join(C.GROUPS) + ' |', '| --- |' + ' --- |' * len(C.GROUPS)]
+        for g, row in zip(C.GROUPS, o['confusion']):
+            lines.append(f'| {g} | ' + ' | '.join(str(v) for v in row) + ' |')
     lines += ['', '## Targets (issue 14)', '', '| target | cross-validated | met |', '| --- | --- | --- |']
     for key, t in rep['targets'].items():
         v = _fmt(t['cv_mean'], 3)
@@ -413,7 +523,7 @@ def render_markdown(rep):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('action', nargs='?', default='all', choices=['all', 'folds', 'prepare', 'fold', 'aggregate'])
+    ap.add_argument('action', nargs='?', default='all', choices=['all', 'folds', 'prepare', 'fold', 'aggregate', 'rehead', 'export-head'])
     ap.add_argument('--fold', type=int, action='append', help='fold(s) to run (default: all, in turn)')
     ap.add_argument('--recipe', default=C.DEFAULT_RECIPE)
     ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE')
@@ -427,6 +537,7 @@ def main(argv=None):
     ap.add_argument('--smoke', action='store_true', help='2 folds of synthetic phantoms, a few steps')
     ap.add_argument('--draws', type=int, default=AUG_DRAWS, help='perturbed predictions per training patient for the head (2 as shipped; fewer only for quick checks)')
     ap.add_argument('--command', default=None, help='the command to quote in the report (gpu-cv.sh passes its own)')
+    ap.add_argument('--model-dir', default=str(C.MODEL_DIR), help='export-head: the folder with manifest.json to write the head into')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     rc = fold_recipe(a.recipe, a.set)
@@ -446,6 +557,15 @@ def main(argv=None):
         folds = load_folds(source, write=a.action in ('all', 'folds'))
     if a.action == 'folds':
         print(json.dumps(folds))
+        return 0
+    if a.action == 'rehead':
+        for k in range(k_folds):
+            n = rehead(Path(a.out) / f'fold-{k}')
+            log(f'fold {k}: ' + ('no rows.json/result.json' if n is None else f'head refitted, {n} held-out patients'))
+        return 0
+    if a.action == 'export-head':
+        results = [json.loads(p.read_text()) for p in sorted(Path(a.out).glob('fold-*/result.json'))]
+        export_head(results, a.model_dir)
         return 0
     if a.action in ('prepare', 'all') and not a.smoke and not Path(a.cache).exists():
         from . import prepare

@@ -167,6 +167,78 @@ class NativeCrop(unittest.TestCase):
         self.assertEqual(int(cropped.label.sum()), 1)
 
 
+class OutOfFoldHead(unittest.TestCase):
+    """cv.stacked_head / export_head: the head fitted on held-out patients of other folds."""
+
+    @staticmethod
+    def results(swap_fold=None, seed=3):
+        from training.pulse_lite.features import HEAD_FEATURES
+        rng = np.random.default_rng(seed)
+        signature = {g: rng.normal(0, 1, len(HEAD_FEATURES)) * 4 for g in C.GROUPS}
+        out = []
+        for k in range(5):
+            pts = []
+            for g_i, g in enumerate(C.GROUPS):
+                for j in range(2):
+                    # in swap_fold every patient looks like the next group: a head that learnt from this fold
+                    # would follow the swap, one fitted on the other folds cannot
+                    look = C.GROUPS[(g_i + 1) % len(C.GROUPS)] if k == swap_fold else g
+                    vals = signature[look] + rng.normal(0, 0.5, len(HEAD_FEATURES))
+                    pts.append({'id': f'patient{k * 10 + g_i * 2 + j + 1:03d}', 'group': g,
+                                'features': dict(zip(HEAD_FEATURES, vals.tolist()))})
+            out.append({'fold': k, 'patients': pts})
+        return out
+
+    def test_each_fold_is_scored_by_a_head_fitted_on_the_other_folds_only(self):
+        from training.pulse_lite import cv
+        stacked = cv.stacked_head(self.results(swap_fold=2))
+        acc = {k: np.mean([p['predicted'] == p['group'] for p in v['patients']]) for k, v in stacked.items()}
+        self.assertEqual(acc[0], 1.0)
+        self.assertEqual(acc[2], 0.0, 'fold 2 looks like the next group and its head never saw it')
+        self.assertEqual(stacked[0]['train_rows'], 40)
+        for v in stacked.values():
+            self.assertTrue(all(abs(sum(p['probabilities']) - 1) < 1e-5 for p in v['patients']))
+
+    def test_results_without_the_patients_features_give_no_stacked_head(self):
+        from training.pulse_lite import cv
+        res = self.results()
+        for p in res[1]['patients']:
+            del p['features']
+        self.assertIsNone(cv.stacked_head(res))
+        self.assertIsNone(cv.stacked_head(self.results()[:1]))
+
+    def test_export_head_writes_the_onnx_head_and_the_manifest_fields(self):
+        import tempfile
+        from pathlib import Path
+        from training.pulse_lite import cv
+        from training.pulse_lite.features import HEAD_FEATURES, bsa_m2
+        res = self.results()
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / 'model').mkdir()
+            (tmp / 'model' / 'manifest.json').write_text(json.dumps({'diagnosis': {'studyHead': {'file': 'study-head.onnx'}}}))
+            bsas = []
+            for r in res:
+                for i, p in enumerate(r['patients']):
+                    (tmp / 'acdc' / p['id']).mkdir(parents=True)
+                    h, w = 150 + i, 60 + 2 * i
+                    (tmp / 'acdc' / p['id'] / 'Info.cfg').write_text(f'ED: 1\nES: 9\nGroup: {p["group"]}\nHeight: {h}\nWeight: {w}\n')
+                    bsas.append(bsa_m2(h, w))
+            info = cv.export_head(res, tmp / 'model', acdc=tmp / 'acdc')
+            self.assertEqual(info['rows'], 50)
+            self.assertGreater((tmp / 'model' / 'study-head.onnx').stat().st_size, 0)
+            head = json.loads((tmp / 'model' / 'manifest.json').read_text())['diagnosis']['studyHead']
+            self.assertEqual([f['name'] for f in head['features']], HEAD_FEATURES)
+            first = np.array([r['patients'][0]['features'][HEAD_FEATURES[0]] for r in res] +
+                             [p['features'][HEAD_FEATURES[0]] for r in res for p in r['patients'][1:]])
+            self.assertAlmostEqual(head['mean'][0], round(float(first.mean()), 4), places=4)
+            self.assertEqual(head['defaultBsaM2'], round(float(np.median(bsas)), 3))
+            self.assertGreater(head['temperature'], 0)
+            self.assertEqual(head['file'], 'study-head.onnx', 'other fields stay')
+            with self.assertRaises(SystemExit):
+                cv.export_head(res[:4], tmp / 'model', acdc=tmp / 'acdc')
+
+
 if __name__ == '__main__':
     unittest.main()
 
