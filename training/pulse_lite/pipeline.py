@@ -1,6 +1,6 @@
 """One command for the whole recipe, one for the evaluation alone.
 
-    /usr/bin/python3 -m training.pulse_lite.pipeline all [--recipe v1.0] [--dry-run] [--head service|python]
+    /usr/bin/python3 -m training.pulse_lite.pipeline all [--recipe v1.0] [--dry-run] [--head service|python] [--cv DIR]
     /usr/bin/python3 -m training.pulse_lite.pipeline eval   # re-run the evaluation on the shipped weights
     /usr/bin/python3 -m training.pulse_lite.pipeline cv [...] # 5-fold cross-validation (cv.py; --smoke, --fold K, aggregate)
 
@@ -12,14 +12,18 @@ pipeline's ED/ES masks of the 100 ACDC patients with the NEW network -> training
 `head_cv --export` (the head fitted on the 80 training patients' service masks, its temperature from their
 inner out-of-fold logits; it replaces study-head.onnx and the manifest's studyHead). Those last steps need
 node; without it (a GPU machine) `all` stops after the export and names the commands to run where node is.
-`--head python` keeps the 1.0.0 way (evaluate's head: Python inference, temperature on the 20 validation
+`--cv DIR` (a finished cross-validation of the same recipe, cv.py) trains on all 100 patients instead, keeps
+the last step, quotes the cross-validated figures in the manifest and fits the study head on the folds'
+out-of-fold masks (`cv export-head`; no node needed). `--head python` keeps the 1.0.0 way (evaluate's head: Python inference, temperature on the 20 validation
 patients) and skips the node steps. `--dry-run` prints the steps and runs nothing. Other options go to
 train.py (e.g. --recipe, --set, --device).
 """
 import argparse
+import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from . import config as C
 
@@ -73,9 +77,15 @@ def _evaluate():
     evaluate.main(['--out', str(C.RUNS / 'eval'), '--export-head'])
 
 
-def _export():
+def _export(cv_dir=None):
     from . import export
-    export.main(['--eval-dir', str(C.RUNS / 'eval')])
+    export.main(['--eval-dir', str(C.RUNS / 'eval')] + (['--cv-report', str(Path(cv_dir) / 'cv-report.json')] if cv_dir else []))
+
+
+def _cv_export_head(cv_dir):
+    from . import cv
+    if cv.main(['export-head', '--out', str(cv_dir)]):
+        raise SystemExit('cv export-head failed')
 
 
 def _drop_stale_qc_reference():
@@ -99,6 +109,32 @@ def _head_cv_export():
     head_cv.main(['--dump', str(HEAD_DUMP), '--export'])
 
 
+def training_recipe(train_args):
+    """The recipe train.py will use for these arguments (--recipe, --set)."""
+    ap = argparse.ArgumentParser(add_help=False)
+    ap.add_argument('--recipe', default=C.DEFAULT_RECIPE)
+    ap.add_argument('--set', action='append', default=[])
+    a, _ = ap.parse_known_args(train_args)
+    return C.recipe(a.recipe, a.set)
+
+
+def check_cv(cv_dir, rc):
+    """A network trained on every patient is shipped with its recipe's cross-validation: it must be complete
+    and of this very recipe (cv.py keeps the last step, as a run without held-out patients must)."""
+    path = Path(cv_dir) / 'cv-report.json'
+    if not path.exists():
+        raise SystemExit(f'--cv {cv_dir}: no cv-report.json (run `cv aggregate --out {cv_dir}` after the folds)')
+    report = json.loads(path.read_text())
+    if not report.get('complete'):
+        raise SystemExit(f'--cv {cv_dir}: the cross-validation is incomplete ({len(report["per_fold"])} folds)')
+    theirs = {k: v for k, v in report['recipe'].items() if k != 'name'}
+    ours = {k: (list(v) if isinstance(v, tuple) else v) for k, v in rc.items() if k != 'name'}
+    differ = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+    if differ:
+        raise SystemExit(f'--cv {cv_dir}: cross-validated with another recipe ({report["recipe"]["name"]}; differs in {", ".join(differ)})')
+    return report
+
+
 def _run(command):
     print('$', ' '.join(command), flush=True)
     subprocess.run(command, cwd=C.ROOT, check=True)
@@ -111,19 +147,29 @@ def all_steps(argv):
     ap.add_argument('--head', choices=('service', 'python'), default='service',
                     help="service: the 1.0.1 head on the TypeScript pipeline's masks (needs node); python: evaluate.py's head (1.0.0 way)")
     ap.add_argument('--dry-run', action='store_true')
+    ap.add_argument('--cv', default=None, metavar='DIR',
+                    help="train on ALL patients (no validation split, last step) and ship with this finished "
+                         "cross-validation of the same recipe: its figures in the manifest, its out-of-fold study head")
     a, train_args = ap.parse_known_args(argv)
+    if a.cv:
+        train_args = train_args + ['--holdout', 'none', '--set', 'select=last']
     build = ['npm', 'run', 'build']
     dump = ['node', 'dist/bench/head-features.js', '--source', str(C.ACDC), '--out', str(HEAD_DUMP)]
-    steps = [
+    steps = [('check-cv', f'{a.cv}/cv-report.json complete and of the recipe trained', lambda: check_cv(a.cv, training_recipe(train_args)))] if a.cv else []
+    steps += [
         ('prepare', f'build the training cache {C.CACHE} if missing', _prepare),
         ('train', 'train.main ' + ' '.join(['--out', str(C.RUNS / 'main')] + train_args), lambda: _train(train_args)),
         ('keep-weights', 'training/runs/main/best.pt -> training/weights/pulse-lite.pt', _keep_weights),
         ('evaluate', 'evaluate.main --out training/runs/eval --export-head (validation figures; '
                      + ('the shipped head)' if a.head == 'python' else 'interim head, replaced below)'), _evaluate),
-        ('export', 'export.main --eval-dir training/runs/eval (model.onnx, manifest.json, parity fixture)', _export),
+        ('export', 'export.main --eval-dir training/runs/eval' + (f' --cv-report {a.cv}/cv-report.json' if a.cv else '')
+                   + ' (model.onnx, manifest.json, parity fixture)', lambda: _export(a.cv)),
         ('drop-stale-qc-reference', 'remove models/pulse-lite/qc-reference.json (the previous network\'s)', _drop_stale_qc_reference),
     ]
-    if a.head == 'service':
+    if a.cv:
+        steps.append(('cv-export-head', f'cv export-head --out {a.cv} (the study head on the 100 out-of-fold rows)',
+                      lambda: _cv_export_head(a.cv)))
+    elif a.head == 'service':
         steps += [
             ('require-node', 'node and npm present, else stop naming: ' + MANUAL_HEAD_COMMANDS, require_node),
             ('build', ' '.join(build), lambda: _run(build)),

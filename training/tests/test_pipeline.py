@@ -65,6 +65,68 @@ class PipelineAllSteps(unittest.TestCase):
         self.assertTrue(lines[-1].startswith('11. head-cv-export: '), lines[-1])
 
 
+class PipelineAllOnEveryPatient(unittest.TestCase):
+    """`pipeline all --cv DIR`: the network on all 100 patients, shipped with its recipe's cross-validation."""
+
+    def test_trains_without_held_out_patients_and_ships_the_out_of_fold_head(self):
+        _, steps = pipeline.all_steps(['--cv', 'training/cv-results/v1.0', '--recipe', 'v1.0'])
+        self.assertEqual(names(steps), ['check-cv', 'prepare', 'train', 'keep-weights', 'evaluate', 'export',
+                                        'drop-stale-qc-reference', 'cv-export-head'])
+        described = dict((n, d) for n, d, _ in steps)
+        self.assertTrue(described['train'].endswith('--recipe v1.0 --holdout none --set select=last'), described['train'])
+        self.assertIn('--cv-report training/cv-results/v1.0/cv-report.json', described['export'])
+
+    def report(self, tmp, recipe, complete=True):
+        (Path(tmp) / 'cv-report.json').write_text(json.dumps({'complete': complete, 'recipe': recipe, 'per_fold': [{}] * 5}))
+        return tmp
+
+    def test_the_cross_validation_must_be_complete_and_of_the_recipe_trained(self):
+        ours = pipeline.training_recipe(['--recipe', 'v1.0', '--set', 'select=last'])
+        as_json = json.loads(json.dumps(ours))
+        with tempfile.TemporaryDirectory() as tmp:
+            with self.assertRaises(SystemExit) as stop:
+                pipeline.check_cv(tmp, ours)
+            self.assertIn('no cv-report.json', str(stop.exception.code))
+            self.assertEqual(pipeline.check_cv(self.report(tmp, as_json), ours)['complete'], True)
+            with self.assertRaises(SystemExit) as stop:
+                pipeline.check_cv(self.report(tmp, as_json, complete=False), ours)
+            self.assertIn('incomplete', str(stop.exception.code))
+            other = json.loads(json.dumps(C.recipe('v1.1')))
+            with self.assertRaises(SystemExit) as stop:
+                pipeline.check_cv(self.report(tmp, other), ours)
+            self.assertIn('another recipe', str(stop.exception.code))
+            self.assertIn('scale', str(stop.exception.code))
+
+
+class ExportCvValidation(unittest.TestCase):
+    def test_the_manifest_quotes_the_fold_means_and_the_out_of_fold_head(self):
+        from training.pulse_lite import cv, export
+        per_fold = []
+        for k in range(5):
+            pts = [{'id': f'p{k}{i}', 'group': g, 'predicted': g, 'probabilities': [0.9 if x == g else 0.025 for x in C.GROUPS],
+                    'features': {f: float(k + i) for f in HEAD_FEATURES},
+                    'dice': {ph: {'rv': 0.8 + 0.01 * k, 'myo': 0.85, 'lv': 0.9} for ph in ('ed', 'es')},
+                    'hd95_mm': {ph: {'rv': 5.0, 'myo': 3.0, 'lv': 2.0} for ph in ('ed', 'es')},
+                    'measures': {m: 10.0 for m in cv.MEASURES}, 'measures_expert': {m: 12.0 for m in cv.MEASURES},
+                    'predicted_on_expert_masks': g} for i, g in enumerate(C.GROUPS)]
+            per_fold.append({'fold': k, 'patients': pts, 'temperature': 1.0, 'recipe': C.recipe('v1.0', ['select=last']),
+                             'device': 'cpu', 'training_seconds_total': 1.0})
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in per_fold:
+                (Path(tmp) / f"fold-{r['fold']}").mkdir()
+                (Path(tmp) / f"fold-{r['fold']}" / 'result.json').write_text(json.dumps(r))
+            with contextlib.redirect_stdout(io.StringIO()):
+                report = cv.aggregate(tmp)
+        v = export.cv_validation(report)
+        self.assertAlmostEqual(v['diceEd']['rv'], 0.82)
+        self.assertAlmostEqual(v['lvefMaePct'], 2.0)
+        self.assertEqual(v['patients'], 25)
+        self.assertIn('oof_head_accuracy', report['summary'], 'every fold has the features: the out-of-fold head is scored')
+        self.assertEqual(v['diagnosisAccuracy'], report['summary']['oof_head_accuracy']['mean'])
+        with self.assertRaises(SystemExit):
+            export.cv_validation(dict(report, complete=False))
+
+
 class HeadCvExport(unittest.TestCase):
     def test_export_writes_the_head_and_the_figure_pulse_eval_reports_and_keeps_the_rest(self):
         rng = np.random.default_rng(7)
