@@ -7,6 +7,7 @@
     /usr/bin/python3 -m training.pulse_lite.cv aggregate             # cv-report.json + EVAL-cv.md
     /usr/bin/python3 -m training.pulse_lite.cv rehead                # refit finished folds' heads from rows.json
     /usr/bin/python3 -m training.pulse_lite.cv export-head --model-dir D   # the out-of-fold head for a network on all 100
+    /usr/bin/python3 -m training.pulse_lite.cv compare --out A --against B   # two recipes, paired, on the folds both ran
     /usr/bin/python3 -m training.pulse_lite.cv --smoke               # 2 folds on synthetic phantoms, seconds
 Options: --recipe v1.1|v1.0, --set key=value (config.RECIPES), --out DIR (default training/runs/cv-<recipe>),
 --max-seconds S (stop training with a checkpoint; run again to resume), --markdown PATH.
@@ -525,11 +526,50 @@ def render_markdown(rep):
     return '\n'.join(lines)
 
 
+# ---------------------------------------------------------------- two recipes on the same folds
+
+def compare(dir_a, dir_b):
+    """Paired comparison of two cross-validations over the folds both finished: per structure and phase the
+    mean Dice of each and the share of patients where B beats A; the MAEs; the diagnosis (in-fold head)."""
+    def load(d):
+        return {json.loads(p.read_text())['fold']: json.loads(p.read_text()) for p in sorted(Path(d).glob('fold-*/result.json'))}
+    a, b = load(dir_a), load(dir_b)
+    folds = sorted(set(a) & set(b))
+    if not folds:
+        raise SystemExit(f'no fold finished in both {dir_a} and {dir_b}')
+    pa = {p['id']: p for k in folds for p in a[k]['patients']}
+    pb = {p['id']: p for k in folds for p in b[k]['patients']}
+    ids = sorted(pa)
+    if sorted(pb) != ids:
+        raise SystemExit('the two runs hold out different patients in the same folds')
+    rows = []
+    for ph in ('ed', 'es'):
+        for name, _ in STRUCTURES:
+            pairs = [(pa[i]['dice'][ph][name], pb[i]['dice'][ph][name]) for i in ids
+                     if pa[i]['dice'][ph][name] is not None and pb[i]['dice'][ph][name] is not None]
+            da = np.array(pairs)
+            rows.append({'what': f'Dice {name.upper()} {ph.upper()}', 'a': float(da[:, 0].mean()), 'b': float(da[:, 1].mean()),
+                         'b_better': int((da[:, 1] > da[:, 0]).sum()), 'n': len(pairs)})
+    for meas in ('lvef_pct', 'rvef_pct', 'lv_mass_g', 'rvesv_ml'):
+        ea = np.array([abs(pa[i]['measures'][meas] - pa[i]['measures_expert'][meas]) for i in ids])
+        eb = np.array([abs(pb[i]['measures'][meas] - pb[i]['measures_expert'][meas]) for i in ids])
+        rows.append({'what': f'{meas} MAE', 'a': float(ea.mean()), 'b': float(eb.mean()), 'b_better': int((eb < ea).sum()), 'n': len(ids)})
+    acc = [np.mean([pa[i]['predicted'] == pa[i]['group'] for i in ids]), np.mean([pb[i]['predicted'] == pb[i]['group'] for i in ids])]
+    rows.append({'what': 'diagnosis accuracy (in-fold head)', 'a': float(acc[0]), 'b': float(acc[1]), 'b_better': None, 'n': len(ids)})
+    names = (a[folds[0]]['recipe']['name'], b[folds[0]]['recipe']['name'])
+    lines = [f'Folds {", ".join(map(str, folds))} ({len(ids)} held-out patients): A = {names[0]} ({dir_a}), B = {names[1]} ({dir_b}).', '',
+             '| | A | B | B better in |', '| --- | --- | --- | --- |']
+    for r in rows:
+        better = '' if r['b_better'] is None else f"{r['b_better']} of {r['n']}"
+        lines.append(f"| {r['what']} | {r['a']:.3f} | {r['b']:.3f} | {better} |")
+    return {'folds': folds, 'recipes': names, 'rows': rows, 'markdown': '\n'.join(lines) + '\n'}
+
+
 # ---------------------------------------------------------------- CLI
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('action', nargs='?', default='all', choices=['all', 'folds', 'prepare', 'fold', 'aggregate', 'rehead', 'export-head'])
+    ap.add_argument('action', nargs='?', default='all', choices=['all', 'folds', 'prepare', 'fold', 'aggregate', 'rehead', 'export-head', 'compare'])
     ap.add_argument('--fold', type=int, action='append', help='fold(s) to run (default: all, in turn)')
     ap.add_argument('--recipe', default=C.DEFAULT_RECIPE)
     ap.add_argument('--set', action='append', default=[], metavar='KEY=VALUE')
@@ -544,8 +584,17 @@ def main(argv=None):
     ap.add_argument('--draws', type=int, default=AUG_DRAWS, help='perturbed predictions per training patient for the head (2 as shipped; fewer only for quick checks)')
     ap.add_argument('--command', default=None, help='the command to quote in the report (gpu-cv.sh passes its own)')
     ap.add_argument('--model-dir', default=str(C.MODEL_DIR), help='export-head: the folder with manifest.json to write the head into')
+    ap.add_argument('--against', default=None, metavar='DIR', help='compare: the other cross-validation (B; --out is A)')
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
+    if a.action == 'compare':
+        if not (a.out and a.against):
+            ap.error('compare needs --out A --against B')
+        res = compare(a.out, a.against)
+        print(res['markdown'], end='')
+        if a.markdown:
+            Path(a.markdown).write_text(res['markdown'])
+        return 0
     rc = fold_recipe(a.recipe, a.set)
     k_folds = 2 if a.smoke else K
     if a.smoke:

@@ -239,6 +239,38 @@ class OutOfFoldHead(unittest.TestCase):
                 cv.export_head(res[:4], tmp / 'model', acdc=tmp / 'acdc')
 
 
+class CompareTwoRecipes(unittest.TestCase):
+    def test_paired_on_the_folds_both_finished(self):
+        import tempfile
+        from pathlib import Path
+        from training.pulse_lite import cv
+
+        def fold(k, lv_es, lvef):
+            pts = [{'id': f'patient{k}{i}', 'group': 'NOR', 'predicted': 'NOR',
+                    'dice': {ph: {'rv': 0.9, 'myo': 0.8, 'lv': lv_es[i] if ph == 'es' else 0.95} for ph in ('ed', 'es')},
+                    'measures': {m: lvef[i] for m in cv.MEASURES}, 'measures_expert': {m: 60.0 for m in cv.MEASURES}}
+                   for i in range(len(lv_es))]
+            return {'fold': k, 'recipe': {'name': 'x'}, 'patients': pts}
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = Path(tmp) / 'a', Path(tmp) / 'b'
+            for d, results in ((a, [fold(0, [0.8, 0.9], [50, 60]), fold(1, [0.7, 0.7], [60, 60])]),
+                               (b, [fold(0, [0.85, 0.9], [58, 61]), fold(2, [0.1, 0.1], [0, 0])])):
+                for r in results:
+                    (d / f"fold-{r['fold']}").mkdir(parents=True)
+                    (d / f"fold-{r['fold']}" / 'result.json').write_text(json.dumps(r))
+            res = cv.compare(a, b)
+            self.assertEqual(res['folds'], [0], 'only the fold both finished')
+            row = {r['what']: r for r in res['rows']}
+            self.assertAlmostEqual(row['Dice LV ES']['a'], 0.85)
+            self.assertAlmostEqual(row['Dice LV ES']['b'], 0.875)
+            self.assertEqual(row['Dice LV ES']['b_better'], 1)
+            self.assertEqual((row['lvef_pct MAE']['a'], row['lvef_pct MAE']['b'], row['lvef_pct MAE']['b_better']), (5.0, 1.5, 1))
+            (b / 'fold-1').mkdir()
+            (b / 'fold-1' / 'result.json').write_text(json.dumps(dict(fold(1, [0.7], [60]), patients=[])))
+            with self.assertRaises(SystemExit):
+                cv.compare(a, b)
+
+
 if __name__ == '__main__':
     unittest.main()
 
