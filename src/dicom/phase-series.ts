@@ -19,7 +19,7 @@ import type { SegmentDefinition } from '../model/manifest.js';
 import type { LabelMap, StudyContext } from '../study/types.js';
 import type { SeriesInstanceUID, SOPInstanceUID } from './uid.js';
 import { derivedObjectBase } from './modules/sop-class.js';
-import { EXPLICIT_VR_LITTLE_ENDIAN, readPart10, writePart10 } from './modules/part10.js';
+import { EXPLICIT_VR_LITTLE_ENDIAN, readPart10File, writePart10 } from './modules/part10.js';
 import { buildSegmentation } from './seg/sop.js';
 import { deterministicUid } from './uid.js';
 import { parseInstance } from './read/read-instance.js';
@@ -106,14 +106,6 @@ export function sourcesBySopInstanceUid(instances: ReadonlyArray<{ readonly byte
   return sources;
 }
 
-/** The Transfer Syntax UID of Part 10 bytes (file meta information only). */
-function transferSyntaxOf(bytes: Uint8Array): string | undefined {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const message = dcmjs.data.DicomMessage.readFile(buffer, { untilTag: '00080016', stopOnGreaterTag: true });
-  const value = (message.meta as Record<string, { Value?: unknown[] }>)['00020010']?.Value?.[0];
-  return typeof value === 'string' ? value.replace(/[\s\0]+$/u, '') : undefined;
-}
-
 /** One derived copy of a source image: the source's attributes, our series and provenance on top. */
 function copyOf(source: Record<string, any>, pixels: Exclude<CopyPixels, { problem: string }>, input: ViewerPhaseSeriesInput, phase: LabelledPhaseName, seriesInstanceUID: string, sopInstanceUID: string): Uint8Array {
   const { _meta: _m, _vrMap: _v, ...attributes } = source;
@@ -161,8 +153,8 @@ export function buildViewerPhaseSeries(input: ViewerPhaseSeriesInput): ViewerPha
       if (!map) return { written: false, reason: `no label map at slice ${slice}, phase ${index}` };
       const bytes = input.sources.get(map.image.sopInstanceUID);
       if (!bytes) return { written: false, reason: `the source image of slice ${slice}, phase ${index} is not among the instances` };
-      const source = readPart10(bytes);
-      const pixels = copyPixels(source, transferSyntaxOf(bytes), bytes);
+      const { dataset: source, transferSyntaxUID } = readPart10File(bytes);
+      const pixels = copyPixels(source, transferSyntaxUID, bytes);
       if ('problem' in pixels) return { written: false, reason: pixels.problem };
       const copyUid = uids.copyInstanceUID(map.image.sopInstanceUID);
       objects.push(copyOf(source, pixels, input, name, uids.copySeriesInstanceUID, copyUid));

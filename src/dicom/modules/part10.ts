@@ -35,8 +35,17 @@ export function writePart10(dataset: Record<string, unknown>, options: Part10Opt
 
 /** Reads Part 10 bytes into a naturalized data set (for tests and round trips). */
 export function readPart10(bytes: Uint8Array): Record<string, any> {
+  return readPart10File(bytes).dataset;
+}
+
+/** Part 10 bytes -> the naturalized data set and the file meta's Transfer Syntax UID, in one parse. */
+export function readPart10File(bytes: Uint8Array): { readonly dataset: Record<string, any>; readonly transferSyntaxUID: string | undefined } {
   const { DicomMessage, DicomMetaDictionary } = dcmjs.data;
   const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   const dicomData = DicomMessage.readFile(buffer);
-  return DicomMetaDictionary.naturalizeDataset(dicomData.dict);
+  const syntax = (dicomData.meta as Record<string, { Value?: unknown[] }>)['00020010']?.Value?.[0];
+  return {
+    dataset: DicomMetaDictionary.naturalizeDataset(dicomData.dict),
+    transferSyntaxUID: typeof syntax === 'string' ? syntax.replace(/[\s\0]+$/u, '') : undefined,
+  };
 }
