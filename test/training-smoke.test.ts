@@ -62,7 +62,7 @@ test('cross-validation smoke: stratified folds, per-fold training, held-out pred
     assert.equal(report.pooled.confusion.flat().reduce((a, b) => a + b, 0), 10);
     assert.equal(report.ece_bins, 10);
     assert.ok(report.pooled.ece >= 0 && report.pooled.ece <= 1, 'pooled ECE is a proportion');
-    for (const key of ['dice_rv_es', 'dice_lv_ed', 'hd95_rv_es_mm', 'lvef_mae_pct', 'rvef_mae_pct', 'lv_mass_mae_g', 'diagnosis_accuracy', 'diagnosis_macro_f1', 'ece']) {
+    for (const key of ['dice_rv_es', 'dice_lv_ed', 'hd95_rv_es_mm', 'lvef_mae_pct', 'rvef_mae_pct', 'lv_mass_mae_g', 'diagnosis_accuracy', 'diagnosis_macro_f1', 'ece', 'oof_head_accuracy', 'oof_head_ece']) {
       assert.ok(key in report.summary, `summary has ${key}`);
     }
     assert.equal(report.summary.diagnosis_accuracy!.n, 2, 'mean and SD across the 2 folds');
@@ -84,6 +84,7 @@ test('cross-validation smoke: stratified folds, per-fold training, held-out pred
     const md = readFileSync(join(out, 'EVAL-cv.md'), 'utf8');
     assert.match(md, /\| rv \| [\d.]+ ± [\d.]+ \|/);
     assert.match(md, /expected calibration error/);
+    assert.match(md, /\*\*Out-of-fold head\*\*/, "each fold also diagnosed by a head fitted on the other fold's held-out patients");
     const second = run();
     assert.equal(second.status, 0, second.stderr);
     assert.match(second.stdout, /fold 0: result present/, 'a second run resumes from the fold results');
