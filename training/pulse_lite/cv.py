@@ -460,6 +460,12 @@ def _fmt(v, nd):
     return '—' if v is None else f'{v:.{nd}f}'
 
 
+def confusion_table(confusion):
+    """Markdown rows: truth down, prediction across, in C.GROUPS order."""
+    return (['| truth \\ predicted | ' + ' | '.join(C.GROUPS) + ' |', '| --- |' + ' --- |' * len(C.GROUPS)]
+            + [f'| {g} | ' + ' | '.join(str(v) for v in row) + ' |' for g, row in zip(C.GROUPS, confusion)])
+
+
 def render_markdown(rep):
     s = rep['summary']
 
@@ -490,10 +496,7 @@ def render_markdown(rep):
               f"{ms('ece')} ({rep['ece_bins']} equal-width bins of the top-class probability); pooled over the "
               f"{p['patients']} held-out patients: accuracy {p['diagnosis_accuracy']:.3f}, macro-F1 {p['diagnosis_macro_f1']:.3f}, "
               f"ECE {p['ece']:.3f}. Same heads on the expert masks' features: accuracy {ms('diagnosis_accuracy_on_expert_masks')}. "
-              f"Temperatures {ms('temperature', 2)}.", '',
-              '| truth \\ predicted | ' + ' | '.join(C.GROUPS) + ' |', '| --- |' + ' --- |' * len(C.GROUPS)]
-    for g, row in zip(C.GROUPS, p['confusion']):
-        lines.append(f'| {g} | ' + ' | '.join(str(v) for v in row) + ' |')
+              f"Temperatures {ms('temperature', 2)}.", ''] + confusion_table(p['confusion'])
     if 'oof_head' in p:
         o = p['oof_head']
         lines += ['', f"**Out-of-fold head** (cv.stacked_head; the protocol of `cv export-head`, the head shipped with a network "
@@ -501,10 +504,7 @@ def render_markdown(rep):
                   f"masks come from networks that never saw them, temperature from an inner CV over those rows. Accuracy "
                   f"{ms('oof_head_accuracy')}, macro-F1 {ms('oof_head_macro_f1')}, ECE {ms('oof_head_ece')}, temperatures "
                   f"{ms('oof_head_temperature', 2)}; pooled: accuracy {o['accuracy']:.3f}, macro-F1 {o['macro_f1']:.3f}, ECE "
-                  f"{o['ece']:.3f}; wrong: {', '.join(o['wrong']) or 'none'}.", '',
-                  '| truth \\ predicted | ' + ' | '.join(C.GROUPS) + ' |', '| --- |' + ' --- |' * len(C.GROUPS)]
-        for g, row in zip(C.GROUPS, o['confusion']):
-            lines.append(f'| {g} | ' + ' | '.join(str(v) for v in row) + ' |')
+                  f"{o['ece']:.3f}; wrong: {', '.join(o['wrong']) or 'none'}.", ''] + confusion_table(o['confusion'])
     pooled_of = {'diagnosis_accuracy': p['diagnosis_accuracy'], 'ece': p['ece']}
     if 'oof_head' in p:
         pooled_of.update(diagnosis_accuracy_oof_head=p['oof_head']['accuracy'], ece_oof_head=p['oof_head']['ece'])
