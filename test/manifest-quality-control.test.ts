@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, sha256File } from '../src/model/manifest.js';
 import { loadQcReference } from '../src/pipeline/steps.js';
+import { manifestWithQcReference } from '../src/cli/commands/qc-reference.js';
+import { readSplit } from '../src/cli/commands/eval.js';
 import { bundledManifest } from './support/paths.js';
 
 const bundled = JSON.parse(readFileSync(bundledManifest, 'utf8')) as Record<string, unknown> & { qualityControl: { reference: { file: string; sha256: string }; uncertainty: { transforms: string[] } } };
@@ -103,4 +105,30 @@ test('a new network dropped in beside the old QC reference is refused: the refer
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('`pulse qc-reference --update-manifest` pins the new reference and keeps, or adds without thresholds, the uncertainty block', () => {
+  const { dir, manifest } = modelFolder((m) => void delete (m as Record<string, unknown>).qualityControl, 'new-reference.json');
+  try {
+    const raw = JSON.parse(readFileSync(manifest, 'utf8')) as Record<string, unknown>;
+    const fresh = manifestWithQcReference(raw, 'new-reference.json', sha256File(join(dir, 'new-reference.json')), 'from 100 patients');
+    writeFileSync(manifest, JSON.stringify(fresh));
+    const loaded = loadManifest(manifest).qualityControl!;
+    assert.equal(loaded.reference.file, 'new-reference.json');
+    assert.equal(loaded.reference.description, 'from 100 patients');
+    assert.deepEqual(loaded.uncertainty.transforms, bundled.qualityControl.uncertainty.transforms);
+    assert.equal(loaded.uncertainty.reviewAbove, undefined, 'a new network has no disagreement thresholds until measured');
+    const kept = manifestWithQcReference(bundled, 'new-reference.json', 'a'.repeat(64), 'x') as typeof bundled;
+    assert.deepEqual(kept.qualityControl.uncertainty, bundled.qualityControl.uncertainty, 'an existing uncertainty block stays');
+    assert.equal(kept.qualityControl.reference.sha256, 'a'.repeat(64));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`--split all` is both lists of training/splits.json: the patients a network trained on all of them saw", () => {
+  const all = readSplit('all');
+  assert.equal(all.length, readSplit('train').length + readSplit('val').length);
+  assert.equal(new Set(all).size, all.length);
+  assert.deepEqual(all, [...all].sort());
 });

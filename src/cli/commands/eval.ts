@@ -47,6 +47,8 @@ export function readSplit(name: string): string[] {
   const path = candidates.find((p) => existsSync(p));
   if (!path) throw new Error('training/splits.json not found (written by the training recipe)');
   const splits = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  // 'all': every patient of the splits (what a network trained on all of them saw)
+  if (name === 'all') return [...readSplit('train'), ...readSplit('validation')].sort();
   const key = name === 'val' ? 'validation' : name;
   const list = splits[key];
   if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) throw new Error(`${path} has no '${key}' list`);
@@ -203,7 +205,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--source <dir>', 'folder of `pulse synth` studies, or of ACDC patientNNN folders')
     .option('--kind <kind>', 'synth | acdc (default: detected from the folder)')
     .option('--patients <list>', 'comma-separated case folder names (e.g. patient005,patient010)')
-    .option('--split <name>', "a list from training/splits.json ('val' = validation)")
+    .option('--split <name>', "a list from training/splits.json ('val' = validation, 'all' = both lists)")
     .option('--out <file>', 'write the metrics as JSON')
     .option('--markdown <file>', 'write an EVAL.md-style report')
     .option('--model <manifest>', 'model manifest.json (default: the bundled pulse-lite)')
