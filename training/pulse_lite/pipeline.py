@@ -32,12 +32,17 @@ HEAD_DUMP = C.RUNS / 'head-features'
 MANUAL_HEAD_COMMANDS = ('npm run build && npm run head-features -- --source ../shared/data/acdc/training'
                         ' && /usr/bin/python3 -m training.pulse_lite.head_cv --export')
 # Not part of `all` (they need the service and take minutes): what a new network also needs before it ships.
-AFTER_ALL = [
-    'node bin/pulse.js qc-reference --source ../shared/data/acdc/training --split train --out models/pulse-lite/qc-reference.json'
-    ' (then the manifest\'s qualityControl section: reference sha256, reviewAbove; docs/quality-control.md)',
-    'node bin/pulse.js eval --source ../shared/data/acdc/training --kind acdc --split val'
-    ' --markdown models/pulse-lite/EVAL.md --out models/pulse-lite/eval-val.json',
-]
+def after_all(cv=False):
+    split = 'all' if cv else 'train'   # the patients the network was trained on
+    return [
+        f'node bin/pulse.js qc-reference --source ../shared/data/acdc/training --split {split} --out models/pulse-lite/qc-reference.json'
+        ' --update-manifest (the manifest\'s qualityControl.reference follows; docs/quality-control.md)',
+        f'npm run tta-eval -- --source ../shared/data/acdc/training --split {split} --modes flips --out bench/tta-eval-train.json'
+        ' (then qualityControl.uncertainty.reviewAbove: 1.25 x the largest disagreement per structure)',
+        'node bin/pulse.js eval --source ../shared/data/acdc/training --kind acdc --split val'
+        ' --markdown models/pulse-lite/EVAL.md --out models/pulse-lite/eval-val.json'
+        + (' (patients the network trained on: a check that the shipped files reproduce, not an accuracy estimate)' if cv else ''),
+    ]
 
 
 def require_node(which=shutil.which):
@@ -91,11 +96,11 @@ def _cv_export_head(cv_dir):
 def _drop_stale_qc_reference():
     """The QC reference holds the OLD network's embedding statistics and export.py writes a manifest without
     a qualityControl section: a stale reference is refused by the service (it names the network it measured
-    by the sha256 of model.onnx, and its version), which would stop head-features, so it goes; `pulse qc-reference` writes the new one (AFTER_ALL)."""
+    by the sha256 of model.onnx, and its version), which would stop head-features, so it goes; `pulse qc-reference` writes the new one (after_all)."""
     stale = C.MODEL_DIR / 'qc-reference.json'
     if stale.exists():
         stale.unlink()
-        print(f'removed {stale} (the previous network\'s); rebuild it with `pulse qc-reference` (pipeline.AFTER_ALL)')
+        print(f'removed {stale} (the previous network\'s); rebuild it with `pulse qc-reference` (pipeline.after_all)')
 
 
 def _clear_head_dump():
@@ -194,7 +199,7 @@ def main(argv):
         for name, description, action in steps:
             print(f'== pipeline all: {name}: {description}', flush=True)
             action()
-        print('pipeline all: done. Before shipping a new network also run:\n  ' + '\n  '.join(AFTER_ALL))
+        print('pipeline all: done. Before shipping a new network also run:\n  ' + '\n  '.join(after_all(bool(a.cv))))
         return 0
     if what == 'cv':
         from . import cv

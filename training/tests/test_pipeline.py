@@ -76,6 +76,12 @@ class PipelineAllOnEveryPatient(unittest.TestCase):
         self.assertTrue(described['train'].endswith('--recipe v1.0 --holdout none --set select=last'), described['train'])
         self.assertIn('--cv-report training/cv-results/v1.0/cv-report.json', described['export'])
 
+    def test_what_follows_uses_every_patient_the_network_was_trained_on(self):
+        self.assertTrue(all('--split all' in c for c in pipeline.after_all(cv=True)[:2]))
+        self.assertTrue(all('--split train' in c for c in pipeline.after_all()[:2]))
+        self.assertIn('--update-manifest', pipeline.after_all(cv=True)[0])
+        self.assertIn('not an accuracy estimate', pipeline.after_all(cv=True)[2])
+
     def report(self, tmp, recipe, complete=True):
         (Path(tmp) / 'cv-report.json').write_text(json.dumps({'complete': complete, 'recipe': recipe, 'per_fold': [{}] * 5}))
         return tmp
