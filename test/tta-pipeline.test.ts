@@ -41,9 +41,22 @@ test('TTA off changes nothing; flips add qc.uncertainty per structure and keep t
   assert.equal(flips.qc.ood, plain.qc.ood);
   // The entropy rule reads the identity pass: the same study entropy as without TTA.
   assert.ok(Math.abs(flips.qc.metrics.entropy! - plain.qc.metrics.entropy!) < 1e-9, `${flips.qc.metrics.entropy} vs ${plain.qc.metrics.entropy}`);
-  // A calibration's logit adapter was fitted on logits, not averaged log-probabilities: refused.
-  const adapter = { apply: () => {} };
-  await assert.rejects(runStudy(instances, model, { tta: 'flips', adapter }), /cannot run with a site calibration's logit adapter/);
+  // A calibration's logit adapter runs inside TTA, once per pass and image (never again on the
+  // averaged log-probabilities): one that changes nothing leaves the flips' labels as they were, one
+  // that favours the LV cavity everywhere turns the whole window into it.
+  let calls = 0;
+  const neutral = await runStudy(instances, model, { tta: 'flips', adapter: { apply: () => void calls++ } });
+  assert.equal(calls, 4 * 5 * 4, '4 passes x 5 slices x 4 phases');
+  neutral.segmentation.labelMaps.forEach((row, s) => row.forEach((m, p) => assert.deepEqual(m.labels, flips.segmentation.labelMaps[s]![p]!.labels, `slice ${s} phase ${p}`)));
+  const lvEverywhere = {
+    apply(logits: Float32Array, _f: Float32Array, _d: readonly [number, number, number], rows: number, columns: number) {
+      for (let i = 0; i < rows * columns; i++) logits[3 * rows * columns + i]! += 1000;
+    },
+  };
+  const forced = await runStudy(instances, model, { tta: 'flips', adapter: lvEverywhere, locate: false });
+  const labels = forced.segmentation.labelMaps[0]![0]!.labels;
+  const lvValue = model.manifest.segments.find((s) => s.key === 'lv')!.labelValue;
+  assert.ok(labels.filter((v) => v === lvValue).length > labels.length / 4, 'the adapter decided the labels');
   // The averaged segmentation stays close to the bare one on a study the model segments well.
   const ed = flips.analysis.phases.ed;
   let same = 0;

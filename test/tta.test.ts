@@ -145,3 +145,41 @@ test('--tta takes none or flips; anything else is an error naming the option and
   assert.equal(parseTta('none'), 'none');
   assert.throws(() => parseTta('rotations'), /--tta must be one of none, flips, got 'rotations'/);
 });
+
+test("a calibration's adapter runs on every pass with that pass's own features, before the passes are mapped back and averaged", async () => {
+  // A pixel-wise network whose decoder "features" are its input (full resolution, one channel), so each
+  // pass's features are in the frame that pass saw; and a pixel-wise adapter that reads them.
+  const withFeatureMaps: BatchInference = async (input, count, withFeatures) => {
+    const out = await pixelwise(input, count, false);
+    return withFeatures ? { ...out, features: input.slice(), featureDims: [1, rows, columns] as const } : out;
+  };
+  let calls = 0;
+  const adapter = {
+    apply(logits: Float32Array, features: Float32Array, dims: readonly [number, number, number], r: number, c: number) {
+      calls++;
+      assert.deepEqual([dims, r, c], [[1, rows, columns], rows, columns]);
+      for (let i = 0; i < r * c; i++) {
+        logits[plane + i]! += (features[i]! % 3) / 2;
+        logits[2 * plane + i]! -= features[i]! / 20;
+      }
+    },
+  };
+  const input = ramp(2);
+  const bare = await withFeatureMaps(input, 2, true);
+  for (let b = 0; b < 2; b++) adapter.apply(bare.logits.subarray(b * classes * plane, (b + 1) * classes * plane), bare.features!.subarray(b * plane, (b + 1) * plane), [1, rows, columns], rows, columns);
+  calls = 0;
+  const out = await withTestTimeAugmentation(withFeatureMaps, shape, { classes, adapter, perPixel: true })(input, 2, false);
+  assert.equal(calls, 4 * 2, 'once per pass and image');
+  // Equivariant network and adapter: every pass mapped back is the calibrated bare model, so the
+  // average equals it and the passes agree. Features of the wrong frame, or the adapter applied to
+  // the averaged log-probabilities, would not give this.
+  for (let b = 0; b < 2; b++) {
+    for (let i = 0; i < plane; i++) {
+      const expected = softmaxAt(bare.logits, b, i);
+      const got = softmaxAt(out.logits, b, i);
+      for (let k = 0; k < classes; k++) assert.ok(Math.abs(got[k]! - expected[k]!) < 1e-5, `image ${b} pixel ${i} class ${k}: ${got[k]} vs ${expected[k]}`);
+    }
+    assert.equal(out.uncertainty![b]!.disagreeingPixels, 0);
+    assert.deepEqual(out.uncertainty![b]!.identityConfidence, foregroundEntropy(bare.logits, b * classes * plane, classes, plane), 'entropy of the calibrated identity pass');
+  }
+});

@@ -46,6 +46,12 @@ export interface SegmentStackOptions {
    */
   locate?: boolean;
   /**
+   * What runs the location pass, when not the stack's own inference: the model without a
+   * calibration's logit adapter folded into it (an adapter is fitted at the manifest spacing, not the
+   * coarse one). @defaultValue the stack's inference
+   */
+  locateWith?: SliceInference;
+  /**
    * The model window's centre (mm from the image centre, rows and columns) when already known: no
    * location pass. Site calibration locates the heart once and fits on that same window.
    */
@@ -144,7 +150,7 @@ export async function segmentStack(
   const location: HeartLocation = options.centreMm
     ? { centreMm: options.centreMm, slicesFound: 0 }
     : (options.locate ?? true)
-      ? await locateHeart(grid, manifest, shape, infer, options.inputTransform)
+      ? await locateHeart(grid, manifest, shape, options.locateWith ?? infer, options.inputTransform)
       : { centreMm: [0, 0], slicesFound: 0 };
   const modelWindow: ModelWindow = { centreMm: location.centreMm };
   timingsMs.inference += performance.now() - t;

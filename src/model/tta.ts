@@ -10,6 +10,7 @@
  */
 import { IDENTITY, NAMED_TRANSFORMS, sourceIndex, type InPlaneTransform } from '../core/in-plane.js';
 import type { ModelInputShape, SliceBatchOutputs } from './session.js';
+import type { LogitAdapter } from './segment-stack.js';
 import { foregroundEntropy, type ImageUncertainty, type SliceConfidence } from './confidence.js';
 
 import { TTA_TRANSFORMS, type TtaTransformName } from './tta-names.js';
@@ -64,6 +65,13 @@ export interface TtaOptions {
   readonly classes: number;
   /** Keep the per-pixel disagreement map of every image in the outputs. @defaultValue false */
   readonly perPixel?: boolean;
+  /**
+   * A site calibration's logit adapter, applied to every pass's logits with that pass's decoder
+   * features, in the frame the network saw, before they are mapped back and averaged: each pass is
+   * then the calibrated model on a flipped window. (Applied after the averaging it would mix
+   * log-probabilities, which it was not fitted on.)
+   */
+  readonly adapter?: LogitAdapter;
 }
 
 /** Smallest probability written as a logit: log(1e-12) keeps the averaged maps finite. */
@@ -76,7 +84,8 @@ const MIN_PROBABILITY = 1e-12;
  * - logits: log of the averaged probabilities ([N, K, H, W], arg-max = the averaged prediction);
  * - embedding and features: those of the identity pass (the OOD reference and site calibrations
  *   were fitted on untransformed windows), and the identity pass's foreground entropy per image
- *   (the entropy rule's threshold was fitted on the bare model's);
+ *   (the entropy rule's threshold was fitted on the bare model's; with an adapter, on its calibrated
+ *   logits, as segment-stack.ts computes it without TTA);
  * - uncertainty: per image, per class, the pixels any transform labels with the class (union) and
  *   those all transforms label with it (intersection), and, with `perPixel`, the share of transforms
  *   whose arg-max differs from the averaged prediction at every pixel.
@@ -90,6 +99,7 @@ export function withTestTimeAugmentation(infer: BatchInference, shape: ModelInpu
   const classes = options.classes;
   const permutations = transforms.map((t) => transformPermutation(t, rows, columns));
   const count = transforms.length;
+  const adapter = options.adapter;
 
   return async (input, n, withFeatures) => {
     const outPlane = classes * plane;
@@ -104,8 +114,13 @@ export function withTestTimeAugmentation(infer: BatchInference, shape: ModelInpu
       const p = permutations[t]!;
       const isIdentity = transforms[t] === 'identity';
       if (!isIdentity) for (let b = 0; b < n; b++) permutePlanes(input, b * channels * plane, channels, p, transformed, b * channels * plane);
-      const out = await infer(isIdentity ? input : transformed, n, isIdentity && withFeatures);
+      const out = await infer(isIdentity ? input : transformed, n, (isIdentity && withFeatures) || adapter !== undefined);
       if (out.logits.length !== n * outPlane) throw new Error(`test-time augmentation: the segmentation output holds ${out.logits.length} values, expected ${n} x ${classes} x ${rows} x ${columns}`);
+      if (adapter) {
+        if (!out.features || !out.featureDims) throw new Error('test-time augmentation with a calibration adapter: the model returned no decoder features');
+        const f = out.featureDims[0] * out.featureDims[1] * out.featureDims[2];
+        for (let b = 0; b < n; b++) adapter.apply(out.logits.subarray(b * outPlane, (b + 1) * outPlane), out.features.subarray(b * f, (b + 1) * f), out.featureDims, rows, columns);
+      }
       if (isIdentity) {
         identity = out;
         for (let b = 0; b < n; b++) identityConfidence.push(foregroundEntropy(out.logits, b * outPlane, classes, plane));

@@ -90,13 +90,17 @@ export async function segmentStep(
   const session = model.session;
   const { canonical: reorient = true, tta = 'none', ...stackOptions } = options;
   const canonical = reorient ? canonicalGrid(study.grid) : undefined;
-  // A calibration's logit adapter mixes the logit channels it was fitted on; TTA hands on averaged
-  // log-probabilities instead, which such a mix does not treat alike. Not measured: refused, loudly.
-  if (tta !== 'none' && stackOptions.adapter) throw new Error(`test-time augmentation (model.tta '${tta}') cannot run with a site calibration's logit adapter: turn one of them off`);
   const bare: SliceInference = (input, count, withFeatures, runOptions) => session.run(input, count, withFeatures, runOptions);
-  // Test-time flips (model/tta.ts): the same steps on averaged probabilities, plus their agreement.
-  const infer = tta === 'none' ? bare : withTestTimeAugmentation(bare, session.shape, { transforms: model.manifest.qualityControl?.uncertainty.transforms ?? TTA_TRANSFORMS, classes: model.manifest.segments.length + 1 });
-  const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, infer, stackOptions);
+  // Test-time flips (model/tta.ts): the same steps on averaged probabilities, plus their agreement. A
+  // calibration's logit adapter then runs inside, on every pass's own logits and features (it was
+  // fitted on logits, not on the averaged log-probabilities handed on), and not again after.
+  // The heart-location pass runs at a coarser spacing than the adapter was fitted at: flips without it.
+  const { adapter, ...rest } = stackOptions;
+  const flips = (withAdapter: boolean): SliceInference =>
+    withTestTimeAugmentation(bare, session.shape, { transforms: model.manifest.qualityControl?.uncertainty.transforms ?? TTA_TRANSFORMS, classes: model.manifest.segments.length + 1, ...(withAdapter && adapter ? { adapter } : {}) });
+  const infer = tta === 'none' ? bare : flips(true);
+  const inside = tta !== 'none' && adapter ? { locateWith: flips(false) } : {};
+  const seen = await segmentStack(canonical?.grid ?? study.grid, model.manifest, session.shape, infer, tta === 'none' && adapter ? { ...rest, adapter } : { ...rest, ...inside });
   const segmentation = canonical && !isIdentity(canonical.transform) ? { ...seen, labelMaps: canonical.toSource(seen.labelMaps) } : seen;
   // segmentStack interleaves its three stages per batch and reports their sums.
   timer.record('preprocess', segmentation.timingsMs.preprocess);
