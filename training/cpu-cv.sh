@@ -10,14 +10,14 @@
 #   bash training/cpu-cv.sh start          both lanes in the background (setsid), lowest CPU priority
 #   bash training/cpu-cv.sh lane 1 2 3     one lane in the foreground
 #   bash training/cpu-cv.sh status         the last line of every fold's log, and what is finished
-#   env: RECIPE (v1.1), CV_OUT (training/runs/cv-$RECIPE), PYTHON (/usr/bin/python3: Debian's torch)
+#   env: RECIPE (v1.0), CV_OUT (training/runs/cv-$RECIPE), PYTHON (/usr/bin/python3: Debian's torch)
 #
 # Lowest priority: the kernel shares the CPU per session (autogroup), so `nice` alone does nothing
 # against other sessions; the lanes set their autogroup's nice to 19. Pause them during a benchmark
 # with `pkill -STOP -f pulse_lite.cv` and resume with `pkill -CONT -f pulse_lite.cv`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-RECIPE=${RECIPE:-v1.1}
+RECIPE=${RECIPE:-v1.0}
 CV_OUT=${CV_OUT:-training/runs/cv-$RECIPE}
 PY=${PYTHON:-/usr/bin/python3}
 RESULTS=training/cv-results/$RECIPE

@@ -6,7 +6,7 @@
 # their checkpoints. See training/README.md ("Cross-validation on a GPU").
 #
 #   bash training/gpu-cv.sh [extra cv options, e.g. --set w_rv_es_dice=0]
-#   env: RECIPE (v1.1), TRAIN_MAX_SECONDS (380: each fold's training stops there with a checkpoint, leaving
+#   env: RECIPE (v1.0), TRAIN_MAX_SECONDS (380: each fold's training stops there with a checkpoint, leaving
 #        time in a 600 s call for the cache, prediction, the aggregate and the robustness table), THREADS (3 per fold), PYTHON (python3),
 #        CV_OUT (training/runs/cv-$RECIPE), MPS=1 to start CUDA MPS (kernels of the 5 processes overlap;
 #        off by default: not checked on the lent machines), OUT (results copied there when set),
@@ -14,7 +14,7 @@
 #        ROBUSTNESS=0 skips the robustness table (run when fold 4 finished and under ROBUSTNESS_IF_BEFORE=500 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-RECIPE=${RECIPE:-v1.1}
+RECIPE=${RECIPE:-v1.0}
 TRAIN_MAX_SECONDS=${TRAIN_MAX_SECONDS:-380}
 THREADS=${THREADS:-3}
 PY=${PYTHON:-python3}
