@@ -4,14 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadManifest, sha256File } from '../src/model/manifest.js';
 import { loadQcReference } from '../src/pipeline/steps.js';
-import { manifestWithQcReference } from '../src/cli/commands/qc-reference.js';
+import { manifestWithQcReference, runQcReference } from '../src/cli/commands/qc-reference.js';
 import { readSplit } from '../src/cli/commands/eval.js';
-import { bundledManifest } from './support/paths.js';
+import { bundledManifest, projectRoot } from './support/paths.js';
 
 const bundled = JSON.parse(readFileSync(bundledManifest, 'utf8')) as Record<string, unknown> & { qualityControl: { reference: { file: string; sha256: string }; uncertainty: { transforms: string[] } } };
 const bundledDir = join(bundledManifest, '..');
@@ -131,4 +131,17 @@ test("`--split all` is both lists of training/splits.json: the patients a networ
   assert.equal(all.length, readSplit('train').length + readSplit('val').length);
   assert.equal(new Set(all).size, all.length);
   assert.deepEqual(all, [...all].sort());
+});
+
+test('`--update-manifest` with a reference written elsewhere than beside the manifest is refused before any inference', async () => {
+  const elsewhere = mkdtempSync(join(tmpdir(), 'pulse-qc-elsewhere-'));
+  try {
+    await assert.rejects(
+      runQcReference({ source: join(projectRoot, '..', 'shared', 'data', 'acdc', 'training'), split: 'val', out: join(elsewhere, 'qc-reference.json'), updateManifest: true }),
+      /--update-manifest: .*qc-reference\.json is not beside .*manifest\.json/,
+    );
+    assert.equal(existsSync(join(elsewhere, 'qc-reference.json')), false, 'nothing written');
+  } finally {
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
 });

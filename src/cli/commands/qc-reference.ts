@@ -47,6 +47,11 @@ export async function runQcReference(options: QcReferenceOptions): Promise<void>
   const split = options.split ?? 'train';
   const sources = await acdcCases(options.source, readSplit(split));
   const model = await loadModel(new ModelRegistry(), options.model, 2);
+  const manifestPath = join(model.manifest.directory, 'manifest.json');
+  // Checked before the minutes of inference: the manifest names its reference by file name.
+  if (options.updateManifest && resolve(dirname(options.out)) !== resolve(model.manifest.directory)) {
+    throw new Error(`--update-manifest: ${options.out} is not beside ${manifestPath} (the manifest names its reference by file name)`);
+  }
   const studies: ReferenceStudy[] = [];
   for (const source of sources) {
     studies.push(await referenceStudy(await source.load(), model));
@@ -57,10 +62,6 @@ export async function runQcReference(options: QcReferenceOptions): Promise<void>
   const reference = buildQcReference(studies, network, `ACDC '${split}' split of training/splits.json (${studies.length} patients, ED and ES, every slice), 4-fold patient-level cross-fitted thresholds`);
   await writeFile(options.out, `${JSON.stringify(reference)}\n`);
   if (options.updateManifest) {
-    const manifestPath = join(model.manifest.directory, 'manifest.json');
-    if (resolve(dirname(options.out)) !== resolve(model.manifest.directory)) {
-      throw new Error(`--update-manifest: ${options.out} is not beside ${manifestPath} (the manifest names its reference by file name)`);
-    }
     const raw = JSON.parse(await readFile(manifestPath, 'utf8')) as Record<string, unknown>;
     const description = `embedding statistics of ${studies.length} ACDC patients ('${split}' split of training/splits.json; ED and ES, every slice: ${reference.training.images} images): mean and Ledoit-Wolf-shrunk covariance (as its inverse) of the 'embedding' output, with the OOD and entropy thresholds; written by \`pulse qc-reference --split ${split}\``;
     await writeFile(manifestPath, `${JSON.stringify(manifestWithQcReference(raw, basename(options.out), sha256File(options.out), description), null, 2)}\n`);
